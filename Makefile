@@ -1,0 +1,45 @@
+# Clearfee: the two front-door commands are `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := portal
+
+.PHONY: run test install lint bench translations clean-db help
+
+help:
+	@echo "make run    - install, migrate, seed demo data (first run) and serve http://127.0.0.1:5000"
+	@echo "make test   - run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)"
+	@echo "make lint   - ruff check"
+	@echo "make bench  - benchmarks (figures go to docs/benchmarks.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed --if-empty
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en --no-fuzzy-matching
+	$(BIN)/pybabel compile -d translations
+
+clean-db:
+	rm -f instance/clearfee.db

@@ -1,0 +1,117 @@
+"""Users, their roles (scoped to communities) and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    CS = "cs"
+    ENGINEER = "engineer"
+    FINANCE = "finance"
+    COLLECTOR = "collector"
+    MANAGER = "manager"
+    COMMITTEE = "committee"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset(
+    {Role.CS, Role.ENGINEER, Role.FINANCE, Role.COLLECTOR, Role.MANAGER, Role.COMMITTEE}
+)
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # None means "imported, not yet activated": the account cannot log in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return bool(self.active)
+
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+    def has_role(self, *roles: str) -> bool:
+        names = self.role_names()
+        return Role.ADMIN in names or bool(names.intersection(roles))
+
+    def community_ids(self, *roles: str) -> set[int]:
+        """Communities where the user holds one of `roles` (any role when none given)."""
+        return {
+            r.community_id
+            for r in self.roles
+            if r.community_id is not None and (not roles or r.role in roles)
+        }
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.role_names()
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_admin or bool(self.role_names() & STAFF_ROLES)
+
+    @property
+    def is_owner(self) -> bool:
+        return Role.OWNER in self.role_names()
+
+
+class RoleAssignment(Base):
+    """A role held by a user, in one community (admin: community None = everywhere)."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "role", "community_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_expires", "user_id", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

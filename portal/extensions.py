@@ -1,0 +1,51 @@
+"""Flask extensions: instantiated here, bound to an app in init_app()."""
+
+from __future__ import annotations
+
+from flask import Flask, has_request_context, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+
+from portal.db import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+LOCALES = ("zh_Hans_CN", "en")
+
+
+def select_locale() -> str:
+    """The user's chosen language (cookie), else the browser's, else Chinese."""
+    if not has_request_context():  # CLI and jobs: messages in the default language
+        return "zh_Hans_CN"
+    chosen = request.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"])
+    if best and best.startswith("en"):
+        return "en"
+    return "zh_Hans_CN"
+
+
+def init_app(app: Flask) -> None:
+    """Bind every extension to the app."""
+    from portal import ROOT
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)

@@ -1,0 +1,71 @@
+"""Template filters and globals: money, local time, labels, navigation by role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.money import format_fen
+from portal.timeutil import DEFAULT_TZ, to_local, zone
+
+LABELS: dict[str, Any] = {
+    "owner": _l("业主"),
+    "cs": _l("客服"),
+    "engineer": _l("工程"),
+    "finance": _l("财务"),
+    "collector": _l("催缴"),
+    "manager": _l("管理处负责人"),
+    "committee": _l("业委会"),
+    "admin": _l("系统管理员"),
+    "lump_sum": _l("包干制"),
+    "commission": _l("酬金制"),
+    "monthly": _l("按月"),
+    "quarterly": _l("按季度"),
+    "residential": _l("住宅"),
+    "commercial": _l("商业"),
+    "parking": _l("车位"),
+    "villa": _l("别墅"),
+}
+
+
+def label(value: Any) -> str:
+    """The translated display name of an enum value."""
+    return str(LABELS.get(str(value), value))
+
+
+def local_dt(value: datetime | None, tz: str | None = None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return to_local(value, zone(tz) if tz else DEFAULT_TZ).strftime(fmt)
+
+
+def nav_items() -> list[tuple[str, Any]]:
+    """Menu entries for the current user's roles."""
+    items: list[tuple[str, Any]] = [(url_for("site.index"), _l("首页"))]
+    if not current_user.is_authenticated:
+        return items
+    if current_user.is_staff:
+        items.append((url_for("communities.community_list"), _l("小区管理")))
+    return items
+
+
+def install(app: Flask) -> None:
+    """Register filters and globals."""
+    app.jinja_env.filters["yuan"] = format_fen
+    app.jinja_env.filters["local_dt"] = local_dt
+    app.jinja_env.filters["label"] = label
+
+    @app.context_processor
+    def globals_() -> dict[str, Any]:
+        locale = str(get_locale() or "zh_Hans_CN")
+        return {
+            "nav_items": nav_items,
+            "current_locale": locale,
+            "html_lang": "en" if locale.startswith("en") else "zh-CN",
+            "request_path": request.full_path.rstrip("?"),
+        }

@@ -1,0 +1,50 @@
+"""Landing page, health check and language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import text
+
+from portal.communities import service as communities
+from portal.extensions import LOCALES, db
+from portal.security import public, safe_next
+
+bp = Blueprint("site", __name__)
+
+
+@bp.route("/")
+@public
+def index() -> ResponseReturnValue:
+    public_list = communities.list_communities(db.session)
+    my_units = []
+    if current_user.is_authenticated and current_user.is_owner:
+        my_units = communities.units_of(db.session, current_user)
+    staff_list = []
+    if current_user.is_authenticated and current_user.is_staff:
+        staff_list = communities.staff_communities(db.session, current_user)
+    return render_template(
+        "site/index.html", communities=public_list, my_units=my_units, staff_communities=staff_list
+    )
+
+
+@bp.route("/healthz")
+@public
+def healthz() -> ResponseReturnValue:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        return jsonify({"status": "error", "database": "unreachable"}), 503
+    return jsonify({"status": "ok"})
+
+
+@bp.route("/lang/<locale>")
+@public
+def set_language(locale: str) -> ResponseReturnValue:
+    target = safe_next(request.args.get("next")) or url_for(".index")
+    response = make_response(redirect(target))
+    if locale in LOCALES:
+        response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response

@@ -1,0 +1,67 @@
+"""Keep the English catalogue in step with the source (Chinese) strings.
+
+usage: python scripts/i18n.py update   extract, merge into translations/en, compile, list gaps
+       python scripts/i18n.py fill FILE  apply a TSV of "chinese<TAB>english" lines, then compile
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "translations/en/LC_MESSAGES/messages.po"
+MO = PO.with_suffix(".mo")
+POT = ROOT / "translations/messages.pot"
+BIN = Path(sys.executable).parent
+
+
+def _run(*args: str) -> None:
+    subprocess.run([str(BIN / "pybabel"), *args], check=True, cwd=ROOT,  # noqa: S603
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def compile_catalogue() -> None:
+    with PO.open("rb") as fh:
+        catalog = read_po(fh, locale="en")
+    with MO.open("wb") as fh:
+        write_mo(fh, catalog)
+
+
+def update() -> int:
+    _run("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
+         "-o", str(POT), ".")
+    _run("update", "-i", str(POT), "-d", "translations", "-l", "en", "--no-fuzzy-matching",
+         "--ignore-obsolete")
+    compile_catalogue()
+    with PO.open("rb") as fh:
+        missing = [m.id for m in read_po(fh, locale="en") if m.id and not m.string]
+    for msgid in missing:
+        print(f"untranslated: {msgid}")
+    return 1 if missing else 0
+
+
+def fill(tsv: Path) -> int:
+    pairs = {}
+    for line in tsv.read_text().splitlines():
+        if "\t" in line:
+            zh, en = line.split("\t", 1)
+            pairs[zh] = en
+    with PO.open("rb") as fh:
+        catalog = read_po(fh, locale="en")
+    for message in catalog:
+        if message.id in pairs:
+            message.string = pairs[message.id]
+    with PO.open("wb") as fh:
+        write_po(fh, catalog, no_location=True, sort_output=True, width=100)
+    compile_catalogue()
+    return 0
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "update"
+    sys.exit(fill(Path(sys.argv[2])) if command == "fill" else update())

@@ -1,0 +1,188 @@
+"""Shared fixtures: one schema per test session, rows deleted after each test."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from portal import create_app
+from portal.extensions import db as _db
+
+TEST_SETTINGS: dict[str, Any] = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "WTF_CSRF_ENABLED": False,
+    "PASSWORD_HASH_TIME_COST": 1,
+    "PASSWORD_HASH_MEMORY_COST": 1024,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "SANDBOX_SECRET": "sandbox-test-secret",
+    "SERVER_NAME": None,
+}
+
+
+def _database_url(tmp_root: Path) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+    return f"sqlite:///{tmp_root / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str) -> Iterator[None]:
+    """Create the schema once per session (dropping anything a previous run left)."""
+    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        if _db.engine.dialect.name == "postgresql":
+            with _db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        _db.create_all()
+    yield
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def _clean(session: Session) -> None:
+    tables = list(reversed(_db.metadata.sorted_tables))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            session.execute(table.delete())
+    session.commit()
+
+
+@pytest.fixture
+def make_app(database_url: str, _schema: None) -> Iterator[Callable[..., Flask]]:
+    """Build an app on the test database with extra settings."""
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+        app.test_client_class = IsolatedClient
+        apps.append(app)
+        return app
+
+    yield build
+    for index, app in enumerate(apps):
+        with app.app_context():
+            _db.session.remove()
+            if index == 0:
+                _clean(_db.session)
+            _db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in an empty contextvars context, so it gets its own app context,
+    `g` and database session, as in production, although the test holds an app context."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    application = make_app()
+    application.test_client_class = IsolatedClient
+    with application.app_context():
+        yield application
+        _db.session.remove()
+
+
+@pytest.fixture
+def db(app: Flask) -> Any:
+    return _db
+
+
+@pytest.fixture
+def session(app: Flask) -> Session:
+    return _db.session
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, username: str, password: str = "pass-word-123") -> Any:
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self) -> Any:
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, session: Session) -> Callable[..., Any]:
+    """Create a user with a role and log the test client in as them."""
+    from tests import factories
+
+    def login(role: str = "owner", community: Any = None, **kwargs: Any) -> Any:
+        user = factories.make_user(session, role=role, community=community, **kwargs)
+        session.commit()
+        response = client.post(
+            "/login", data={"username": user.username, "password": factories.PASSWORD}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login
+
+
+_real_connect = socket.socket.connect
+
+
+@pytest.fixture(autouse=True)
+def _no_outbound_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any outbound connection except to local services (database, test servers)."""
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (
+            host in ("localhost", "::1") or host.startswith("127.") or host.startswith("/")
+        ):
+            return _real_connect(self, address)
+        if self.family == socket.AF_UNIX:
+            return _real_connect(self, address)
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_pg = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres")
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL")
+    for item in items:
+        if "pg" in item.keywords and not on_pg:
+            item.add_marker(skip_pg)

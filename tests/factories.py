@@ -1,0 +1,83 @@
+"""Plain builders with keyword defaults; each flushes and returns the object."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal.accounts import service as accounts
+from portal.accounts.models import User
+from portal.communities import service as communities
+from portal.communities.models import Building, Community, Unit
+
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+PASSWORD = "pass-word-123"
+_seq = itertools.count(1)
+
+
+def make_community(
+    session: Session, *, code: str | None = None, name: str = "测试小区", **fields: Any
+) -> Community:
+    n = next(_seq)
+    return communities.create_community(session, code=code or f"C{n}", name=name, now=NOW, **fields)
+
+
+def make_building(
+    session: Session, *, community: Community | None = None, code: str | None = None
+) -> Building:
+    community = community or make_community(session)
+    n = next(_seq)
+    return communities.add_building(
+        session, community=community, code=code or f"A-{n}", name=f"A区{n}号楼"
+    )
+
+
+def make_unit(
+    session: Session,
+    *,
+    community: Community | None = None,
+    building: Building | None = None,
+    code: str | None = None,
+    area_m2: Decimal = Decimal("89.50"),
+    property_type: str = "residential",
+) -> Unit:
+    building = building or make_building(session, community=community)
+    n = next(_seq)
+    return communities.add_unit(
+        session,
+        building=building,
+        code=code or f"{building.code}-{n}",
+        area_m2=area_m2,
+        property_type=property_type,
+    )
+
+
+def make_user(
+    session: Session,
+    *,
+    role: str = "owner",
+    community: Community | None = None,
+    unit: Unit | None = None,
+    username: str | None = None,
+    password: str | None = PASSWORD,
+    **fields: Any,
+) -> User:
+    """A user holding `role`; owners get a unit (made if not given), staff a community."""
+    n = next(_seq)
+    user = accounts.create_user(
+        session, username=username or f"{role}{n}", password=password, now=NOW, **fields
+    )
+    if role == "owner":
+        unit = unit or make_unit(session, community=community)
+        communities.add_ownership(session, user=user, unit=unit, started_on=date(2024, 1, 1))
+    elif role == "admin":
+        accounts.grant_role(session, user=user, role="admin", community_id=None)
+    else:
+        community = community or make_community(session)
+        accounts.grant_role(session, user=user, role=role, community_id=community.id)
+    session.flush()
+    return user
