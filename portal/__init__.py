@@ -13,16 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app."""
-    from portal import config, errors, extensions, jinja, models, security
-    from portal.accounts import cli as accounts_cli
+    from portal import config, domains, errors, extensions, jinja, models, security
     from portal.accounts import service as accounts_service
-    from portal.accounts import views as accounts_views
     from portal.api import bp as api_bp
-    from portal.communities import views as communities_views
     from portal.demo import cli as demo_cli
-    from portal.site import views as site_views
 
-    del models  # imported for its side effect: every table is on the metadata
+    models.load_all()
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -38,11 +34,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         memory_cost=app.config["PASSWORD_HASH_MEMORY_COST"],
     )
     extensions.init_app(app)
-    for blueprint in (site_views.bp, accounts_views.bp, communities_views.bp, api_bp):
-        app.register_blueprint(blueprint)
+    nav: list[domains.NavItem] = []
+    for views in domains.modules("views"):
+        app.register_blueprint(views.bp)
+        nav.extend(getattr(views, "NAV", []))
+    app.extensions["clearfee_nav"] = sorted(nav, key=lambda item: item.order)
+    app.register_blueprint(api_bp)
     extensions.csrf.exempt(api_bp)
-    for group in (accounts_cli.users, demo_cli.demo):
-        app.cli.add_command(group)
+    for cli in domains.modules("cli"):
+        app.cli.add_command(cli.group)
+    app.cli.add_command(demo_cli.group)
     security.install(app)
     errors.install(app)
     jinja.install(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -45,12 +45,14 @@ def local_dt(value: datetime | None, tz: str | None = None, fmt: str = "%Y-%m-%d
 
 
 def nav_items() -> list[tuple[str, Any]]:
-    """Menu entries for the current user's roles."""
+    """Menu entries (href, label) for the current user's roles, home first."""
     items: list[tuple[str, Any]] = [(url_for("site.index"), _l("首页"))]
     if not current_user.is_authenticated:
         return items
-    if current_user.is_staff:
-        items.append((url_for("communities.community_list"), _l("小区管理")))
+    roles = current_user.role_names()
+    for item in current_app.extensions.get("clearfee_nav", []):
+        if "*" in item.roles or "admin" in roles or roles.intersection(item.roles):
+            items.append((url_for(item.endpoint), item.label))
     return items
 
 

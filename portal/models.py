@@ -1,16 +1,13 @@
 """Import every domain's models so the metadata (and Alembic) sees all tables."""
 
-from portal.accounts.models import ApiToken, RoleAssignment, User
-from portal.audit.models import AuditEntry
-from portal.communities.models import Building, Community, Ownership, Unit
+from __future__ import annotations
 
-__all__ = [
-    "ApiToken",
-    "AuditEntry",
-    "Building",
-    "Community",
-    "Ownership",
-    "RoleAssignment",
-    "Unit",
-    "User",
-]
+from portal.domains import modules
+
+
+def load_all() -> None:
+    """Import each domain's models module (idempotent)."""
+    modules("models")
+
+
+load_all()

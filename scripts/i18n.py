@@ -6,6 +6,7 @@ usage: python scripts/i18n.py update   extract, merge into translations/en, comp
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,13 @@ BIN = Path(sys.executable).parent
 
 
 def _run(*args: str) -> None:
-    subprocess.run([str(BIN / "pybabel"), *args], check=True, cwd=ROOT,  # noqa: S603
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(  # noqa: S603 - our own pybabel with fixed arguments
+        [str(BIN / "pybabel"), *args],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def compile_catalogue() -> None:
@@ -33,10 +39,29 @@ def compile_catalogue() -> None:
 
 
 def update() -> int:
-    _run("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
-         "-o", str(POT), ".")
-    _run("update", "-i", str(POT), "-d", "translations", "-l", "en", "--no-fuzzy-matching",
-         "--ignore-obsolete")
+    _run(
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-k",
+        "_l",
+        "--no-location",
+        "--sort-output",
+        "-o",
+        str(POT),
+        ".",
+    )
+    _run(
+        "update",
+        "-i",
+        str(POT),
+        "-d",
+        "translations",
+        "-l",
+        "en",
+        "--no-fuzzy-matching",
+        "--ignore-obsolete",
+    )
     compile_catalogue()
     with PO.open("rb") as fh:
         missing = [m.id for m in read_po(fh, locale="en") if m.id and not m.string]
@@ -64,4 +89,7 @@ def fill(tsv: Path) -> int:
 
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "update"
-    sys.exit(fill(Path(sys.argv[2])) if command == "fill" else update())
+    # Several people (or agents) may update the catalogue at once: take turns.
+    with (ROOT / "translations/.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        sys.exit(fill(Path(sys.argv[2])) if command == "fill" else update())

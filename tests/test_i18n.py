@@ -29,9 +29,7 @@ def test_every_string_has_an_english_translation() -> None:
         catalog = read_po(fh, locale="en")
     translated = {m.id for m in catalog if m.id and m.string}
     missing = sorted(_source_ids() - translated)
-    assert missing == [], "run `python scripts/i18n.py update` and translate: " + repr(
-        missing[:10]
-    )
+    assert missing == [], "run `python scripts/i18n.py update` and translate: " + repr(missing[:10])
 
 
 def test_compiled_catalogue_is_fresh() -> None:

@@ -10,10 +10,10 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.timeutil import local_today, now_utc
 
-users = AppGroup("users", help="User accounts.")
+group = AppGroup("users", help="User accounts.")
 
 
-@users.command("create")
+@group.command("create")
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", "role", type=click.Choice([r.value for r in Role]), required=True)

@@ -58,3 +58,6 @@ def require_role(user: User, *roles: str) -> None:
 
 
 from portal.api import views  # noqa: E402,F401  (routes register on bp)
+from portal.domains import modules as _modules  # noqa: E402
+
+_modules("api")  # each domain's api.py adds its routes to bp and its paths to the document

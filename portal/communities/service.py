@@ -342,7 +342,7 @@ def list_units(
     page = max(1, page)
     units = session.scalars(
         query.options(joinedload(Unit.building))
-        .order_by(Unit.code)
+        .order_by(Unit.building_id, Unit.floor, Unit.code)
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()

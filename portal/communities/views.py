@@ -3,11 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.communities import service
 from portal.communities.forms import CommunityForm, NewCommunityForm, UnitForm
 from portal.communities.models import Unit
+from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error
@@ -17,6 +19,7 @@ from portal.timeutil import now_utc
 bp = Blueprint("communities", __name__)
 
 STAFF_VIEW_ROLES = ("manager", "cs", "finance", "collector", "engineer", "committee")
+NAV = [NavItem("communities.community_list", _l("小区管理"), STAFF_VIEW_ROLES, order=90)]
 
 
 @bp.route("/c/<code>")

@@ -9,10 +9,10 @@ from portal.demo import service
 from portal.extensions import db
 from portal.timeutil import now_utc
 
-demo = AppGroup("demo", help="Demo data.")
+group = AppGroup("demo", help="Demo data.")
 
 
-@demo.command("seed")
+@group.command("seed")
 @click.option(
     "--communities", "communities_count", default=2, show_default=True, type=click.IntRange(1, 50)
 )
@@ -56,6 +56,8 @@ def seed_command(
         f"seeded {len(result.communities)} communities, {result.units} units, "
         f"{result.owners} owners in {time.monotonic() - started:.1f}s"
     )
+    for line in result.lines:
+        click.echo(f"  {line}")
     click.echo(f"demo log-ins (password {service.DEMO_PASSWORD}):")
     for username, what in result.logins:
         click.echo(f"  {username:<16} {what}")

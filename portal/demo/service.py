@@ -62,6 +62,21 @@ class SeedResult:
     units: int = 0
     owners: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # one summary line per domain
+
+
+@dataclass
+class DemoContext:
+    """What each domain's demo.seed(ctx) gets: the world so far and shared randomness."""
+
+    session: Session
+    rng: random.Random
+    fake: Faker
+    now: datetime
+    months: int
+    communities: list[Community]
+    units: dict[int, list[Unit]]  # community id → its units
+    result: SeedResult
 
 
 def database_is_empty(session: Session) -> bool:
@@ -138,6 +153,7 @@ def seed(
     result = SeedResult()
     started = (now - timedelta(days=365 * 5)).date()
     owner_serial = 0
+    units_by_community: dict[int, list[Unit]] = {}
     for index in range(communities_count):
         profile = _profile(index)
         code = str(profile.pop("code"))
@@ -145,6 +161,7 @@ def seed(
         community = communities.create_community(session, code=code, name=name, now=now, **profile)
         result.communities.append(community)
         units = _make_units(session, rng, community, units_per_community)
+        units_by_community[community.id] = units
         result.units += len(units)
         # About 9 in 10 units have a registered owner; some units have two co-owners.
         for unit in units:

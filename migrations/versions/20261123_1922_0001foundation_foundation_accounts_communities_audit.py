@@ -1,8 +1,8 @@
 """foundation: accounts, communities, audit
 
-Revision ID: 3cc827008358
+Revision ID: 0001foundation
 Revises: 
-Create Date: 2026-11-23 19:14:58.519326
+Create Date: 2026-11-23 19:22:53.608849
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.db
 
 
 # revision identifiers, used by Alembic.
-revision = '3cc827008358'
+revision = '0001foundation'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -95,7 +95,7 @@ def upgrade():
     sa.Column('floors', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_buildings_community_id_communities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_buildings')),
-    sa.UniqueConstraint('community_id', 'code', name=op.f('uq_buildings_community_id'))
+    sa.UniqueConstraint('community_id', 'code', name=op.f('uq_buildings_community_id_code'))
     )
     with op.batch_alter_table('buildings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_buildings_community_id'), ['community_id'], unique=False)
@@ -108,7 +108,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_role_assignments_community_id_communities'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_role_assignments_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_role_assignments')),
-    sa.UniqueConstraint('user_id', 'role', 'community_id', name=op.f('uq_role_assignments_user_id'))
+    sa.UniqueConstraint('user_id', 'role', 'community_id', name=op.f('uq_role_assignments_user_id_role_community_id'))
     )
     with op.batch_alter_table('role_assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_role_assignments_community_id'), ['community_id'], unique=False)
@@ -126,7 +126,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['building_id'], ['buildings.id'], name=op.f('fk_units_building_id_buildings')),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_units_community_id_communities')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_units')),
-    sa.UniqueConstraint('community_id', 'code', name=op.f('uq_units_community_id'))
+    sa.UniqueConstraint('community_id', 'code', name=op.f('uq_units_community_id_code'))
     )
     with op.batch_alter_table('units', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_units_building_id'), ['building_id'], unique=False)
@@ -141,7 +141,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_ownerships_unit_id_units')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_ownerships_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ownerships')),
-    sa.UniqueConstraint('user_id', 'unit_id', 'started_on', name=op.f('uq_ownerships_user_id'))
+    sa.UniqueConstraint('user_id', 'unit_id', 'started_on', name=op.f('uq_ownerships_user_id_unit_id_started_on'))
     )
     with op.batch_alter_table('ownerships', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ownerships_unit_id'), ['unit_id'], unique=False)

@@ -1,0 +1,61 @@
+import hashlib
+import json
+
+from flask.testing import FlaskCliRunner
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from portal.transparency import publication
+from portal.transparency.models import PublicationEntry
+from tests import factories
+from tests.factories import NOW
+
+
+def test_chain_links_and_hash_rule(session: Session) -> None:
+    community = factories.make_community(session, code="CH1")
+    for n in range(3):
+        publication.append(
+            session,
+            community=community,
+            kind="note",
+            record_id=n,
+            payload={"amount_fen": 100 * n, "说明": "保洁"},
+            now=NOW,
+        )
+    chain = publication.entries(session, community)
+    assert [e["seq"] for e in chain] == [1, 2, 3]
+    assert chain[0]["prev_hash"] == "0" * 64
+    for prev, entry in zip([None, *chain], chain, strict=False):
+        if prev:
+            assert entry["prev_hash"] == prev["hash"]
+        body = {k: v for k, v in entry.items() if k != "hash"}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        expected = hashlib.sha256((entry["prev_hash"] + canonical).encode()).hexdigest()
+        assert entry["hash"] == expected
+    assert publication.verify(session, community).ok
+
+
+def test_tampered_entry_is_named(session: Session, runner: FlaskCliRunner) -> None:
+    community = factories.make_community(session, code="CH2")
+    for n in range(3):
+        publication.append(
+            session,
+            community=community,
+            kind="note",
+            record_id=n,
+            payload={"amount_fen": n},
+            now=NOW,
+        )
+    session.commit()
+    assert runner.invoke(args=["transparency", "verify", "--community", "CH2"]).exit_code == 0
+    session.execute(
+        update(PublicationEntry)
+        .where(PublicationEntry.seq == 2)
+        .values(payload={"amount_fen": 999})
+    )
+    session.commit()
+    result = publication.verify(session, community)
+    assert not result.ok and result.bad_seq == 2
+    cli = runner.invoke(args=["transparency", "verify", "--community", "CH2"])
+    assert cli.exit_code == 1
+    assert "seq 2" in cli.output
