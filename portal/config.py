@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 TRUE = {"1", "true", "yes", "on"}
+GATEWAY_SETTINGS = (
+    "WECHATPAY_MCHID", "WECHATPAY_APPID", "WECHATPAY_APIV3_KEY", "WECHATPAY_PRIVATE_KEY",
+    "WECHATPAY_CERT_SERIAL", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID",
+    "ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY",
+)
 
 
 def _secret_key(instance_path: str) -> str:
@@ -63,7 +68,13 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "PASSWORD_HASH_MEMORY_COST": int(env.get("PASSWORD_HASH_MEMORY_COST", "65536")),
         "PAYMENTS_SANDBOX": env.get("PAYMENTS_SANDBOX", "1") in TRUE,
         "SANDBOX_SECRET": env.get("SANDBOX_SECRET") or _secret_key(instance_path) + ":sandbox",
-        "MAX_CONTENT_LENGTH": 20 * 1024 * 1024,
+        # Refunds above this need a manager's approval (default ¥500).
+        "REFUND_APPROVAL_THRESHOLD_FEN": int(env.get("REFUND_APPROVAL_THRESHOLD_FEN", "50000")),
+        # Payment gateways: a gateway whose settings are absent is not offered.
+        **{name: env[name] for name in GATEWAY_SETTINGS if env.get(name)},
+        "ALIPAY_SANDBOX": env.get("ALIPAY_SANDBOX", "") in TRUE,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,  # several photos; each file is checked too
+        "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
         "DEVELOPMENT": development,
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -10,6 +12,9 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from portal.db import Base
 
@@ -34,6 +39,19 @@ def select_locale() -> str:
     if best and best.startswith("en"):
         return "en"
     return "zh_Hans_CN"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: enforce foreign keys, let readers and a writer work at once (WAL), and wait
+    for a busy database instead of failing (concurrent payment callbacks)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
 
 
 def init_app(app: Flask) -> None:

@@ -30,6 +30,20 @@ LABELS: dict[str, Any] = {
     "commercial": _l("商业"),
     "parking": _l("车位"),
     "villa": _l("别墅"),
+    "bill": _l("出账"),
+    "payment": _l("缴费"),
+    "refund": _l("退款"),
+    "waiver": _l("减免"),
+    "late_fee": _l("违约金"),
+    "adjustment": _l("调整"),
+    "prepayment_applied": _l("预存款抵扣"),
+    "reversal": _l("冲正"),
+    "per_m2_month": _l("按面积"),
+    "per_unit_month": _l("按户"),
+    "metered": _l("按计量"),
+    "awaiting_approval": _l("待审批"),
+    "done": _l("已完成"),
+    "rejected": _l("已驳回"),
 }
 
 

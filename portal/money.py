@@ -25,6 +25,11 @@ def line_amount_fen(quantity: Decimal, rate_yuan: Decimal) -> int:
     return int((quantity * rate_yuan * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def round_fen(value: Decimal) -> int:
+    """A Decimal number of fen rounded half-up to a whole fen (e.g. a rate applied to fen)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def fen_to_yuan_str(fen: int) -> str:
     """123450 → '1234.50' (no symbol, no grouping): for inputs and CSV."""
     sign = "-" if fen < 0 else ""

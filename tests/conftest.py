@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,43 +41,48 @@ def _database_url(tmp_root: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _database_url(tmp_path_factory.mktemp("db"))
-
-
-@pytest.fixture(scope="session")
-def _schema(database_url: str) -> Iterator[None]:
-    """Create the schema once per session (dropping anything a previous run left)."""
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url})
+def _session_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """PostgreSQL: the test database, schema rebuilt once. SQLite: a template file that each
+    test copies, so every test starts from a fresh schema without cleanup."""
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         if _db.engine.dialect.name == "postgresql":
             with _db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         _db.create_all()
-    yield
-    with app.app_context():
         _db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def database_url(_session_database: str, tmp_path: Path) -> str:
+    if not _session_database.startswith("sqlite:///"):
+        return _session_database
+    copy = tmp_path / "test.db"
+    shutil.copyfile(_session_database.removeprefix("sqlite:///"), copy)
+    return f"sqlite:///{copy}"
 
 
 def _clean(session: Session) -> None:
-    tables = list(reversed(_db.metadata.sorted_tables))
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            session.execute(table.delete())
+    """PostgreSQL: empty every table (TRUNCATE skips the ledger's no-delete triggers)."""
+    if _db.engine.dialect.name != "postgresql":
+        return  # SQLite tests each have their own copy of the template database
+    names = ", ".join(f'"{t.name}"' for t in _db.metadata.sorted_tables)
+    session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     session.commit()
 
 
 @pytest.fixture
-def make_app(database_url: str, _schema: None) -> Iterator[Callable[..., Flask]]:
+def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """Build an app on the test database with extra settings."""
     apps: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+        settings = {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url,
+                    "UPLOAD_FOLDER": str(tmp_path / "uploads"), **overrides}
+        app = create_app(settings)
         app.test_client_class = IsolatedClient
         apps.append(app)
         return app

@@ -11,6 +11,7 @@ from faker import Faker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import domains
 from portal.accounts import service as accounts
 from portal.accounts.models import Role, User
 from portal.communities import service as communities
@@ -193,6 +194,11 @@ def seed(
     accounts.grant_role(session, user=admin, role=Role.ADMIN, community_id=None)
     result.logins.append(("demo-admin", "admin"))
     session.flush()
+    ctx = DemoContext(session=session, rng=rng, fake=fake, now=now, months=months,
+                      communities=result.communities, units=units_by_community, result=result)
+    for module in domains.modules("demo"):
+        module.seed(ctx)
+        session.flush()
     return result
 
 

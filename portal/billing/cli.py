@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask.cli import AppGroup
+
+from portal.billing import service
+from portal.communities import service as communities
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.timeutil import local_today, now_utc, zone
+
+group = AppGroup("billing", help="Billing runs and late fees.")
+
+
+@group.command("generate")
+@click.option("--community", "code", required=True)
+@click.option("--period", required=True, help="YYYY-MM")
+def generate_command(code: str, period: str) -> None:
+    """Create the period's bills for every unit; re-running the period creates nothing."""
+    community = communities.get_community(db.session, code)
+    if community is None:
+        raise click.ClickException(f"community {code} does not exist")
+    try:
+        result = service.generate_bills(db.session, community=community,
+                                        period=service.period_start(period), now=now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(f"{code} {period}: {result.created} bills created, {result.existing} already "
+               f"existed, {result.without_standard} units without a fee standard")
+
+
+@group.command("late-fees")
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None)
+def late_fees_command(on: datetime | None) -> None:
+    """Assess this month's late fees where the contract provides them; idempotent per date."""
+    total = 0
+    for community in communities.list_communities(db.session, public_only=False):
+        day = on.date() if on else local_today(zone(community.timezone))
+        total += service.assess_late_fees(db.session, community=community, on=day,
+                                          now=now_utc())
+    db.session.commit()
+    click.echo(f"{total} late-fee lines added")

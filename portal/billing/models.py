@@ -1,0 +1,183 @@
+"""Fee standards (versioned, never edited), bills and their lines, late-fee policy."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.communities.models import Community, Unit
+from portal.db import Base, UTCDateTime
+
+
+class Basis(StrEnum):
+    PER_M2_MONTH = "per_m2_month"  # 元/㎡·月 × building area
+    PER_UNIT_MONTH = "per_unit_month"  # 元/户·月
+    METERED = "metered"  # 元 per metered quantity (e.g. kWh of shared power)
+
+
+class LineKind(StrEnum):
+    CHARGE = "charge"
+    LATE_FEE = "late_fee"
+
+
+class BillStatus(StrEnum):
+    UNPAID = "unpaid"
+    PARTIAL = "partial"
+    PAID = "paid"
+    WAIVED = "waived"
+
+
+FEE_ITEMS = {
+    "property_service": "物业服务费",
+    "shared_utilities": "公摊水电费",
+    "parking": "停车管理费",
+    "garbage": "生活垃圾清运费",
+    "elevator": "电梯运行费",
+}
+
+
+class FeeStandard(Base):
+    """One version of a fee item's rate for a property type; a change is a new version."""
+
+    __tablename__ = "fee_standards"
+    __table_args__ = (
+        UniqueConstraint("community_id", "property_type", "item_code", "version"),
+        CheckConstraint("rate >= 0", name="rate_nonnegative"),
+        Index("ix_fee_standards_lookup", "community_id", "property_type", "item_code",
+              "effective_from"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    property_type: Mapped[str] = mapped_column(String(20))
+    item_code: Mapped[str] = mapped_column(String(40))
+    item_name: Mapped[str] = mapped_column(String(60))
+    basis: Mapped[str] = mapped_column(String(20))
+    rate: Mapped[Decimal] = mapped_column(Numeric(12, 4))  # yuan per basis unit
+    effective_from: Mapped[date] = mapped_column(Date)
+    approval_ref: Mapped[str] = mapped_column(String(200))  # 物价备案/合同条款 document
+    version: Mapped[int] = mapped_column(Integer)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("fee_standards.id"))
+    # The published fee-change notice that announced this version (not needed for version 1,
+    # which comes from the property service contract).
+    notice_id: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    community: Mapped[Community] = relationship()
+
+    @property
+    def unit_label(self) -> str:
+        return {"per_m2_month": "元/㎡·月", "per_unit_month": "元/户·月",
+                "metered": "元/计量单位"}.get(self.basis, "")
+
+
+class LateFeePolicy(Base):
+    """Late fees (违约金): only where the contract provides them; off by default, capped."""
+
+    __tablename__ = "late_fee_policies"
+    __table_args__ = (
+        CheckConstraint("daily_rate >= 0 AND daily_rate <= 0.001", name="daily_rate_range"),
+        CheckConstraint("cap_rate >= 0 AND cap_rate <= 0.3", name="cap_rate_range"),
+    )
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_rate: Mapped[Decimal] = mapped_column(Numeric(8, 6), default=Decimal("0.0003"))
+    cap_rate: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0.1000"))
+    grace_days: Mapped[int] = mapped_column(Integer, default=30)
+    clause_ref: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Bill(Base):
+    """One unit's bill for one billing period. amount and outstanding mirror the ledger."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "period"),
+        CheckConstraint("outstanding_fen >= 0", name="outstanding_nonnegative"),
+        CheckConstraint("outstanding_fen <= amount_fen", name="outstanding_within_amount"),
+        Index("ix_bills_community_period", "community_id", "period"),
+        # Open bills by due date: arrears aging and reminders read only these rows.
+        Index("ix_bills_open_due", "community_id", "due_date", "outstanding_fen"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    period: Mapped[date] = mapped_column(Date)  # first day of the month or quarter
+    period_months: Mapped[int] = mapped_column(Integer, default=1)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    outstanding_fen: Mapped[int] = mapped_column(BigInteger)
+    waived_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    unit: Mapped[Unit] = relationship()
+    lines: Mapped[list[BillLine]] = relationship(back_populates="bill", order_by="BillLine.id")
+
+    @property
+    def period_label(self) -> str:
+        if self.period_months == 3:
+            return f"{self.period.year}-Q{(self.period.month - 1) // 3 + 1}"
+        return self.period.strftime("%Y-%m")
+
+    @property
+    def paid_fen(self) -> int:
+        return self.amount_fen - self.outstanding_fen - self.waived_fen
+
+    @property
+    def status(self) -> BillStatus:
+        if self.outstanding_fen == 0:
+            return BillStatus.WAIVED if self.paid_fen == 0 and self.waived_fen else BillStatus.PAID
+        if self.outstanding_fen < self.amount_fen - self.waived_fen:
+            return BillStatus.PARTIAL
+        return BillStatus.UNPAID
+
+
+class BillLine(Base):
+    __tablename__ = "bill_lines"
+    __table_args__ = (
+        CheckConstraint("outstanding_fen >= 0", name="outstanding_nonnegative"),
+        CheckConstraint("outstanding_fen <= amount_fen", name="outstanding_within_amount"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        UniqueConstraint("bill_id", "late_fee_month"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=LineKind.CHARGE)
+    item_code: Mapped[str] = mapped_column(String(40))
+    item_name: Mapped[str] = mapped_column(String(60))
+    fee_standard_id: Mapped[int | None] = mapped_column(ForeignKey("fee_standards.id"))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    rate: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    months: Mapped[int] = mapped_column(Integer, default=1)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    outstanding_fen: Mapped[int] = mapped_column(BigInteger)
+    waived_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    explanation: Mapped[str] = mapped_column(String(255))  # "89.50㎡ × 2.3500 元/㎡·月 × 1 月"
+    # For late-fee lines: the month assessed (one line per bill per month, so re-runs are no-ops).
+    late_fee_month: Mapped[date | None] = mapped_column(Date)
+
+    bill: Mapped[Bill] = relationship(back_populates="lines")
+    fee_standard: Mapped[FeeStandard | None] = relationship()

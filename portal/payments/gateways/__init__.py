@@ -1,0 +1,1 @@
+"""Payment gateways: one module per channel, all speaking base.Gateway."""

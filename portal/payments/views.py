@@ -1,0 +1,442 @@
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.accounts.models import User
+from portal.communities import service as communities
+from portal.communities.models import Community, Unit
+from portal.domains import NavItem
+from portal.errors import DomainError, json_error
+from portal.extensions import csrf, db
+from portal.forms import attach_error, choices
+from portal.money import fen_to_yuan_str
+from portal.payments import service
+from portal.payments.forms import MandateForm, OfflinePaymentForm, PayForm, RefundForm
+from portal.payments.gateways import registry
+from portal.payments.gateways.base import BadNotification, Gateway
+from portal.payments.gateways.sandbox import SandboxGateway
+from portal.payments.models import AutoDebitMandate, Payment, PaymentIntent, Refund
+from portal.security import public, roles_required
+from portal.timeutil import DEFAULT_TZ, local_today, now_utc
+
+bp = Blueprint("payments", __name__)
+NAV = [NavItem("payments.finance_payments_home", _l("收款"), ("finance", "manager"), order=61)]
+FINANCE = ("finance", "manager")
+
+
+def _sandbox_factory(settings: Any) -> Gateway | None:
+    if not settings.get("PAYMENTS_SANDBOX"):
+        return None
+    return SandboxGateway(str(settings["SANDBOX_SECRET"]))
+
+
+registry.register("sandbox", _sandbox_factory)
+
+
+def gateways() -> dict[str, Gateway]:
+    return registry.configured_gateways(current_app.config)
+
+
+CHANNEL_NAMES = {"sandbox": _l("测试支付（模拟，不扣款）"), "wechat": _l("微信支付"),
+                 "alipay": _l("支付宝")}
+
+
+# ---------------------------------------------------------------- owner: pay
+
+@bp.route("/pay", methods=["GET", "POST"])
+@roles_required("owner")
+def pay() -> ResponseReturnValue:
+    bill_ids = [int(i) for i in request.values.getlist("bill_ids") if i.isdigit()]
+    try:
+        bills = service.payable_bills(db.session, user=current_user, bill_ids=bill_ids)
+    except DomainError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(url_for("billing.bill_list", status="unpaid"))
+    available = gateways()
+    form = PayForm()
+    form.channel.choices = choices([(c, CHANNEL_NAMES.get(c, c)) for c in available])
+    if request.method == "GET":
+        form.idempotency_key.data = secrets.token_urlsafe(16)
+    if form.validate_on_submit():
+        gateway = available[form.channel.data]
+        try:
+            intent = service.create_intent(
+                db.session, user=current_user, bill_ids=bill_ids, channel=form.channel.data,
+                idempotency_key=form.idempotency_key.data, gateway=gateway, now=now_utc(),
+                notify_url=url_for(".notify", channel=form.channel.data, _external=True),
+                return_url=url_for(".intent_status", intent_id=0, _external=True))
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            if intent.status != "pending":
+                return redirect(url_for(".intent_status", intent_id=intent.id))
+            if intent.pay_url:
+                return redirect(intent.pay_url)
+            return redirect(url_for(".intent_status", intent_id=intent.id))
+    total = sum(b.outstanding_fen for b in bills)
+    return render_template("payments/pay.html", bills=bills, total=total, form=form,
+                           bill_ids=bill_ids, has_channels=bool(available))
+
+
+@bp.route("/payments/<int:intent_id>")
+@roles_required("owner")
+def intent_status(intent_id: int) -> ResponseReturnValue:
+    intent = service.get_owned_intent(db.session, user=current_user, intent_id=intent_id)
+    if intent is None:
+        abort(404)
+    payment = db.session.query(Payment).filter_by(intent_id=intent.id).order_by(Payment.id).first()
+    return render_template("payments/intent_status.html", intent=intent, payment=payment)
+
+
+@bp.route("/payments/sandbox/<out_trade_no>", methods=["GET", "POST"])
+@roles_required("owner")
+def sandbox_checkout(out_trade_no: str) -> ResponseReturnValue:
+    """The simulated checkout: clearly test mode; it sends the signed callback itself."""
+    gateway = gateways().get("sandbox")
+    intent = service.intent_by_trade_no(db.session, out_trade_no)
+    if gateway is None or intent is None or intent.user_id != current_user.id:
+        abort(404)
+    if request.method == "POST":
+        outcome = "SUCCESS" if request.form.get("outcome") == "success" else "FAILED"
+        body, signature = gateway.notification_body(  # type: ignore[attr-defined]
+            out_trade_no=intent.out_trade_no, txn_id=f"SBX{secrets.token_hex(8).upper()}",
+            amount_fen=intent.amount_fen, status=outcome)
+        response = _process_notification("sandbox", gateway,
+                                          {"X-Sandbox-Signature": signature}, body)
+        if response.status_code >= 400:
+            flash(_("模拟支付失败，请重试"), "error")
+        return redirect(url_for(".intent_status", intent_id=intent.id))
+    return render_template("payments/sandbox_checkout.html", intent=intent)
+
+
+# ---------------------------------------------------------------- gateway callbacks
+
+@bp.route("/payments/notify/<channel>", methods=["POST"])
+@public
+@csrf.exempt
+def notify(channel: str) -> ResponseReturnValue:
+    gateway = gateways().get(channel)
+    if gateway is None:
+        return json_error(404, "unknown_channel", "未启用的支付渠道")
+    return _process_notification(channel, gateway, dict(request.headers), request.get_data())
+
+
+def _process_notification(channel: str, gateway: Gateway, headers: dict[str, str],
+                          body: bytes) -> Response:
+    now = now_utc()
+    try:
+        notification = gateway.parse_notification(headers=headers, body=body, now=now)
+        service.handle_notification(db.session, channel=channel, notification=notification,
+                                    now=now)
+    except BadNotification as exc:
+        db.session.rollback()
+        current_app.logger.warning("refused %s callback: %s", channel, exc.reason)
+        return _ack(gateway, False, exc.reason)
+    except DomainError as exc:
+        db.session.rollback()
+        current_app.logger.warning("refused %s callback: %s", channel, exc.message)
+        return _ack(gateway, False, exc.message)
+    db.session.commit()
+    return _ack(gateway, True)
+
+
+def _ack(gateway: Gateway, ok: bool, message: str = "") -> Response:
+    ack = gateway.ack(ok, message)
+    return Response(ack.body, status=ack.status, content_type=ack.content_type)
+
+
+# ---------------------------------------------------------------- receipts
+
+@bp.route("/receipts/<int:receipt_id>")
+@roles_required("owner")
+def receipt_detail(receipt_id: int) -> ResponseReturnValue:
+    receipt = service.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
+    if receipt is None:
+        abort(404)
+    return render_template("payments/receipt.html", receipt=receipt,
+                           lines=service.receipt_lines(db.session, payment=receipt.payment),
+                           label=service.channel_label)
+
+
+@bp.route("/receipts/<int:receipt_id>.pdf")
+@roles_required("owner")
+def receipt_pdf(receipt_id: int) -> ResponseReturnValue:
+    receipt = service.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
+    if receipt is None:
+        abort(404)
+    pdf = service_receipt_pdf(receipt)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{receipt.number}.pdf"'})
+
+
+def service_receipt_pdf(receipt: Any) -> bytes:
+    from portal.payments.receipt_pdf import ReceiptData, render_receipt_pdf
+
+    payment = receipt.payment
+    unit = db.session.get(Unit, payment.unit_id)
+    community = unit.community
+    payer = db.session.get(User, payment.payer_id) if payment.payer_id else None
+    name = (payer.display_name if payer else "") or ""
+    lines = service.receipt_lines(db.session, payment=payment)
+    return render_receipt_pdf(ReceiptData(
+        community_name=community.name, community_hotline=community.hotline,
+        receipt_no=receipt.number, issued_at=receipt.issued_at,
+        payer_name=(name[:1] + "*" * max(1, len(name) - 1)) if name else "业主",
+        unit_code=unit.code, channel_label=service.channel_label(payment.channel),
+        txn_ref=payment.txn_id,
+        lines=[(f"{row['item']} {row['unit']}".strip(), row["period"], row["amount_fen"])
+               for row in lines],
+        total_fen=payment.amount_fen, note=payment.note or ""))
+
+
+# ---------------------------------------------------------------- owner: auto-debit
+
+@bp.route("/autodebit", methods=["GET", "POST"])
+@roles_required("owner")
+def autodebit() -> ResponseReturnValue:
+    units = communities.units_of(db.session, current_user)
+    form = MandateForm()
+    form.unit_id.choices = choices([(u.id, f"{u.community.name} {u.code}") for u in units])
+    if form.validate_on_submit():
+        unit = communities.get_owned_unit(db.session, user=current_user,
+                                          unit_id=form.unit_id.data)
+        if unit is None:
+            abort(404)
+        try:
+            service.set_mandate(db.session, user=current_user, unit=unit,
+                                max_amount_fen=form.max_amount.fen or 0,
+                                bank_account=form.bank_account.data, now=now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("代扣已开通：每期账单不超过上限时自动扣款"), "success")
+            return redirect(url_for(".autodebit"))
+    return render_template("payments/autodebit.html", form=form,
+                           mandates=service.mandates_of(db.session, user=current_user))
+
+
+@bp.route("/autodebit/<int:mandate_id>/<action>", methods=["POST"])
+@roles_required("owner")
+def autodebit_status(mandate_id: int, action: str) -> ResponseReturnValue:
+    mandate = db.session.get(AutoDebitMandate, mandate_id)
+    if mandate is None or mandate.user_id != current_user.id:
+        abort(404)
+    status = {"pause": "paused", "resume": "active", "cancel": "cancelled"}.get(action)
+    if status is None:
+        abort(404)
+    service.set_mandate_status(db.session, mandate=mandate, status=status, now=now_utc())
+    db.session.commit()
+    flash(_("已更新"), "success")
+    return redirect(url_for(".autodebit"))
+
+
+# ---------------------------------------------------------------- finance
+
+def _finance_community(code: str) -> Any:
+    community = communities.get_scoped_community(db.session, user=current_user, code=code,
+                                                 roles=FINANCE)
+    if community is None:
+        abort(404)
+    return community
+
+
+@bp.route("/finance/payments")
+@roles_required(*FINANCE)
+def finance_payments_home() -> ResponseReturnValue:
+    mine = communities.staff_communities(db.session, current_user, *FINANCE)
+    if not mine:
+        abort(404)
+    return redirect(url_for(".payment_journal", code=mine[0].code))
+
+
+def _range() -> tuple[date, date]:
+    today = local_today(DEFAULT_TZ)
+    try:
+        start = date.fromisoformat(request.args.get("start", ""))
+    except ValueError:
+        start = today - timedelta(days=30)
+    try:
+        end = date.fromisoformat(request.args.get("end", ""))
+    except ValueError:
+        end = today
+    return start, max(start, end)
+
+
+@bp.route("/finance/<code>/payments")
+@roles_required(*FINANCE)
+def payment_journal(code: str) -> ResponseReturnValue:
+    community = _finance_community(code)
+    start, end = _range()
+    channel = request.args.get("channel") or None
+    payments = service.journal(db.session, community_id=community.id, start=start, end=end,
+                               channel=channel)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _export(community.code, payments, fmt, start, end)
+    units = {u.id: u for u in db.session.query(Unit).filter(
+        Unit.id.in_({p.unit_id for p in payments} or {-1}))}
+    return render_template(
+        "payments/journal.html", community=community, payments=payments, units=units,
+        totals=service.daily_totals(db.session, community_id=community.id, start=start,
+                                    end=end),
+        refund_due=service.refund_due(db.session, community_id=community.id),
+        start=start, end=end, channel=channel, label=service.channel_label,
+        channels=service.CHANNEL_LABELS)
+
+
+def _export(code: str, payments: list[Payment], fmt: str, start: date,
+            end: date) -> Response:
+    header = ["收款时间", "渠道", "交易号", "房屋ID", "金额(元)", "待退(元)", "收据号", "备注"]
+    rows = [[p.received_at.astimezone(DEFAULT_TZ).strftime("%Y-%m-%d %H:%M"),
+             service.channel_label(p.channel), p.txn_id, p.unit_id,
+             fen_to_yuan_str(p.amount_fen), fen_to_yuan_str(p.refund_due_fen),
+             p.receipt.number if p.receipt else "", p.note] for p in payments]
+    name = f"payments-{code}-{start}-{end}"
+    if fmt == "csv":
+        out = io.StringIO()
+        out.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows([[_safe_cell(c) for c in row] for row in rows])
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "收款日记账"
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_safe_cell(c) for c in row])
+    data = io.BytesIO()
+    book.save(data)
+    return Response(data.getvalue(), headers={
+        "Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _safe_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas (CSV injection) in text cells."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+@bp.route("/finance/<code>/payments/offline", methods=["GET", "POST"])
+@roles_required(*FINANCE)
+def offline_payment(code: str) -> ResponseReturnValue:
+    community = _finance_community(code)
+    form = OfflinePaymentForm(data={"received_on": local_today(DEFAULT_TZ)})
+    if form.validate_on_submit():
+        unit = communities.find_unit(db.session, community=community,
+                                     code=form.unit_code.data.strip().upper())
+        try:
+            if unit is None:
+                raise DomainError(_l("本小区没有房号 %(code)s", code=form.unit_code.data),
+                                  field="unit_code")
+            payment = service.record_offline_payment(
+                db.session, unit=unit, channel=form.channel.data,
+                reference=form.reference.data, amount_fen=form.amount.fen or 0,
+                received_on=form.received_on.data, actor=current_user, now=now_utc(),
+                note=form.note.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("已入账，收据号 %(no)s", no=payment.receipt.number if payment.receipt
+                    else ""), "success")
+            return redirect(url_for(".offline_payment", code=code))
+    return render_template("payments/offline.html", community=community, form=form)
+
+
+@bp.route("/finance/payments/<int:payment_id>/refund", methods=["GET", "POST"])
+@roles_required(*FINANCE)
+def refund_new(payment_id: int) -> ResponseReturnValue:
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or not (current_user.is_admin or payment.community_id in
+                               current_user.community_ids(*FINANCE)):
+        abort(404)
+    form = RefundForm()
+    if form.validate_on_submit():
+        try:
+            refund = service.request_refund(
+                db.session, payment=payment, amount_fen=form.amount.fen or 0,
+                reason=form.reason.data, actor=current_user, now=now_utc(),
+                approval_threshold_fen=current_app.config["REFUND_APPROVAL_THRESHOLD_FEN"])
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("退款已完成") if refund.status == "done" else
+                  _("退款金额超过审批线，已提交管理处负责人审批"), "success")
+            community = db.session.get(Community, payment.community_id)
+            return redirect(url_for(".payment_journal", code=community.code))
+    return render_template("payments/refund_new.html", payment=payment, form=form,
+                           refundable=service.refundable_fen(db.session, payment=payment),
+                           label=service.channel_label)
+
+
+@bp.route("/finance/refunds/<int:refund_id>/<decision>", methods=["POST"])
+@roles_required("manager")
+def refund_decide(refund_id: int, decision: str) -> ResponseReturnValue:
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or decision not in ("approve", "reject") or not (
+            current_user.is_admin or refund.payment.community_id in
+            current_user.community_ids("manager")):
+        abort(404)
+    try:
+        service.decide_refund(db.session, refund=refund, approve=decision == "approve",
+                              actor=current_user, now=now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已处理"), "success")
+    return redirect(request.referrer or url_for(".finance_payments_home"))
+
+
+@bp.route("/finance/<code>/refunds")
+@roles_required(*FINANCE)
+def refund_list(code: str) -> ResponseReturnValue:
+    community = _finance_community(code)
+    refunds = db.session.query(Refund).join(Payment).filter(
+        Payment.community_id == community.id).order_by(Refund.created_at.desc()).limit(200).all()
+    return render_template("payments/refund_list.html", community=community, refunds=refunds,
+                           label=service.channel_label)
+
+
+def intent_json(intent: PaymentIntent) -> dict[str, Any]:
+    return {"id": intent.id, "out_trade_no": intent.out_trade_no,
+            "amount_fen": intent.amount_fen, "fee_fen": intent.fee_fen,
+            "status": intent.status, "channel": intent.channel, "pay_url": intent.pay_url,
+            "qr_code": intent.qr_code, "expires_at": intent.expires_at.isoformat(),
+            "bill_ids": [b.bill_id for b in intent.bills]}
