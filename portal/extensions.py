@@ -12,7 +12,6 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 

@@ -80,8 +80,12 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]
     apps: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        settings = {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url,
-                    "UPLOAD_FOLDER": str(tmp_path / "uploads"), **overrides}
+        settings = {
+            **TEST_SETTINGS,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+            **overrides,
+        }
         app = create_app(settings)
         app.test_client_class = IsolatedClient
         apps.append(app)

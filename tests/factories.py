@@ -83,21 +83,41 @@ def make_user(
     return user
 
 
-def make_standard(session: Session, *, community: Community, rate: str = "2.50",
-                  property_type: str = "residential", item_code: str = "property_service",
-                  basis: str = "per_m2_month", effective_from: date = date(2024, 1, 1)) -> Any:
+def make_standard(
+    session: Session,
+    *,
+    community: Community,
+    rate: str = "2.50",
+    property_type: str = "residential",
+    item_code: str = "property_service",
+    basis: str = "per_m2_month",
+    effective_from: date = date(2024, 1, 1),
+) -> Any:
     """A first-version fee standard (no notice needed for version 1)."""
     from portal.billing import service as billing
 
     return billing.create_standard(
-        session, community=community, property_type=property_type, item_code=item_code,
-        basis=basis, rate=Decimal(rate), effective_from=effective_from,
-        approval_ref="物业服务合同第五条", now=NOW, actor_id=None)
+        session,
+        community=community,
+        property_type=property_type,
+        item_code=item_code,
+        basis=basis,
+        rate=Decimal(rate),
+        effective_from=effective_from,
+        approval_ref="物业服务合同第五条",
+        now=NOW,
+        actor_id=None,
+    )
 
 
-def make_billed_unit(session: Session, *, community: Community | None = None,
-                     area_m2: Decimal = Decimal("100.00"), rate: str = "2.50",
-                     periods: tuple[str, ...] = ("2026-09",)) -> tuple[Unit, list[Any]]:
+def make_billed_unit(
+    session: Session,
+    *,
+    community: Community | None = None,
+    area_m2: Decimal = Decimal("100.00"),
+    rate: str = "2.50",
+    periods: tuple[str, ...] = ("2026-09",),
+) -> tuple[Unit, list[Any]]:
     """A unit with a standard and bills for the given periods (default ¥250 a month)."""
     from sqlalchemy import select
 
@@ -109,8 +129,8 @@ def make_billed_unit(session: Session, *, community: Community | None = None,
         make_standard(session, community=community, rate=rate)
     unit = make_unit(session, community=community, area_m2=area_m2)
     for period in periods:
-        billing.generate_bills(session, community=community, period=billing.period_start(period),
-                               now=NOW)
-    bills = list(session.scalars(select(Bill).where(Bill.unit_id == unit.id)
-                                 .order_by(Bill.period)))
+        billing.generate_bills(
+            session, community=community, period=billing.period_start(period), now=NOW
+        )
+    bills = list(session.scalars(select(Bill).where(Bill.unit_id == unit.id).order_by(Bill.period)))
     return unit, bills

@@ -23,14 +23,17 @@ def generate_command(code: str, period: str) -> None:
     if community is None:
         raise click.ClickException(f"community {code} does not exist")
     try:
-        result = service.generate_bills(db.session, community=community,
-                                        period=service.period_start(period), now=now_utc())
+        result = service.generate_bills(
+            db.session, community=community, period=service.period_start(period), now=now_utc()
+        )
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from exc
     db.session.commit()
-    click.echo(f"{code} {period}: {result.created} bills created, {result.existing} already "
-               f"existed, {result.without_standard} units without a fee standard")
+    click.echo(
+        f"{code} {period}: {result.created} bills created, {result.existing} already "
+        f"existed, {result.without_standard} units without a fee standard"
+    )
 
 
 @group.command("late-fees")
@@ -40,7 +43,6 @@ def late_fees_command(on: datetime | None) -> None:
     total = 0
     for community in communities.list_communities(db.session, public_only=False):
         day = on.date() if on else local_today(zone(community.timezone))
-        total += service.assess_late_fees(db.session, community=community, on=day,
-                                          now=now_utc())
+        total += service.assess_late_fees(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} late-fee lines added")

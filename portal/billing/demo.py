@@ -23,8 +23,14 @@ STANDARDS = [  # (property type, item, basis, rate)
     ("commercial", "property_service", "per_m2_month", "4.80"),
     ("commercial", "garbage", "per_unit_month", "30.00"),
 ]
-ONLINE = [(Channel.WECHAT, 45), (Channel.ALIPAY, 30), (Channel.BANK_TRANSFER, 9),
-          (Channel.CASH, 5), (Channel.POS, 5), (Channel.AUTO_DEBIT, 6)]
+ONLINE = [
+    (Channel.WECHAT, 45),
+    (Channel.ALIPAY, 30),
+    (Channel.BANK_TRANSFER, 9),
+    (Channel.CASH, 5),
+    (Channel.POS, 5),
+    (Channel.AUTO_DEBIT, 6),
+]
 
 
 def _instant(day: date, rng_minutes: int) -> datetime:
@@ -50,10 +56,17 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
     start = min(first, date(first.year, 1, 1))
     for property_type, item, basis, rate in STANDARDS:
         service.create_standard(
-            ctx.session, community=community, property_type=property_type, item_code=item,
-            basis=basis, rate=Decimal(rate), effective_from=start,
+            ctx.session,
+            community=community,
+            property_type=property_type,
+            item_code=item,
+            basis=basis,
+            rate=Decimal(rate),
+            effective_from=start,
             approval_ref=f"《物业服务合同》第五条；{community.city}物价备案 {start.year}-017",
-            now=ctx.now, actor_id=None)
+            now=ctx.now,
+            actor_id=None,
+        )
     notices = optional_module("notices", "service")
     if notices is None or not hasattr(notices, "published_fee_change_notices"):
         return
@@ -62,14 +75,23 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
         return
     notice = announced[0]
     effective = notice.published_at.astimezone(DEFAULT_TZ).date() + timedelta(
-        days=community.notice_period_days)
+        days=community.notice_period_days
+    )
     effective = service.add_months(effective.replace(day=1), 1)
     service.create_standard(
-        ctx.session, community=community, property_type="residential", item_code="garbage",
-        basis="per_unit_month", rate=Decimal("10.00"), effective_from=effective,
+        ctx.session,
+        community=community,
+        property_type="residential",
+        item_code="garbage",
+        basis="per_unit_month",
+        rate=Decimal("10.00"),
+        effective_from=effective,
         approval_ref="业主大会 2026 年第二次会议决议（生活垃圾分类清运成本上涨）",
-        notice_id=notice.id, now=ctx.now, actor_id=None,
-        note="垃圾分类清运费由 8 元/户·月 调整为 10 元/户·月")
+        notice_id=notice.id,
+        now=ctx.now,
+        actor_id=None,
+        note="垃圾分类清运费由 8 元/户·月 调整为 10 元/户·月",
+    )
 
 
 def _payer_profiles(ctx: DemoContext, units: list[Unit]) -> dict[int, str]:
@@ -77,31 +99,49 @@ def _payer_profiles(ctx: DemoContext, units: list[Unit]) -> dict[int, str]:
     profiles = {}
     for unit in units:
         roll = ctx.rng.random()
-        profiles[unit.id] = ("prompt" if roll < 0.78 else "late" if roll < 0.90
-                             else "dissatisfied" if roll < 0.95 else "hardship" if roll < 0.98
-                             else "wilful")
+        profiles[unit.id] = (
+            "prompt"
+            if roll < 0.78
+            else "late"
+            if roll < 0.90
+            else "dissatisfied"
+            if roll < 0.95
+            else "hardship"
+            if roll < 0.98
+            else "wilful"
+        )
     return profiles
 
 
-def _bills_and_payments(ctx: DemoContext, community: Community, first: date,
-                        today: date) -> tuple[int, int]:
+def _bills_and_payments(
+    ctx: DemoContext, community: Community, first: date, today: date
+) -> tuple[int, int]:
     session, rng = ctx.session, ctx.rng
     units = ctx.units[community.id]
     profiles = _payer_profiles(ctx, units)
-    demo_units = set(session.scalars(
-        select(Ownership.unit_id).join_from(Ownership, Unit).where(
-            Unit.community_id == community.id,
-            Ownership.user_id.in_(_demo_user_ids()))))
-    owner_of = dict(session.execute(select(Ownership.unit_id, Ownership.user_id)
-                                    .where(Ownership.unit_id.in_([u.id for u in units]))).all())
+    demo_units = set(
+        session.scalars(
+            select(Ownership.unit_id)
+            .join_from(Ownership, Unit)
+            .where(Unit.community_id == community.id, Ownership.user_id.in_(_demo_user_ids()))
+        )
+    )
+    owner_of = dict(
+        session.execute(
+            select(Ownership.unit_id, Ownership.user_id).where(
+                Ownership.unit_id.in_([u.id for u in units])
+            )
+        ).all()
+    )
     period = first
     step = 3 if community.billing_cycle == "quarterly" else 1
     billed = collected = 0
     while period <= today:
         run_at = _instant(period, 0)
         service.generate_bills(session, community=community, period=period, now=run_at)
-        bills = session.scalars(select(Bill).where(Bill.community_id == community.id,
-                                                   Bill.period == period)).all()
+        bills = session.scalars(
+            select(Bill).where(Bill.community_id == community.id, Bill.period == period)
+        ).all()
         months_ago = (today.year - period.year) * 12 + today.month - period.month
         for bill in bills:
             billed += bill.amount_fen
@@ -113,15 +153,26 @@ def _bills_and_payments(ctx: DemoContext, community: Community, first: date,
             if amount <= 0 or paid_on > today:
                 continue
             channel = _channel(rng)
-            payment = Payment(community_id=community.id, payer_id=owner_of.get(bill.unit_id),
-                              unit_id=bill.unit_id, channel=channel,
-                              txn_id=f"{channel[:2].upper()}{secrets.token_hex(8).upper()}",
-                              amount_fen=amount, refund_due_fen=0,
-                              received_at=_instant(paid_on, rng.randint(0, 720)), note="")
+            payment = Payment(
+                community_id=community.id,
+                payer_id=owner_of.get(bill.unit_id),
+                unit_id=bill.unit_id,
+                channel=channel,
+                txn_id=f"{channel[:2].upper()}{secrets.token_hex(8).upper()}",
+                amount_fen=amount,
+                refund_due_fen=0,
+                received_at=_instant(paid_on, rng.randint(0, 720)),
+                note="",
+            )
             session.add(payment)
             session.flush()
-            payments.credit(session, payment=payment, bill_ids=[bill.id], flag_excess=False,
-                            now=payment.received_at)
+            payments.credit(
+                session,
+                payment=payment,
+                bill_ids=[bill.id],
+                flag_excess=False,
+                now=payment.received_at,
+            )
             collected += amount
         session.flush()
         period = service.add_months(period, step)

@@ -59,8 +59,13 @@ class FeeStandard(Base):
     __table_args__ = (
         UniqueConstraint("community_id", "property_type", "item_code", "version"),
         CheckConstraint("rate >= 0", name="rate_nonnegative"),
-        Index("ix_fee_standards_lookup", "community_id", "property_type", "item_code",
-              "effective_from"),
+        Index(
+            "ix_fee_standards_lookup",
+            "community_id",
+            "property_type",
+            "item_code",
+            "effective_from",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -85,8 +90,11 @@ class FeeStandard(Base):
 
     @property
     def unit_label(self) -> str:
-        return {"per_m2_month": "元/㎡·月", "per_unit_month": "元/户·月",
-                "metered": "元/计量单位"}.get(self.basis, "")
+        return {
+            "per_m2_month": "元/㎡·月",
+            "per_unit_month": "元/户·月",
+            "metered": "元/计量单位",
+        }.get(self.basis, "")
 
 
 class LateFeePolicy(Base):

@@ -46,13 +46,19 @@ RATE_STEP = Decimal("0.0001")
 
 # ---------------------------------------------------------------- fee standards
 
+
 def _standard_payload(standard: FeeStandard) -> dict[str, Any]:
     return {
-        "property_type": standard.property_type, "item_code": standard.item_code,
-        "item_name": standard.item_name, "basis": standard.basis, "rate": str(standard.rate),
+        "property_type": standard.property_type,
+        "item_code": standard.item_code,
+        "item_name": standard.item_name,
+        "basis": standard.basis,
+        "rate": str(standard.rate),
         "effective_from": standard.effective_from.isoformat(),
-        "approval_ref": standard.approval_ref, "version": standard.version,
-        "supersedes_id": standard.supersedes_id, "notice_id": standard.notice_id,
+        "approval_ref": standard.approval_ref,
+        "version": standard.version,
+        "supersedes_id": standard.supersedes_id,
+        "notice_id": standard.notice_id,
     }
 
 
@@ -64,42 +70,70 @@ def _payload_of(session: Session, record_id: int) -> dict[str, Any] | None:
 publication.register_kind("fee_standard", _payload_of)
 
 
-def latest_version(session: Session, *, community_id: int, property_type: str,
-                   item_code: str) -> FeeStandard | None:
+def latest_version(
+    session: Session, *, community_id: int, property_type: str, item_code: str
+) -> FeeStandard | None:
     return session.scalar(
         select(FeeStandard)
-        .where(FeeStandard.community_id == community_id,
-               FeeStandard.property_type == property_type, FeeStandard.item_code == item_code)
-        .order_by(FeeStandard.version.desc()).limit(1))
+        .where(
+            FeeStandard.community_id == community_id,
+            FeeStandard.property_type == property_type,
+            FeeStandard.item_code == item_code,
+        )
+        .order_by(FeeStandard.version.desc())
+        .limit(1)
+    )
 
 
-def _check_notice(session: Session, *, community: Community, notice_id: int | None,
-                  effective_from: date) -> None:
+def _check_notice(
+    session: Session, *, community: Community, notice_id: int | None, effective_from: date
+) -> None:
     """A changed standard must be announced at least the notice period before it applies."""
     if notice_id is None:
         raise DomainError(_l("调整收费标准须先发布收费标准调整公告"), field="notice_id")
     notices = optional_module("notices", "service")
     if notices is None or not hasattr(notices, "published_fee_change_notices"):
         raise DomainError(_l("公告功能不可用，无法核对公示期"), field="notice_id")
-    notice = next((n for n in notices.published_fee_change_notices(
-        session, community_id=community.id) if n.id == notice_id), None)
+    notice = next(
+        (
+            n
+            for n in notices.published_fee_change_notices(session, community_id=community.id)
+            if n.id == notice_id
+        ),
+        None,
+    )
     if notice is None:
         raise DomainError(_l("请选择本小区已发布的收费标准调整公告"), field="notice_id")
     announced_on = notice.published_at.astimezone(zone(community.timezone)).date()
     earliest = announced_on + timedelta(days=community.notice_period_days)
     if effective_from < earliest:
         raise DomainError(
-            _l("公告于 %(on)s 发布，公示期 %(days)s 天，新标准最早 %(earliest)s 起执行",
-               on=announced_on.isoformat(), days=community.notice_period_days,
-               earliest=earliest.isoformat()),
-            field="effective_from")
+            _l(
+                "公告于 %(on)s 发布，公示期 %(days)s 天，新标准最早 %(earliest)s 起执行",
+                on=announced_on.isoformat(),
+                days=community.notice_period_days,
+                earliest=earliest.isoformat(),
+            ),
+            field="effective_from",
+        )
 
 
-def create_standard(session: Session, *, community: Community, property_type: str,
-                    item_code: str, basis: str, rate: Decimal, effective_from: date,
-                    approval_ref: str, now: datetime, actor_id: int | None,
-                    item_name: str | None = None, notice_id: int | None = None,
-                    note: str = "") -> FeeStandard:
+def create_standard(
+    session: Session,
+    *,
+    community: Community,
+    property_type: str,
+    item_code: str,
+    basis: str,
+    rate: Decimal,
+    effective_from: date,
+    approval_ref: str,
+    now: datetime,
+    actor_id: int | None,
+    item_name: str | None = None,
+    notice_id: int | None = None,
+    note: str = "",
+) -> FeeStandard:
     """Publish a new version of a fee standard; changes need a timely fee-change notice."""
     if property_type not in set(PropertyType):
         raise DomainError(_l("物业类型无效"), field="property_type")
@@ -112,52 +146,94 @@ def create_standard(session: Session, *, community: Community, property_type: st
     name = (item_name or FEE_ITEMS.get(item_code) or "").strip()
     if not name or len(item_code) > 40:
         raise DomainError(_l("收费项目无效"), field="item_code")
-    previous = latest_version(session, community_id=community.id, property_type=property_type,
-                              item_code=item_code)
+    previous = latest_version(
+        session, community_id=community.id, property_type=property_type, item_code=item_code
+    )
     if previous is not None:
         if effective_from <= previous.effective_from:
-            raise DomainError(_l("新版本的执行日期必须晚于 %(d)s",
-                                 d=previous.effective_from.isoformat()), field="effective_from")
-        _check_notice(session, community=community, notice_id=notice_id,
-                      effective_from=effective_from)
+            raise DomainError(
+                _l("新版本的执行日期必须晚于 %(d)s", d=previous.effective_from.isoformat()),
+                field="effective_from",
+            )
+        _check_notice(
+            session, community=community, notice_id=notice_id, effective_from=effective_from
+        )
     standard = FeeStandard(
-        community_id=community.id, property_type=property_type, item_code=item_code,
-        item_name=name, basis=basis, rate=rate, effective_from=effective_from,
-        approval_ref=approval_ref.strip(), version=(previous.version + 1) if previous else 1,
-        supersedes_id=previous.id if previous else None, notice_id=notice_id, note=note,
-        created_by_id=actor_id, created_at=now)
+        community_id=community.id,
+        property_type=property_type,
+        item_code=item_code,
+        item_name=name,
+        basis=basis,
+        rate=rate,
+        effective_from=effective_from,
+        approval_ref=approval_ref.strip(),
+        version=(previous.version + 1) if previous else 1,
+        supersedes_id=previous.id if previous else None,
+        notice_id=notice_id,
+        note=note,
+        created_by_id=actor_id,
+        created_at=now,
+    )
     session.add(standard)
     session.flush()
-    publication.append(session, community=community, kind="fee_standard",
-                       record_id=standard.id, payload=_standard_payload(standard), now=now)
-    audit.record(session, actor_id=actor_id, action="fee_standard.create",
-                 target_type="fee_standard", target_id=standard.id,
-                 community_id=community.id, now=now,
-                 details={"item": item_code, "rate": str(rate), "version": standard.version})
+    publication.append(
+        session,
+        community=community,
+        kind="fee_standard",
+        record_id=standard.id,
+        payload=_standard_payload(standard),
+        now=now,
+    )
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="fee_standard.create",
+        target_type="fee_standard",
+        target_id=standard.id,
+        community_id=community.id,
+        now=now,
+        details={"item": item_code, "rate": str(rate), "version": standard.version},
+    )
     return standard
 
 
 def current_standards(session: Session, *, community_id: int, on: date) -> list[FeeStandard]:
     """The version of each (property type, item) in force on a date."""
-    ranked = (select(FeeStandard.id, func.row_number().over(
-        partition_by=(FeeStandard.property_type, FeeStandard.item_code),
-        order_by=FeeStandard.effective_from.desc()).label("rn"))
+    ranked = (
+        select(
+            FeeStandard.id,
+            func.row_number()
+            .over(
+                partition_by=(FeeStandard.property_type, FeeStandard.item_code),
+                order_by=FeeStandard.effective_from.desc(),
+            )
+            .label("rn"),
+        )
         .where(FeeStandard.community_id == community_id, FeeStandard.effective_from <= on)
-        .subquery())
-    return list(session.scalars(
-        select(FeeStandard).join(ranked, and_(ranked.c.id == FeeStandard.id, ranked.c.rn == 1))
-        .order_by(FeeStandard.property_type, FeeStandard.item_code)))
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(FeeStandard)
+            .join(ranked, and_(ranked.c.id == FeeStandard.id, ranked.c.rn == 1))
+            .order_by(FeeStandard.property_type, FeeStandard.item_code)
+        )
+    )
 
 
 def standard_history(session: Session, *, community_id: int) -> list[FeeStandard]:
     """Every version, newest first within each item."""
-    return list(session.scalars(
-        select(FeeStandard).where(FeeStandard.community_id == community_id)
-        .order_by(FeeStandard.property_type, FeeStandard.item_code,
-                  FeeStandard.version.desc())))
+    return list(
+        session.scalars(
+            select(FeeStandard)
+            .where(FeeStandard.community_id == community_id)
+            .order_by(FeeStandard.property_type, FeeStandard.item_code, FeeStandard.version.desc())
+        )
+    )
 
 
 # ---------------------------------------------------------------- billing runs
+
 
 def period_start(text: str) -> date:
     """Parse 'YYYY-MM' into the first day of that month."""
@@ -210,14 +286,16 @@ class RunResult:
 def _cycle(community: Community, period: date) -> int:
     if community.billing_cycle == BillingCycle.QUARTERLY:
         if period.month % 3 != 1:
-            raise DomainError(_l("本小区按季度计费，账期须为季度首月（1、4、7、10 月）"),
-                              field="period")
+            raise DomainError(
+                _l("本小区按季度计费，账期须为季度首月（1、4、7、10 月）"), field="period"
+            )
         return 3
     return 1
 
 
-def plan_bills(session: Session, *, community: Community, period: date) -> tuple[
-        list[PlannedBill], RunResult]:
+def plan_bills(
+    session: Session, *, community: Community, period: date
+) -> tuple[list[PlannedBill], RunResult]:
     """What a run would create (for preview): bills for units without one for the period."""
     months = _cycle(community, period)
     result = RunResult(period=period, months=months)
@@ -225,12 +303,14 @@ def plan_bills(session: Session, *, community: Community, period: date) -> tuple
     for standard in current_standards(session, community_id=community.id, on=period):
         if standard.basis != Basis.METERED and standard.rate > 0:
             standards[standard.property_type].append(standard)
-    billed = set(session.scalars(select(Bill.unit_id).where(
-        Bill.community_id == community.id, Bill.period == period)))
+    billed = set(
+        session.scalars(
+            select(Bill.unit_id).where(Bill.community_id == community.id, Bill.period == period)
+        )
+    )
     result.existing = len(billed)
     planned: list[PlannedBill] = []
-    units = session.scalars(select(Unit).where(Unit.community_id == community.id)
-                            .order_by(Unit.id))
+    units = session.scalars(select(Unit).where(Unit.community_id == community.id).order_by(Unit.id))
     for unit in units:
         if unit.id in billed:
             continue
@@ -244,8 +324,17 @@ def plan_bills(session: Session, *, community: Community, period: date) -> tuple
                 explanation = f"1 户 × {standard.rate} 元/户·月 × {months} 月"
             amount = line_amount_fen(quantity * months, standard.rate)
             if amount > 0:
-                lines.append(PlannedLine(standard.item_code, standard.item_name, standard,
-                                         quantity, months, amount, explanation))
+                lines.append(
+                    PlannedLine(
+                        standard.item_code,
+                        standard.item_name,
+                        standard,
+                        quantity,
+                        months,
+                        amount,
+                        explanation,
+                    )
+                )
         if lines:
             planned.append(PlannedBill(unit, lines))
         else:
@@ -255,8 +344,14 @@ def plan_bills(session: Session, *, community: Community, period: date) -> tuple
     return planned, result
 
 
-def generate_bills(session: Session, *, community: Community, period: date, now: datetime,
-                   actor_id: int | None = None) -> RunResult:
+def generate_bills(
+    session: Session,
+    *,
+    community: Community,
+    period: date,
+    now: datetime,
+    actor_id: int | None = None,
+) -> RunResult:
     """Create one bill per unit for the period; re-running the same period creates nothing."""
     planned, result = plan_bills(session, community=community, period=period)
     today = local_today(zone(community.timezone), now=now)
@@ -266,16 +361,34 @@ def generate_bills(session: Session, *, community: Community, period: date, now:
     due = issued_on + timedelta(days=DUE_DAYS)
     in_credit = ledger.units_in_credit(session, community_id=community.id)
     for plan in planned:
-        bill = Bill(community_id=community.id, unit_id=plan.unit.id, period=period,
-                    period_months=result.months, issued_on=issued_on, due_date=due,
-                    amount_fen=plan.amount_fen, outstanding_fen=plan.amount_fen, waived_fen=0,
-                    created_at=now)
-        bill.lines = [BillLine(kind=LineKind.CHARGE, item_code=p.item_code,
-                               item_name=p.item_name, fee_standard_id=p.standard.id,
-                               quantity=p.quantity, rate=p.standard.rate, months=p.months,
-                               amount_fen=p.amount_fen, outstanding_fen=p.amount_fen,
-                               waived_fen=0, explanation=p.explanation)
-                      for p in plan.lines]
+        bill = Bill(
+            community_id=community.id,
+            unit_id=plan.unit.id,
+            period=period,
+            period_months=result.months,
+            issued_on=issued_on,
+            due_date=due,
+            amount_fen=plan.amount_fen,
+            outstanding_fen=plan.amount_fen,
+            waived_fen=0,
+            created_at=now,
+        )
+        bill.lines = [
+            BillLine(
+                kind=LineKind.CHARGE,
+                item_code=p.item_code,
+                item_name=p.item_name,
+                fee_standard_id=p.standard.id,
+                quantity=p.quantity,
+                rate=p.standard.rate,
+                months=p.months,
+                amount_fen=p.amount_fen,
+                outstanding_fen=p.amount_fen,
+                waived_fen=0,
+                explanation=p.explanation,
+            )
+            for p in plan.lines
+        ]
         session.add(bill)
         session.flush()
         ledger.post_bill(session, bill=bill, now=now, actor_id=actor_id)
@@ -283,11 +396,20 @@ def generate_bills(session: Session, *, community: Community, period: date, now:
             apply_prepayment(session, unit_id=plan.unit.id, community_id=community.id, now=now)
         result.created += 1
     if result.created:
-        audit.record(session, actor_id=actor_id, action="billing.generate",
-                     target_type="community", target_id=community.id,
-                     community_id=community.id, now=now,
-                     details={"period": period.isoformat(), "created": result.created,
-                              "amount_fen": result.amount_fen})
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="billing.generate",
+            target_type="community",
+            target_id=community.id,
+            community_id=community.id,
+            now=now,
+            details={
+                "period": period.isoformat(),
+                "created": result.created,
+                "amount_fen": result.amount_fen,
+            },
+        )
     return result
 
 
@@ -297,17 +419,30 @@ def apply_prepayment(session: Session, *, unit_id: int, community_id: int, now: 
     if available <= 0:
         return 0
     lines = ledger.open_lines(session, unit_ids=[unit_id])
-    allocations, rest = ledger.allocate(session, amount_fen=available, lines=lines,
-                                        held_fen=held_amounts(session, unit_ids=[unit_id]))
+    allocations, rest = ledger.allocate(
+        session,
+        amount_fen=available,
+        lines=lines,
+        held_fen=held_amounts(session, unit_ids=[unit_id]),
+    )
     used = available - rest
     if used <= 0:
         return 0
     ar = ledger.receivable(session, community_id=community_id, unit_id=unit_id)
-    legs = [ledger.Leg(ledger.prepayment(session, community_id=community_id, unit_id=unit_id),
-                       used)]
+    legs = [
+        ledger.Leg(ledger.prepayment(session, community_id=community_id, unit_id=unit_id), used)
+    ]
     legs += [ledger.Leg(ar, -a.amount_fen, a.line_id) for a in allocations]
-    ledger.post(session, community_id=community_id, kind=EntryKind.PREPAYMENT_APPLIED,
-                memo="预存款抵扣", source_type="unit", source_id=unit_id, legs=legs, now=now)
+    ledger.post(
+        session,
+        community_id=community_id,
+        kind=EntryKind.PREPAYMENT_APPLIED,
+        memo="预存款抵扣",
+        source_type="unit",
+        source_id=unit_id,
+        legs=legs,
+        now=now,
+    )
     payments = optional_module("payments", "service")
     if payments is not None:
         payments.release_refund_due(session, unit_id=unit_id, amount_fen=used)
@@ -324,13 +459,23 @@ def held_amounts(session: Session, *, unit_ids: list[int]) -> dict[int, int]:
 
 # ---------------------------------------------------------------- late fees
 
+
 def late_fee_policy(session: Session, *, community_id: int) -> LateFeePolicy | None:
     return session.get(LateFeePolicy, community_id)
 
 
-def set_late_fee_policy(session: Session, *, community: Community, enabled: bool,
-                        daily_rate: Decimal, cap_rate: Decimal, grace_days: int,
-                        clause_ref: str, actor: User, now: datetime) -> LateFeePolicy:
+def set_late_fee_policy(
+    session: Session,
+    *,
+    community: Community,
+    enabled: bool,
+    daily_rate: Decimal,
+    cap_rate: Decimal,
+    grace_days: int,
+    clause_ref: str,
+    actor: User,
+    now: datetime,
+) -> LateFeePolicy:
     """Turn late fees on or off; enabling needs the contract clause that provides them."""
     if enabled and not clause_ref.strip():
         raise DomainError(_l("启用违约金必须填写合同依据条款"), field="clause_ref")
@@ -341,17 +486,28 @@ def set_late_fee_policy(session: Session, *, community: Community, enabled: bool
     if not 0 <= grace_days <= 365:
         raise DomainError(_l("宽限期须在 0 到 365 天之间"), field="grace_days")
     policy = session.get(LateFeePolicy, community.id) or LateFeePolicy(community_id=community.id)
-    before = {"enabled": policy.enabled, "daily_rate": str(policy.daily_rate),
-              "cap_rate": str(policy.cap_rate)}
+    before = {
+        "enabled": policy.enabled,
+        "daily_rate": str(policy.daily_rate),
+        "cap_rate": str(policy.cap_rate),
+    }
     policy.enabled, policy.daily_rate, policy.cap_rate = enabled, daily_rate, cap_rate
     policy.grace_days, policy.clause_ref, policy.updated_at = grace_days, clause_ref.strip(), now
     session.add(policy)
     session.flush()
-    audit.record(session, actor_id=actor.id, action="late_fee_policy.update",
-                 target_type="community", target_id=community.id, community_id=community.id,
-                 now=now, details={"before": before, "after": {
-                     "enabled": enabled, "daily_rate": str(daily_rate),
-                     "cap_rate": str(cap_rate)}})
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="late_fee_policy.update",
+        target_type="community",
+        target_id=community.id,
+        community_id=community.id,
+        now=now,
+        details={
+            "before": before,
+            "after": {"enabled": enabled, "daily_rate": str(daily_rate), "cap_rate": str(cap_rate)},
+        },
+    )
     return policy
 
 
@@ -372,9 +528,10 @@ def assess_late_fees(session: Session, *, community: Community, on: date, now: d
     month = month_end.replace(day=1)
     cutoff = month_end - timedelta(days=policy.grace_days)
     bills = session.scalars(
-        select(Bill).options(selectinload(Bill.lines))
-        .where(Bill.community_id == community.id, Bill.outstanding_fen > 0,
-               Bill.due_date < cutoff)).all()
+        select(Bill)
+        .options(selectinload(Bill.lines))
+        .where(Bill.community_id == community.id, Bill.outstanding_fen > 0, Bill.due_date < cutoff)
+    ).all()
     created = 0
     for bill in bills:
         if any(line.late_fee_month == month for line in bill.lines):
@@ -393,83 +550,147 @@ def assess_late_fees(session: Session, *, community: Community, on: date, now: d
         amount = min(round_fen(Decimal(principal) * days * policy.daily_rate), cap - so_far)
         if amount <= 0:
             continue
-        line = BillLine(bill_id=bill.id, kind=LineKind.LATE_FEE, item_code="late_fee",
-                        item_name="违约金", quantity=Decimal(principal * days),
-                        rate=policy.daily_rate, months=0, amount_fen=amount,
-                        outstanding_fen=0, waived_fen=0, late_fee_month=month,
-                        explanation=(f"未缴本金 ¥{fen_to_yuan_str(principal)} × {days} 天 × "
-                                     f"{policy.daily_rate * 100:.3f}%/天（{policy.clause_ref}）"))
+        line = BillLine(
+            bill_id=bill.id,
+            kind=LineKind.LATE_FEE,
+            item_code="late_fee",
+            item_name="违约金",
+            quantity=Decimal(principal * days),
+            rate=policy.daily_rate,
+            months=0,
+            amount_fen=amount,
+            outstanding_fen=0,
+            waived_fen=0,
+            late_fee_month=month,
+            explanation=(
+                f"未缴本金 ¥{fen_to_yuan_str(principal)} × {days} 天 × "
+                f"{policy.daily_rate * 100:.3f}%/天（{policy.clause_ref}）"
+            ),
+        )
         session.add(line)
-        session.execute(update(Bill).where(Bill.id == bill.id)
-                        .values(amount_fen=Bill.amount_fen + amount)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Bill)
+            .where(Bill.id == bill.id)
+            .values(amount_fen=Bill.amount_fen + amount)
+            .execution_options(synchronize_session=False)
+        )
         session.flush()
         ar = ledger.receivable(session, community_id=community.id, unit_id=bill.unit_id)
-        fee_income = ledger.income(session, community_id=community.id, item_code="late_fee",
-                                   name="违约金收入")
-        ledger.post(session, community_id=community.id, kind=EntryKind.LATE_FEE,
-                    memo=f"违约金 {month:%Y-%m}", source_type="bill", source_id=bill.id,
-                    legs=[ledger.Leg(ar, amount, line.id), ledger.Leg(fee_income, -amount)],
-                    now=now)
+        fee_income = ledger.income(
+            session, community_id=community.id, item_code="late_fee", name="违约金收入"
+        )
+        ledger.post(
+            session,
+            community_id=community.id,
+            kind=EntryKind.LATE_FEE,
+            memo=f"违约金 {month:%Y-%m}",
+            source_type="bill",
+            source_id=bill.id,
+            legs=[ledger.Leg(ar, amount, line.id), ledger.Leg(fee_income, -amount)],
+            now=now,
+        )
         session.expire(bill)
         created += 1
     return created
 
 
-def waive_line(session: Session, *, line: BillLine, amount_fen: int, reason: str,
-               actor: User, now: datetime, kind: str = EntryKind.WAIVER) -> None:
+def waive_line(
+    session: Session,
+    *,
+    line: BillLine,
+    amount_fen: int,
+    reason: str,
+    actor: User,
+    now: datetime,
+    kind: str = EntryKind.WAIVER,
+) -> None:
     """Waive (or credit) part of a line, with a reason; audited and posted to the ledger."""
     if not reason.strip():
         raise DomainError(_l("请填写减免原因"), field="reason")
     if amount_fen <= 0 or amount_fen > line.outstanding_fen:
-        raise DomainError(_l("减免金额须大于 0 且不超过未缴金额 %(max)s 元",
-                             max=fen_to_yuan_str(line.outstanding_fen)), field="amount")
+        raise DomainError(
+            _l(
+                "减免金额须大于 0 且不超过未缴金额 %(max)s 元",
+                max=fen_to_yuan_str(line.outstanding_fen),
+            ),
+            field="amount",
+        )
     bill = line.bill
     ar = ledger.receivable(session, community_id=bill.community_id, unit_id=bill.unit_id)
     code = "waiver" if kind == EntryKind.WAIVER else "adjustment"
-    contra = ledger.expense(session, community_id=bill.community_id, code=code,
-                            name="减免" if code == "waiver" else "调整")
-    ledger.post(session, community_id=bill.community_id, kind=kind,
-                memo=f"{line.item_name} {reason.strip()}"[:255], source_type="bill_line",
-                source_id=line.id, legs=[ledger.Leg(contra, amount_fen),
-                                         ledger.Leg(ar, -amount_fen, line.id)],
-                now=now, actor_id=actor.id)
-    audit.record(session, actor_id=actor.id, action=f"bill_line.{code}",
-                 target_type="bill_line", target_id=line.id,
-                 community_id=bill.community_id, now=now,
-                 details={"amount_fen": amount_fen, "reason": reason.strip()})
+    contra = ledger.expense(
+        session,
+        community_id=bill.community_id,
+        code=code,
+        name="减免" if code == "waiver" else "调整",
+    )
+    ledger.post(
+        session,
+        community_id=bill.community_id,
+        kind=kind,
+        memo=f"{line.item_name} {reason.strip()}"[:255],
+        source_type="bill_line",
+        source_id=line.id,
+        legs=[ledger.Leg(contra, amount_fen), ledger.Leg(ar, -amount_fen, line.id)],
+        now=now,
+        actor_id=actor.id,
+    )
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action=f"bill_line.{code}",
+        target_type="bill_line",
+        target_id=line.id,
+        community_id=bill.community_id,
+        now=now,
+        details={"amount_fen": amount_fen, "reason": reason.strip()},
+    )
 
 
 # ---------------------------------------------------------------- owner look-ups
 
+
 def owned_unit_ids(session: Session, user: User) -> list[int]:
-    return list(session.scalars(select(Ownership.unit_id).where(
-        Ownership.user_id == user.id, Ownership.ended_on.is_(None))))
+    return list(
+        session.scalars(
+            select(Ownership.unit_id).where(
+                Ownership.user_id == user.id, Ownership.ended_on.is_(None)
+            )
+        )
+    )
 
 
 def get_owned_bill(session: Session, *, owner: User, bill_id: int) -> Bill | None:
     """The bill if it belongs to a unit the user currently owns; None (→ 404) otherwise."""
     return session.scalar(
-        select(Bill).options(selectinload(Bill.lines))
-        .where(Bill.id == bill_id, Bill.unit_id.in_(owned_unit_ids(session, owner) or [-1])))
+        select(Bill)
+        .options(selectinload(Bill.lines))
+        .where(Bill.id == bill_id, Bill.unit_id.in_(owned_unit_ids(session, owner) or [-1]))
+    )
 
 
-def bills_for_units(session: Session, *, unit_ids: list[int], status: str = "all",
-                    limit: int = 500) -> list[Bill]:
+def bills_for_units(
+    session: Session, *, unit_ids: list[int], status: str = "all", limit: int = 500
+) -> list[Bill]:
     """Bills of these units, unpaid first then newest, with their lines."""
-    query = (select(Bill).options(selectinload(Bill.lines), selectinload(Bill.unit))
-             .where(Bill.unit_id.in_(unit_ids or [-1])))
+    query = (
+        select(Bill)
+        .options(selectinload(Bill.lines), selectinload(Bill.unit))
+        .where(Bill.unit_id.in_(unit_ids or [-1]))
+    )
     if status == "unpaid":
         query = query.where(Bill.outstanding_fen > 0)
     elif status == "paid":
         query = query.where(Bill.outstanding_fen == 0)
-    query = query.order_by(case((Bill.outstanding_fen > 0, 0), else_=1), Bill.period.desc(),
-                           Bill.unit_id).limit(limit)
+    query = query.order_by(
+        case((Bill.outstanding_fen > 0, 0), else_=1), Bill.period.desc(), Bill.unit_id
+    ).limit(limit)
     return list(session.scalars(query))
 
 
-def get_scoped_bill(session: Session, *, staff: User, bill_id: int,
-                    roles: tuple[str, ...]) -> Bill | None:
+def get_scoped_bill(
+    session: Session, *, staff: User, bill_id: int, roles: tuple[str, ...]
+) -> Bill | None:
     """A bill of a community where the staff user holds one of `roles`."""
     bill = session.get(Bill, bill_id)
     if bill is None:
@@ -484,43 +705,71 @@ def unit_history(session: Session, *, unit_id: int) -> list[dict[str, Any]]:
     from portal.ledger.models import Account, JournalEntry, Posting
 
     rows = session.execute(
-        select(JournalEntry.id, JournalEntry.kind, JournalEntry.memo, JournalEntry.created_at,
-               JournalEntry.source_type, JournalEntry.source_id,
-               func.sum(Posting.amount_fen).label("amount"))
+        select(
+            JournalEntry.id,
+            JournalEntry.kind,
+            JournalEntry.memo,
+            JournalEntry.created_at,
+            JournalEntry.source_type,
+            JournalEntry.source_id,
+            func.sum(Posting.amount_fen).label("amount"),
+        )
         .join(Posting, Posting.entry_id == JournalEntry.id)
         .join(Account, Account.id == Posting.account_id)
         .where(Account.unit_id == unit_id)
-        .group_by(JournalEntry.id, JournalEntry.kind, JournalEntry.memo, JournalEntry.created_at,
-                  JournalEntry.source_type, JournalEntry.source_id)
-        .order_by(JournalEntry.created_at, JournalEntry.id)).all()
+        .group_by(
+            JournalEntry.id,
+            JournalEntry.kind,
+            JournalEntry.memo,
+            JournalEntry.created_at,
+            JournalEntry.source_type,
+            JournalEntry.source_id,
+        )
+        .order_by(JournalEntry.created_at, JournalEntry.id)
+    ).all()
     balance = 0
     out = []
     for row in rows:
         balance += int(row.amount)
-        out.append({"entry_id": row.id, "kind": row.kind, "memo": row.memo,
-                    "at": row.created_at, "amount_fen": int(row.amount),
-                    "balance_fen": balance, "source_type": row.source_type,
-                    "source_id": row.source_id})
+        out.append(
+            {
+                "entry_id": row.id,
+                "kind": row.kind,
+                "memo": row.memo,
+                "at": row.created_at,
+                "amount_fen": int(row.amount),
+                "balance_fen": balance,
+                "source_type": row.source_type,
+                "source_id": row.source_id,
+            }
+        )
     return out
 
 
 # ---------------------------------------------------------------- figures for others
+
 
 def owner_fee_for_year(session: Session, *, unit_id: int, year: int) -> int:
     """What the unit was charged (fee lines, not late fees) for periods in a year."""
     total = session.scalar(
         select(func.coalesce(func.sum(BillLine.amount_fen), 0))
         .join(Bill, Bill.id == BillLine.bill_id)
-        .where(Bill.unit_id == unit_id, BillLine.kind == LineKind.CHARGE,
-               Bill.period >= date(year, 1, 1), Bill.period < date(year + 1, 1, 1)))
+        .where(
+            Bill.unit_id == unit_id,
+            BillLine.kind == LineKind.CHARGE,
+            Bill.period >= date(year, 1, 1),
+            Bill.period < date(year + 1, 1, 1),
+        )
+    )
     return int(total or 0)
 
 
 K_ANONYMITY = 5
 
 
-def collection_stats(session: Session, *, community_id: int, months: int = 12,
-                     today: date | None = None) -> dict[str, Any]:
+def collection_stats(
+    session: Session, *, community_id: int, months: int = 12, today: date | None = None
+) -> dict[str, Any]:
     """Collection rate by billing month and by building; buildings under 5 units → null."""
     today = today or date.today()  # noqa: DTZ011 - a calendar date; callers pass local today
     since = add_months(today.replace(day=1), -(months - 1))
@@ -529,25 +778,49 @@ def collection_stats(session: Session, *, community_id: int, months: int = 12,
     rows = session.execute(
         select(Bill.period, func.sum(billed), func.sum(collected))
         .where(Bill.community_id == community_id, Bill.period >= since)
-        .group_by(Bill.period).order_by(Bill.period)).all()
-    by_month = [{"month": p.strftime("%Y-%m"), "billed_fen": int(b or 0),
-                 "collected_fen": int(c or 0), "rate": _rate(c, b)} for p, b, c in rows]
-    unit_counts = dict(session.execute(
-        select(Unit.building_id, func.count(Unit.id))
-        .where(Unit.community_id == community_id).group_by(Unit.building_id)).all())
-    sums = {bid: (b, c) for bid, b, c in session.execute(
-        select(Unit.building_id, func.sum(billed), func.sum(collected))
-        .join(Unit, Unit.id == Bill.unit_id)
-        .where(Bill.community_id == community_id, Bill.period >= since)
-        .group_by(Unit.building_id)).all()}
-    buildings = session.scalars(select(Building).where(Building.community_id == community_id)
-                                .order_by(Building.code)).all()
+        .group_by(Bill.period)
+        .order_by(Bill.period)
+    ).all()
+    by_month = [
+        {
+            "month": p.strftime("%Y-%m"),
+            "billed_fen": int(b or 0),
+            "collected_fen": int(c or 0),
+            "rate": _rate(c, b),
+        }
+        for p, b, c in rows
+    ]
+    unit_counts = dict(
+        session.execute(
+            select(Unit.building_id, func.count(Unit.id))
+            .where(Unit.community_id == community_id)
+            .group_by(Unit.building_id)
+        ).all()
+    )
+    sums = {
+        bid: (b, c)
+        for bid, b, c in session.execute(
+            select(Unit.building_id, func.sum(billed), func.sum(collected))
+            .join(Unit, Unit.id == Bill.unit_id)
+            .where(Bill.community_id == community_id, Bill.period >= since)
+            .group_by(Unit.building_id)
+        ).all()
+    }
+    buildings = session.scalars(
+        select(Building).where(Building.community_id == community_id).order_by(Building.code)
+    ).all()
     by_building = []
     for building in buildings:
         count = unit_counts.get(building.id, 0)
         b, c = sums.get(building.id, (0, 0))
-        by_building.append({"building": building.name, "code": building.code, "units": count,
-                            "rate": _rate(c, b) if count >= K_ANONYMITY else None})
+        by_building.append(
+            {
+                "building": building.name,
+                "code": building.code,
+                "units": count,
+                "rate": _rate(c, b) if count >= K_ANONYMITY else None,
+            }
+        )
     return {"collection_rate_by_month": by_month, "by_building": by_building}
 
 

@@ -28,6 +28,7 @@ FINANCE = ("finance", "manager")
 
 # ---------------------------------------------------------------- owner pages
 
+
 @bp.route("/bills")
 @roles_required("owner")
 def bill_list() -> ResponseReturnValue:
@@ -37,11 +38,17 @@ def bill_list() -> ResponseReturnValue:
     if status not in ("all", "unpaid", "paid"):
         status = "all"
     bills = service.bills_for_units(db.session, unit_ids=unit_ids, status=status)
-    summaries = [{"unit": u, "balance_fen": ledger.unit_balance(db.session, unit_id=u.id),
-                  "credit_fen": ledger.prepayment_balance(db.session, unit_id=u.id)}
-                 for u in units]
-    return render_template("billing/bill_list.html", bills=bills, summaries=summaries,
-                           status=status)
+    summaries = [
+        {
+            "unit": u,
+            "balance_fen": ledger.unit_balance(db.session, unit_id=u.id),
+            "credit_fen": ledger.prepayment_balance(db.session, unit_id=u.id),
+        }
+        for u in units
+    ]
+    return render_template(
+        "billing/bill_list.html", bills=bills, summaries=summaries, status=status
+    )
 
 
 @bp.route("/bills/<int:bill_id>")
@@ -50,9 +57,12 @@ def bill_detail(bill_id: int) -> ResponseReturnValue:
     bill = service.get_owned_bill(db.session, owner=current_user, bill_id=bill_id)
     if bill is None:
         abort(404)
-    history = [row for row in service.unit_history(db.session, unit_id=bill.unit_id)
-               if (row["source_type"], row["source_id"]) == ("bill", bill.id)
-               or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")]
+    history = [
+        row
+        for row in service.unit_history(db.session, unit_id=bill.unit_id)
+        if (row["source_type"], row["source_id"]) == ("bill", bill.id)
+        or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")
+    ]
     return render_template("billing/bill_detail.html", bill=bill, history=history)
 
 
@@ -63,8 +73,12 @@ def unit_ledger(unit_id: int) -> ResponseReturnValue:
     if unit is None:
         abort(404)
     history = service.unit_history(db.session, unit_id=unit.id)
-    return render_template("billing/unit_ledger.html", unit=unit, history=history[::-1],
-                           balance_fen=ledger.unit_balance(db.session, unit_id=unit.id))
+    return render_template(
+        "billing/unit_ledger.html",
+        unit=unit,
+        history=history[::-1],
+        balance_fen=ledger.unit_balance(db.session, unit_id=unit.id),
+    )
 
 
 @bp.route("/c/<code>/fee-standards")
@@ -75,16 +89,21 @@ def standards_public(code: str) -> ResponseReturnValue:
         abort(404)
     today = local_today(zone(community.timezone))
     return render_template(
-        "billing/standards_public.html", community=community,
+        "billing/standards_public.html",
+        community=community,
         current=service.current_standards(db.session, community_id=community.id, on=today),
-        history=service.standard_history(db.session, community_id=community.id), today=today)
+        history=service.standard_history(db.session, community_id=community.id),
+        today=today,
+    )
 
 
 # ---------------------------------------------------------------- finance pages
 
+
 def _community_or_404(code: str) -> object:
-    community = communities.get_scoped_community(db.session, user=current_user, code=code,
-                                                 roles=FINANCE)
+    community = communities.get_scoped_community(
+        db.session, user=current_user, code=code, roles=FINANCE
+    )
     if community is None:
         abort(404)
     return community
@@ -104,10 +123,10 @@ def finance_home() -> ResponseReturnValue:
 def finance_community(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     today = local_today(zone(community.timezone))
-    stats = service.collection_stats(db.session, community_id=community.id, months=6,
-                                     today=today)
-    return render_template("billing/finance_community.html", community=community,
-                           stats=stats, today=today)
+    stats = service.collection_stats(db.session, community_id=community.id, months=6, today=today)
+    return render_template(
+        "billing/finance_community.html", community=community, stats=stats, today=today
+    )
 
 
 @bp.route("/finance/<code>/standards", methods=["GET", "POST"])
@@ -118,19 +137,29 @@ def standard_new(code: str) -> ResponseReturnValue:
     notices = optional_module("notices", "service")
     options = [("", _("（首次制定，无需公告）"))]
     if notices is not None and hasattr(notices, "published_fee_change_notices"):
-        options += [(str(n.id), n.title) for n in notices.published_fee_change_notices(
-            db.session, community_id=community.id)]
+        options += [
+            (str(n.id), n.title)
+            for n in notices.published_fee_change_notices(db.session, community_id=community.id)
+        ]
     from portal.forms import choices
 
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
         try:
             service.create_standard(
-                db.session, community=community, property_type=form.property_type.data,
-                item_code=form.item_code.data, basis=form.basis.data, rate=form.rate.data,
-                effective_from=form.effective_from.data, approval_ref=form.approval_ref.data,
+                db.session,
+                community=community,
+                property_type=form.property_type.data,
+                item_code=form.item_code.data,
+                basis=form.basis.data,
+                rate=form.rate.data,
+                effective_from=form.effective_from.data,
+                approval_ref=form.approval_ref.data,
                 notice_id=int(form.notice_id.data) if form.notice_id.data else None,
-                note=form.note.data or "", now=now_utc(), actor_id=current_user.id)
+                note=form.note.data or "",
+                now=now_utc(),
+                actor_id=current_user.id,
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
@@ -140,9 +169,12 @@ def standard_new(code: str) -> ResponseReturnValue:
             return redirect(url_for(".standard_new", code=code))
     today = local_today(zone(community.timezone))
     return render_template(
-        "billing/standard_new.html", community=community, form=form,
+        "billing/standard_new.html",
+        community=community,
+        form=form,
         current=service.current_standards(db.session, community_id=community.id, on=today),
-        history=service.standard_history(db.session, community_id=community.id))
+        history=service.standard_history(db.session, community_id=community.id),
+    )
 
 
 @bp.route("/finance/<code>/billing", methods=["GET", "POST"])
@@ -156,20 +188,27 @@ def billing_run(code: str) -> ResponseReturnValue:
         try:
             period = service.period_start(form.period.data)
             if request.form.get("action") == "run":
-                result = service.generate_bills(db.session, community=community, period=period,
-                                                now=now_utc(), actor_id=current_user.id)
+                result = service.generate_bills(
+                    db.session,
+                    community=community,
+                    period=period,
+                    now=now_utc(),
+                    actor_id=current_user.id,
+                )
                 db.session.commit()
                 flash(_("已生成 %(n)s 张账单", n=result.created), "success")
             else:
-                planned, preview = service.plan_bills(db.session, community=community,
-                                                      period=period)
+                planned, preview = service.plan_bills(
+                    db.session, community=community, period=period
+                )
                 preview.sample = planned[:10]  # type: ignore[attr-defined]
                 db.session.rollback()
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
-    return render_template("billing/billing_run.html", community=community, form=form,
-                           preview=preview, result=result)
+    return render_template(
+        "billing/billing_run.html", community=community, form=form, preview=preview, result=result
+    )
 
 
 @bp.route("/finance/<code>/late-fees", methods=["GET", "POST"])
@@ -179,15 +218,25 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     policy = service.late_fee_policy(db.session, community_id=community.id)
-    form = LateFeeForm(obj=policy, data=None if policy else {
-        "enabled": False, "daily_rate": "0.0003", "cap_rate": "0.1", "grace_days": 30})
+    form = LateFeeForm(
+        obj=policy,
+        data=None
+        if policy
+        else {"enabled": False, "daily_rate": "0.0003", "cap_rate": "0.1", "grace_days": 30},
+    )
     if form.validate_on_submit():
         try:
             service.set_late_fee_policy(
-                db.session, community=community, enabled=form.enabled.data,
-                daily_rate=form.daily_rate.data, cap_rate=form.cap_rate.data,
-                grace_days=form.grace_days.data, clause_ref=form.clause_ref.data or "",
-                actor=current_user, now=now_utc())
+                db.session,
+                community=community,
+                enabled=form.enabled.data,
+                daily_rate=form.daily_rate.data,
+                cap_rate=form.cap_rate.data,
+                grace_days=form.grace_days.data,
+                clause_ref=form.clause_ref.data or "",
+                actor=current_user,
+                now=now_utc(),
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
@@ -202,14 +251,25 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
 @roles_required(*FINANCE)
 def line_waive(line_id: int) -> ResponseReturnValue:
     line = db.session.get(BillLine, line_id)
-    if line is None or service.get_scoped_bill(db.session, staff=current_user,
-                                               bill_id=line.bill_id, roles=FINANCE) is None:
+    if (
+        line is None
+        or service.get_scoped_bill(
+            db.session, staff=current_user, bill_id=line.bill_id, roles=FINANCE
+        )
+        is None
+    ):
         abort(404)
     form = WaiveForm()
     if form.validate_on_submit():
         try:
-            service.waive_line(db.session, line=line, amount_fen=form.amount.fen or 0,
-                               reason=form.reason.data, actor=current_user, now=now_utc())
+            service.waive_line(
+                db.session,
+                line=line,
+                amount_fen=form.amount.fen or 0,
+                reason=form.reason.data,
+                actor=current_user,
+                now=now_utc(),
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
@@ -223,8 +283,9 @@ def line_waive(line_id: int) -> ResponseReturnValue:
 @bp.route("/finance/bills/<int:bill_id>")
 @roles_required(*FINANCE, "collector", "cs")
 def staff_bill(bill_id: int) -> ResponseReturnValue:
-    bill = service.get_scoped_bill(db.session, staff=current_user, bill_id=bill_id,
-                                   roles=(*FINANCE, "collector", "cs"))
+    bill = service.get_scoped_bill(
+        db.session, staff=current_user, bill_id=bill_id, roles=(*FINANCE, "collector", "cs")
+    )
     if bill is None:
         abort(404)
     can_waive = current_user.is_admin or bill.community_id in current_user.community_ids(*FINANCE)

@@ -194,8 +194,16 @@ def seed(
     accounts.grant_role(session, user=admin, role=Role.ADMIN, community_id=None)
     result.logins.append(("demo-admin", "admin"))
     session.flush()
-    ctx = DemoContext(session=session, rng=rng, fake=fake, now=now, months=months,
-                      communities=result.communities, units=units_by_community, result=result)
+    ctx = DemoContext(
+        session=session,
+        rng=rng,
+        fake=fake,
+        now=now,
+        months=months,
+        communities=result.communities,
+        units=units_by_community,
+        result=result,
+    )
     for module in domains.modules("demo"):
         module.seed(ctx)
         session.flush()

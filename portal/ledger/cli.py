@@ -25,11 +25,14 @@ def check_command(code: str | None) -> None:
     if report.unbalanced:
         click.echo(f"unbalanced entries: {report.unbalanced[:20]}", err=True)
     if report.line_mismatches:
-        click.echo(f"bill lines whose balance differs from postings: "
-                   f"{report.line_mismatches[:20]}", err=True)
+        click.echo(
+            f"bill lines whose balance differs from postings: {report.line_mismatches[:20]}",
+            err=True,
+        )
     if report.bill_mismatches:
-        click.echo(f"bills whose totals differ from their lines: {report.bill_mismatches[:20]}",
-                   err=True)
+        click.echo(
+            f"bills whose totals differ from their lines: {report.bill_mismatches[:20]}", err=True
+        )
     if not report.ok:
         raise SystemExit(1)
     click.echo("OK: debits = credits, balances match postings")

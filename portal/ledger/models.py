@@ -66,13 +66,11 @@ class JournalEntry(Base):
     source_type: Mapped[str] = mapped_column(String(24))
     source_id: Mapped[int] = mapped_column(Integer)
     # A reversal names the entry it reverses; the unique constraint means at most once.
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"),
-                                                    unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    postings: Mapped[list[Posting]] = relationship(back_populates="entry",
-                                                   order_by="Posting.id")
+    postings: Mapped[list[Posting]] = relationship(back_populates="entry", order_by="Posting.id")
 
 
 class Posting(Base):
@@ -99,21 +97,32 @@ def _install_triggers(table_name: str) -> None:
     table = Base.metadata.tables[table_name]
     for op in ("UPDATE", "DELETE"):
         name = f"{table_name}_no_{op.lower()}"
-        event.listen(table, "after_create", DDL(
-            f"CREATE TRIGGER {name} BEFORE {op} ON {table_name} "
-            f"BEGIN SELECT RAISE(ABORT, 'ledger rows are immutable'); END"
-        ).execute_if(dialect="sqlite"))
-    event.listen(table, "after_create", DDL(
-        f"CREATE TRIGGER {table_name}_immutable BEFORE UPDATE OR DELETE ON {table_name} "
-        "FOR EACH ROW EXECUTE FUNCTION ledger_immutable()"
-    ).execute_if(dialect="postgresql"))
+        event.listen(
+            table,
+            "after_create",
+            DDL(
+                f"CREATE TRIGGER {name} BEFORE {op} ON {table_name} "
+                f"BEGIN SELECT RAISE(ABORT, 'ledger rows are immutable'); END"
+            ).execute_if(dialect="sqlite"),
+        )
+    event.listen(
+        table,
+        "after_create",
+        DDL(
+            f"CREATE TRIGGER {table_name}_immutable BEFORE UPDATE OR DELETE ON {table_name} "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_immutable()"
+        ).execute_if(dialect="postgresql"),
+    )
 
 
 PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION ledger_immutable() RETURNS trigger AS $$ BEGIN "
     "RAISE EXCEPTION 'ledger rows are immutable'; END $$ LANGUAGE plpgsql"
 )
-event.listen(Base.metadata.tables["journal_entries"], "before_create",
-             DDL(PG_FUNCTION).execute_if(dialect="postgresql"))
+event.listen(
+    Base.metadata.tables["journal_entries"],
+    "before_create",
+    DDL(PG_FUNCTION).execute_if(dialect="postgresql"),
+)
 for _name in IMMUTABLE_TABLES:
     _install_triggers(_name)

@@ -29,8 +29,15 @@ class Leg:
     bill_line_id: int | None = None
 
 
-def get_account(session: Session, *, community_id: int, code: str, kind: str, name: str,
-                unit_id: int | None = None) -> Account:
+def get_account(
+    session: Session,
+    *,
+    community_id: int,
+    code: str,
+    kind: str,
+    name: str,
+    unit_id: int | None = None,
+) -> Account:
     """The account with this code, created on first use (safe under concurrency)."""
     # Accounts never change once created, so keep them for the session's lifetime (the
     # identity map holds objects only weakly, which would mean a SELECT per posting).
@@ -38,51 +45,92 @@ def get_account(session: Session, *, community_id: int, code: str, kind: str, na
     cached = cache.get((community_id, code))
     if cached is not None and inspect(cached).persistent:
         return cached
-    found = session.scalar(select(Account).where(Account.community_id == community_id,
-                                                 Account.code == code))
+    found = session.scalar(
+        select(Account).where(Account.community_id == community_id, Account.code == code)
+    )
     if found is not None:
         cache[(community_id, code)] = found
         return found
     try:
         with session.begin_nested():
-            account = Account(community_id=community_id, code=code, kind=kind, name=name,
-                              unit_id=unit_id)
+            account = Account(
+                community_id=community_id, code=code, kind=kind, name=name, unit_id=unit_id
+            )
             session.add(account)
     except IntegrityError:
-        account = session.scalars(select(Account).where(
-            Account.community_id == community_id, Account.code == code)).one()
+        account = session.scalars(
+            select(Account).where(Account.community_id == community_id, Account.code == code)
+        ).one()
     cache[(community_id, code)] = account
     return account
 
 
 def receivable(session: Session, *, community_id: int, unit_id: int) -> Account:
-    return get_account(session, community_id=community_id, code=f"receivable:unit:{unit_id}",
-                       kind=AccountKind.ASSET, name="应收物业费", unit_id=unit_id)
+    return get_account(
+        session,
+        community_id=community_id,
+        code=f"receivable:unit:{unit_id}",
+        kind=AccountKind.ASSET,
+        name="应收物业费",
+        unit_id=unit_id,
+    )
 
 
 def prepayment(session: Session, *, community_id: int, unit_id: int) -> Account:
-    return get_account(session, community_id=community_id, code=f"prepayment:unit:{unit_id}",
-                       kind=AccountKind.LIABILITY, name="业主预存款", unit_id=unit_id)
+    return get_account(
+        session,
+        community_id=community_id,
+        code=f"prepayment:unit:{unit_id}",
+        kind=AccountKind.LIABILITY,
+        name="业主预存款",
+        unit_id=unit_id,
+    )
 
 
 def cash(session: Session, *, community_id: int, channel: str) -> Account:
-    return get_account(session, community_id=community_id, code=f"cash:{channel}",
-                       kind=AccountKind.ASSET, name=f"收款渠道 {channel}")
+    return get_account(
+        session,
+        community_id=community_id,
+        code=f"cash:{channel}",
+        kind=AccountKind.ASSET,
+        name=f"收款渠道 {channel}",
+    )
 
 
 def income(session: Session, *, community_id: int, item_code: str, name: str) -> Account:
-    return get_account(session, community_id=community_id, code=f"income:{item_code}",
-                       kind=AccountKind.INCOME, name=name)
+    return get_account(
+        session,
+        community_id=community_id,
+        code=f"income:{item_code}",
+        kind=AccountKind.INCOME,
+        name=name,
+    )
 
 
 def expense(session: Session, *, community_id: int, code: str, name: str) -> Account:
-    return get_account(session, community_id=community_id, code=f"expense:{code}",
-                       kind=AccountKind.EXPENSE, name=name)
+    return get_account(
+        session,
+        community_id=community_id,
+        code=f"expense:{code}",
+        kind=AccountKind.EXPENSE,
+        name=name,
+    )
 
 
-def post(session: Session, *, community_id: int, kind: str, memo: str, source_type: str,
-         source_id: int, legs: Sequence[Leg], now: datetime, actor_id: int | None = None,
-         reverses_id: int | None = None, move_lines: bool = True) -> JournalEntry:
+def post(
+    session: Session,
+    *,
+    community_id: int,
+    kind: str,
+    memo: str,
+    source_type: str,
+    source_id: int,
+    legs: Sequence[Leg],
+    now: datetime,
+    actor_id: int | None = None,
+    reverses_id: int | None = None,
+    move_lines: bool = True,
+) -> JournalEntry:
     """Write one balanced entry and move the bill-line balances its receivable legs touch.
 
     `move_lines=False` only for a new bill, whose lines are created already outstanding.
@@ -92,15 +140,31 @@ def post(session: Session, *, community_id: int, kind: str, memo: str, source_ty
         raise DomainError(_l("记账分录不能为空"))
     if sum(leg.amount_fen for leg in legs) != 0:
         raise DomainError(_l("记账分录借贷不平衡"))
-    entry = JournalEntry(community_id=community_id, kind=kind, memo=memo[:255],
-                         source_type=source_type, source_id=source_id, reverses_id=reverses_id,
-                         created_by_id=actor_id, created_at=now)
+    entry = JournalEntry(
+        community_id=community_id,
+        kind=kind,
+        memo=memo[:255],
+        source_type=source_type,
+        source_id=source_id,
+        reverses_id=reverses_id,
+        created_by_id=actor_id,
+        created_at=now,
+    )
     session.add(entry)
     session.flush()
     # One multi-row INSERT: postings are never changed, so they need no ORM bookkeeping.
-    session.execute(insert(Posting), [
-        {"entry_id": entry.id, "account_id": leg.account.id, "amount_fen": leg.amount_fen,
-         "bill_line_id": leg.bill_line_id} for leg in legs])
+    session.execute(
+        insert(Posting),
+        [
+            {
+                "entry_id": entry.id,
+                "account_id": leg.account.id,
+                "amount_fen": leg.amount_fen,
+                "bill_line_id": leg.bill_line_id,
+            }
+            for leg in legs
+        ],
+    )
     if move_lines:
         deltas: dict[int, int] = {}
         for leg in legs:
@@ -118,8 +182,11 @@ CREDIT_KINDS = frozenset({EntryKind.WAIVER, EntryKind.ADJUSTMENT})
 def move_lines_by(session: Session, *, deltas: dict[int, int], credit: bool = False) -> None:
     """Change lines' outstanding (compare-and-set: never below zero nor above the amount),
     and their bills' totals with them."""
-    bill_of = dict(session.execute(select(BillLine.id, BillLine.bill_id)
-                                   .where(BillLine.id.in_(list(deltas)))).all())
+    bill_of = dict(
+        session.execute(
+            select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(deltas)))
+        ).all()
+    )
     per_bill: dict[int, tuple[int, int]] = {}
     # Core (table) UPDATEs: the ORM variant scans the whole identity map on every call.
     lines, bills = BillLine.__table__, Bill.__table__
@@ -127,10 +194,15 @@ def move_lines_by(session: Session, *, deltas: dict[int, int], credit: bool = Fa
         credited = -delta if credit else 0
         done = session.execute(
             update(lines)
-            .where(lines.c.id == line_id, lines.c.outstanding_fen + delta >= 0,
-                   lines.c.outstanding_fen + delta <= lines.c.amount_fen)
-            .values(outstanding_fen=lines.c.outstanding_fen + delta,
-                    waived_fen=lines.c.waived_fen + credited)
+            .where(
+                lines.c.id == line_id,
+                lines.c.outstanding_fen + delta >= 0,
+                lines.c.outstanding_fen + delta <= lines.c.amount_fen,
+            )
+            .values(
+                outstanding_fen=lines.c.outstanding_fen + delta,
+                waived_fen=lines.c.waived_fen + credited,
+            )
         ).rowcount
         if done != 1:
             raise Conflict(_l("账单明细余额已变化，请重试"), code="balance_changed")
@@ -140,9 +212,13 @@ def move_lines_by(session: Session, *, deltas: dict[int, int], credit: bool = Fa
         per_bill[bill_id] = (total + delta, waived + credited)
     for bill_id, (total, waived) in sorted(per_bill.items()):
         session.execute(
-            update(bills).where(bills.c.id == bill_id)
-            .values(outstanding_fen=bills.c.outstanding_fen + total,
-                    waived_fen=bills.c.waived_fen + waived))
+            update(bills)
+            .where(bills.c.id == bill_id)
+            .values(
+                outstanding_fen=bills.c.outstanding_fen + total,
+                waived_fen=bills.c.waived_fen + waived,
+            )
+        )
         _expire(session, Bill, bill_id)
 
 
@@ -153,28 +229,50 @@ def _expire(session: Session, model: type, ident: int | None) -> None:
         session.expire(obj, ["outstanding_fen", "waived_fen"])
 
 
-def post_bill(session: Session, *, bill: Bill, now: datetime, actor_id: int | None = None
-              ) -> JournalEntry:
+def post_bill(
+    session: Session, *, bill: Bill, now: datetime, actor_id: int | None = None
+) -> JournalEntry:
     """Dr the unit's receivable per line, Cr fee income per item (lines start outstanding)."""
     ar = receivable(session, community_id=bill.community_id, unit_id=bill.unit_id)
     legs: list[Leg] = []
     for line in bill.lines:
         legs.append(Leg(ar, line.amount_fen, line.id))
-        legs.append(Leg(income(session, community_id=bill.community_id,
-                               item_code=line.item_code, name=line.item_name),
-                        -line.amount_fen))
-    return post(session, community_id=bill.community_id, kind=EntryKind.BILL,
-                memo=f"账单 {bill.period_label}", source_type="bill", source_id=bill.id,
-                legs=legs, now=now, actor_id=actor_id, move_lines=False)
+        legs.append(
+            Leg(
+                income(
+                    session,
+                    community_id=bill.community_id,
+                    item_code=line.item_code,
+                    name=line.item_name,
+                ),
+                -line.amount_fen,
+            )
+        )
+    return post(
+        session,
+        community_id=bill.community_id,
+        kind=EntryKind.BILL,
+        memo=f"账单 {bill.period_label}",
+        source_type="bill",
+        source_id=bill.id,
+        legs=legs,
+        now=now,
+        actor_id=actor_id,
+        move_lines=False,
+    )
 
 
-def open_lines(session: Session, *, unit_ids: Iterable[int],
-               bill_ids: Iterable[int] | None = None) -> list[BillLine]:
+def open_lines(
+    session: Session, *, unit_ids: Iterable[int], bill_ids: Iterable[int] | None = None
+) -> list[BillLine]:
     """Open lines, oldest bill first, charges before late fees (the allocation order)."""
-    query = (select(BillLine).join(Bill, Bill.id == BillLine.bill_id)
-             .where(Bill.unit_id.in_(list(unit_ids)), BillLine.outstanding_fen > 0)
-             .order_by(Bill.period, Bill.id, BillLine.kind, BillLine.id)
-             .execution_options(populate_existing=True))  # current balances, not cached ones
+    query = (
+        select(BillLine)
+        .join(Bill, Bill.id == BillLine.bill_id)
+        .where(Bill.unit_id.in_(list(unit_ids)), BillLine.outstanding_fen > 0)
+        .order_by(Bill.period, Bill.id, BillLine.kind, BillLine.id)
+        .execution_options(populate_existing=True)
+    )  # current balances, not cached ones
     if bill_ids is not None:
         query = query.where(Bill.id.in_(list(bill_ids)))
     return list(session.scalars(query))
@@ -186,8 +284,13 @@ class Allocation:
     amount_fen: int
 
 
-def allocate(session: Session, *, amount_fen: int, lines: Sequence[BillLine],
-             held_fen: dict[int, int] | None = None) -> tuple[list[Allocation], int]:
+def allocate(
+    session: Session,
+    *,
+    amount_fen: int,
+    lines: Sequence[BillLine],
+    held_fen: dict[int, int] | None = None,
+) -> tuple[list[Allocation], int]:
     """Split an amount over lines in order (oldest first); returns allocations and the rest.
 
     `held_fen` maps line ids to amounts on hold (e.g. under dispute) that are not allocated.
@@ -221,9 +324,12 @@ def prepayment_balance(session: Session, *, unit_id: int) -> int:
 def units_in_credit(session: Session, *, community_id: int) -> set[int]:
     """Units of a community with a prepayment (credit) balance."""
     rows = session.execute(
-        select(Account.unit_id).join(Posting, Posting.account_id == Account.id)
+        select(Account.unit_id)
+        .join(Posting, Posting.account_id == Account.id)
         .where(Account.community_id == community_id, Account.code.startswith("prepayment:"))
-        .group_by(Account.unit_id).having(func.sum(Posting.amount_fen) < 0))
+        .group_by(Account.unit_id)
+        .having(func.sum(Posting.amount_fen) < 0)
+    )
     return {unit_id for (unit_id,) in rows}
 
 
@@ -237,17 +343,27 @@ def unit_balance(session: Session, *, unit_id: int) -> int:
     return int(total or 0)
 
 
-def reverse(session: Session, *, entry: JournalEntry, memo: str, now: datetime,
-            actor_id: int | None) -> JournalEntry:
+def reverse(
+    session: Session, *, entry: JournalEntry, memo: str, now: datetime, actor_id: int | None
+) -> JournalEntry:
     """Correct a mistake by a mirror entry; an entry can be reversed only once."""
     if entry.kind == EntryKind.REVERSAL:
         raise DomainError(_l("冲正分录不能再冲正"))
     if session.scalar(select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)):
         raise Conflict(_l("该分录已冲正"), code="already_reversed")
     legs = [Leg(p.account, -p.amount_fen, p.bill_line_id) for p in entry.postings]
-    return post(session, community_id=entry.community_id, kind=EntryKind.REVERSAL, memo=memo,
-                source_type=entry.source_type, source_id=entry.source_id, legs=legs, now=now,
-                actor_id=actor_id, reverses_id=entry.id)
+    return post(
+        session,
+        community_id=entry.community_id,
+        kind=EntryKind.REVERSAL,
+        memo=memo,
+        source_type=entry.source_type,
+        source_id=entry.source_id,
+        legs=legs,
+        now=now,
+        actor_id=actor_id,
+        reverses_id=entry.id,
+    )
 
 
 @dataclass
@@ -269,27 +385,47 @@ def check(session: Session, *, community_id: int | None = None) -> CheckReport:
     if community_id is not None:
         entries = entries.where(JournalEntry.community_id == community_id)
     report.entries = session.scalar(select(func.count()).select_from(entries.subquery())) or 0
-    sums = (select(Posting.entry_id).where(Posting.entry_id.in_(entries))
-            .group_by(Posting.entry_id).having(func.sum(Posting.amount_fen) != 0))
+    sums = (
+        select(Posting.entry_id)
+        .where(Posting.entry_id.in_(entries))
+        .group_by(Posting.entry_id)
+        .having(func.sum(Posting.amount_fen) != 0)
+    )
     report.unbalanced = list(session.scalars(sums))
-    posted = (select(Posting.bill_line_id.label("line_id"),
-                     func.sum(Posting.amount_fen).label("total"))
-              .where(Posting.bill_line_id.is_not(None)).group_by(Posting.bill_line_id)
-              .subquery())
-    lines = (select(BillLine.id)
-             .join(Bill, Bill.id == BillLine.bill_id)
-             .outerjoin(posted, posted.c.line_id == BillLine.id)
-             .where(func.coalesce(posted.c.total, 0) != BillLine.outstanding_fen))
+    posted = (
+        select(Posting.bill_line_id.label("line_id"), func.sum(Posting.amount_fen).label("total"))
+        .where(Posting.bill_line_id.is_not(None))
+        .group_by(Posting.bill_line_id)
+        .subquery()
+    )
+    lines = (
+        select(BillLine.id)
+        .join(Bill, Bill.id == BillLine.bill_id)
+        .outerjoin(posted, posted.c.line_id == BillLine.id)
+        .where(func.coalesce(posted.c.total, 0) != BillLine.outstanding_fen)
+    )
     if community_id is not None:
         lines = lines.where(Bill.community_id == community_id)
     report.line_mismatches = list(session.scalars(lines.limit(100)))
-    line_sums = (select(BillLine.bill_id, func.sum(BillLine.outstanding_fen).label("o"),
-                        func.sum(BillLine.amount_fen).label("a"),
-                        func.sum(BillLine.waived_fen).label("w"))
-                 .group_by(BillLine.bill_id).subquery())
-    bills = (select(Bill.id).join(line_sums, line_sums.c.bill_id == Bill.id)
-             .where((line_sums.c.o != Bill.outstanding_fen) | (line_sums.c.a != Bill.amount_fen)
-                    | (line_sums.c.w != Bill.waived_fen)))
+    line_sums = (
+        select(
+            BillLine.bill_id,
+            func.sum(BillLine.outstanding_fen).label("o"),
+            func.sum(BillLine.amount_fen).label("a"),
+            func.sum(BillLine.waived_fen).label("w"),
+        )
+        .group_by(BillLine.bill_id)
+        .subquery()
+    )
+    bills = (
+        select(Bill.id)
+        .join(line_sums, line_sums.c.bill_id == Bill.id)
+        .where(
+            (line_sums.c.o != Bill.outstanding_fen)
+            | (line_sums.c.a != Bill.amount_fen)
+            | (line_sums.c.w != Bill.waived_fen)
+        )
+    )
     if community_id is not None:
         bills = bills.where(Bill.community_id == community_id)
     report.bill_mismatches = list(session.scalars(bills.limit(100)))

@@ -23,8 +23,7 @@ def autodebit_command(on: datetime | None) -> None:
     total = 0
     for community in communities.list_communities(db.session, public_only=False):
         day = on.date() if on else local_today(zone(community.timezone))
-        total += service.debit_due_bills(db.session, community=community, on=day,
-                                         now=now_utc())
+        total += service.debit_due_bills(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} bills collected by auto-debit")
 
@@ -37,22 +36,28 @@ def reconcile_command(channel: str, path: str) -> None:
     from portal.payments import reconcile
 
     try:
-        theirs = reconcile.parse_statement(channel,
-                                           reconcile.decode_statement(Path(path).read_bytes()))
+        theirs = reconcile.parse_statement(
+            channel, reconcile.decode_statement(Path(path).read_bytes())
+        )
     except reconcile.StatementError as exc:
         raise click.ClickException(str(exc)) from exc
     rows = db.session.execute(
         select(Payment.txn_id, PaymentIntent.out_trade_no, Payment.amount_fen)
         .outerjoin(PaymentIntent, PaymentIntent.id == Payment.intent_id)
-        .where(Payment.channel == channel)).all()
-    ours = [reconcile.OurPayment(txn_id=txn, out_trade_no=trade_no, amount_fen=amount)
-            for txn, trade_no, amount in rows]
+        .where(Payment.channel == channel)
+    ).all()
+    ours = [
+        reconcile.OurPayment(txn_id=txn, out_trade_no=trade_no, amount_fen=amount)
+        for txn, trade_no, amount in rows
+    ]
     report = reconcile.compare(ours, theirs)
     click.echo(f"matched: {len(report.matched)}")
-    for title, rows in (("missing on our side", report.missing_on_our_side),
-                        ("missing on their side", report.missing_on_their_side),
-                        ("amount mismatches", report.amount_mismatches),
-                        ("transaction id mismatches", report.txn_id_mismatches)):
+    for title, rows in (
+        ("missing on our side", report.missing_on_our_side),
+        ("missing on their side", report.missing_on_their_side),
+        ("amount mismatches", report.amount_mismatches),
+        ("transaction id mismatches", report.txn_id_mismatches),
+    ):
         click.echo(f"{title}: {len(rows)}")
         for row in rows[:50]:
             click.echo(f"  {row}")

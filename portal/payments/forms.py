@@ -7,8 +7,12 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from portal.forms import YuanField, choices
 
-OFFLINE_CHOICES = [("bank_transfer", _l("银行转账")), ("cash", _l("现金")),
-                   ("pos", _l("POS 刷卡")), ("auto_debit", _l("银行代扣"))]
+OFFLINE_CHOICES = [
+    ("bank_transfer", _l("银行转账")),
+    ("cash", _l("现金")),
+    ("pos", _l("POS 刷卡")),
+    ("auto_debit", _l("银行代扣")),
+]
 
 
 class PayForm(FlaskForm):
@@ -19,8 +23,9 @@ class PayForm(FlaskForm):
 class OfflinePaymentForm(FlaskForm):
     unit_code = StringField(_l("房号"), validators=[DataRequired(), Length(max=32)])
     channel = SelectField(_l("收款方式"), choices=choices(OFFLINE_CHOICES))
-    reference = StringField(_l("凭证号（流水号/参考号/收据号）"),
-                            validators=[DataRequired(), Length(max=64)])
+    reference = StringField(
+        _l("凭证号（流水号/参考号/收据号）"), validators=[DataRequired(), Length(max=64)]
+    )
     amount = YuanField(_l("金额（元）"), validators=[DataRequired()])
     received_on = DateField(_l("收款日期"), validators=[DataRequired()])
     note = StringField(_l("备注"), validators=[Optional(), Length(max=255)])
@@ -33,6 +38,9 @@ class RefundForm(FlaskForm):
 
 class MandateForm(FlaskForm):
     unit_id = SelectField(_l("房屋"), coerce=int)
-    bank_account = StringField(_l("银行卡号"), validators=[DataRequired(), Length(max=30)],
-                               render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    bank_account = StringField(
+        _l("银行卡号"),
+        validators=[DataRequired(), Length(max=30)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+    )
     max_amount = YuanField(_l("每期最多扣款（元）"), validators=[DataRequired()])

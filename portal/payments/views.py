@@ -57,11 +57,15 @@ def gateways() -> dict[str, Gateway]:
     return registry.configured_gateways(current_app.config)
 
 
-CHANNEL_NAMES = {"sandbox": _l("测试支付（模拟，不扣款）"), "wechat": _l("微信支付"),
-                 "alipay": _l("支付宝")}
+CHANNEL_NAMES = {
+    "sandbox": _l("测试支付（模拟，不扣款）"),
+    "wechat": _l("微信支付"),
+    "alipay": _l("支付宝"),
+}
 
 
 # ---------------------------------------------------------------- owner: pay
+
 
 @bp.route("/pay", methods=["GET", "POST"])
 @roles_required("owner")
@@ -83,10 +87,16 @@ def pay() -> ResponseReturnValue:
         gateway = available[form.channel.data]
         try:
             intent = service.create_intent(
-                db.session, user=current_user, bill_ids=bill_ids, channel=form.channel.data,
-                idempotency_key=form.idempotency_key.data, gateway=gateway, now=now_utc(),
+                db.session,
+                user=current_user,
+                bill_ids=bill_ids,
+                channel=form.channel.data,
+                idempotency_key=form.idempotency_key.data,
+                gateway=gateway,
+                now=now_utc(),
                 notify_url=url_for(".notify", channel=form.channel.data, _external=True),
-                return_url=url_for(".intent_status", intent_id=0, _external=True))
+                return_url=url_for(".intent_status", intent_id=0, _external=True),
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
@@ -98,8 +108,14 @@ def pay() -> ResponseReturnValue:
                 return redirect(intent.pay_url)
             return redirect(url_for(".intent_status", intent_id=intent.id))
     total = sum(b.outstanding_fen for b in bills)
-    return render_template("payments/pay.html", bills=bills, total=total, form=form,
-                           bill_ids=bill_ids, has_channels=bool(available))
+    return render_template(
+        "payments/pay.html",
+        bills=bills,
+        total=total,
+        form=form,
+        bill_ids=bill_ids,
+        has_channels=bool(available),
+    )
 
 
 @bp.route("/payments/<int:intent_id>")
@@ -123,10 +139,14 @@ def sandbox_checkout(out_trade_no: str) -> ResponseReturnValue:
     if request.method == "POST":
         outcome = "SUCCESS" if request.form.get("outcome") == "success" else "FAILED"
         body, signature = gateway.notification_body(  # type: ignore[attr-defined]
-            out_trade_no=intent.out_trade_no, txn_id=f"SBX{secrets.token_hex(8).upper()}",
-            amount_fen=intent.amount_fen, status=outcome)
-        response = _process_notification("sandbox", gateway,
-                                          {"X-Sandbox-Signature": signature}, body)
+            out_trade_no=intent.out_trade_no,
+            txn_id=f"SBX{secrets.token_hex(8).upper()}",
+            amount_fen=intent.amount_fen,
+            status=outcome,
+        )
+        response = _process_notification(
+            "sandbox", gateway, {"X-Sandbox-Signature": signature}, body
+        )
         if response.status_code >= 400:
             flash(_("模拟支付失败，请重试"), "error")
         return redirect(url_for(".intent_status", intent_id=intent.id))
@@ -134,6 +154,7 @@ def sandbox_checkout(out_trade_no: str) -> ResponseReturnValue:
 
 
 # ---------------------------------------------------------------- gateway callbacks
+
 
 @bp.route("/payments/notify/<channel>", methods=["POST"])
 @public
@@ -145,13 +166,13 @@ def notify(channel: str) -> ResponseReturnValue:
     return _process_notification(channel, gateway, dict(request.headers), request.get_data())
 
 
-def _process_notification(channel: str, gateway: Gateway, headers: dict[str, str],
-                          body: bytes) -> Response:
+def _process_notification(
+    channel: str, gateway: Gateway, headers: dict[str, str], body: bytes
+) -> Response:
     now = now_utc()
     try:
         notification = gateway.parse_notification(headers=headers, body=body, now=now)
-        service.handle_notification(db.session, channel=channel, notification=notification,
-                                    now=now)
+        service.handle_notification(db.session, channel=channel, notification=notification, now=now)
     except BadNotification as exc:
         db.session.rollback()
         current_app.logger.warning("refused %s callback: %s", channel, exc.reason)
@@ -171,15 +192,19 @@ def _ack(gateway: Gateway, ok: bool, message: str = "") -> Response:
 
 # ---------------------------------------------------------------- receipts
 
+
 @bp.route("/receipts/<int:receipt_id>")
 @roles_required("owner")
 def receipt_detail(receipt_id: int) -> ResponseReturnValue:
     receipt = service.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
     if receipt is None:
         abort(404)
-    return render_template("payments/receipt.html", receipt=receipt,
-                           lines=service.receipt_lines(db.session, payment=receipt.payment),
-                           label=service.channel_label)
+    return render_template(
+        "payments/receipt.html",
+        receipt=receipt,
+        lines=service.receipt_lines(db.session, payment=receipt.payment),
+        label=service.channel_label,
+    )
 
 
 @bp.route("/receipts/<int:receipt_id>.pdf")
@@ -189,8 +214,11 @@ def receipt_pdf(receipt_id: int) -> ResponseReturnValue:
     if receipt is None:
         abort(404)
     pdf = service_receipt_pdf(receipt)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="receipt-{receipt.number}.pdf"'})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{receipt.number}.pdf"'},
+    )
 
 
 def service_receipt_pdf(receipt: Any) -> bytes:
@@ -202,18 +230,28 @@ def service_receipt_pdf(receipt: Any) -> bytes:
     payer = db.session.get(User, payment.payer_id) if payment.payer_id else None
     name = (payer.display_name if payer else "") or ""
     lines = service.receipt_lines(db.session, payment=payment)
-    return render_receipt_pdf(ReceiptData(
-        community_name=community.name, community_hotline=community.hotline,
-        receipt_no=receipt.number, issued_at=receipt.issued_at,
-        payer_name=(name[:1] + "*" * max(1, len(name) - 1)) if name else "业主",
-        unit_code=unit.code, channel_label=service.channel_label(payment.channel),
-        txn_ref=payment.txn_id,
-        lines=[(f"{row['item']} {row['unit']}".strip(), row["period"], row["amount_fen"])
-               for row in lines],
-        total_fen=payment.amount_fen, note=payment.note or ""))
+    return render_receipt_pdf(
+        ReceiptData(
+            community_name=community.name,
+            community_hotline=community.hotline,
+            receipt_no=receipt.number,
+            issued_at=receipt.issued_at,
+            payer_name=(name[:1] + "*" * max(1, len(name) - 1)) if name else "业主",
+            unit_code=unit.code,
+            channel_label=service.channel_label(payment.channel),
+            txn_ref=payment.txn_id,
+            lines=[
+                (f"{row['item']} {row['unit']}".strip(), row["period"], row["amount_fen"])
+                for row in lines
+            ],
+            total_fen=payment.amount_fen,
+            note=payment.note or "",
+        )
+    )
 
 
 # ---------------------------------------------------------------- owner: auto-debit
+
 
 @bp.route("/autodebit", methods=["GET", "POST"])
 @roles_required("owner")
@@ -222,14 +260,18 @@ def autodebit() -> ResponseReturnValue:
     form = MandateForm()
     form.unit_id.choices = choices([(u.id, f"{u.community.name} {u.code}") for u in units])
     if form.validate_on_submit():
-        unit = communities.get_owned_unit(db.session, user=current_user,
-                                          unit_id=form.unit_id.data)
+        unit = communities.get_owned_unit(db.session, user=current_user, unit_id=form.unit_id.data)
         if unit is None:
             abort(404)
         try:
-            service.set_mandate(db.session, user=current_user, unit=unit,
-                                max_amount_fen=form.max_amount.fen or 0,
-                                bank_account=form.bank_account.data, now=now_utc())
+            service.set_mandate(
+                db.session,
+                user=current_user,
+                unit=unit,
+                max_amount_fen=form.max_amount.fen or 0,
+                bank_account=form.bank_account.data,
+                now=now_utc(),
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
@@ -237,8 +279,11 @@ def autodebit() -> ResponseReturnValue:
             db.session.commit()
             flash(_("代扣已开通：每期账单不超过上限时自动扣款"), "success")
             return redirect(url_for(".autodebit"))
-    return render_template("payments/autodebit.html", form=form,
-                           mandates=service.mandates_of(db.session, user=current_user))
+    return render_template(
+        "payments/autodebit.html",
+        form=form,
+        mandates=service.mandates_of(db.session, user=current_user),
+    )
 
 
 @bp.route("/autodebit/<int:mandate_id>/<action>", methods=["POST"])
@@ -258,9 +303,11 @@ def autodebit_status(mandate_id: int, action: str) -> ResponseReturnValue:
 
 # ---------------------------------------------------------------- finance
 
+
 def _finance_community(code: str) -> Any:
-    community = communities.get_scoped_community(db.session, user=current_user, code=code,
-                                                 roles=FINANCE)
+    community = communities.get_scoped_community(
+        db.session, user=current_user, code=code, roles=FINANCE
+    )
     if community is None:
         abort(404)
     return community
@@ -294,29 +341,46 @@ def payment_journal(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
     start, end = _range()
     channel = request.args.get("channel") or None
-    payments = service.journal(db.session, community_id=community.id, start=start, end=end,
-                               channel=channel)
+    payments = service.journal(
+        db.session, community_id=community.id, start=start, end=end, channel=channel
+    )
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         return _export(community.code, payments, fmt, start, end)
-    units = {u.id: u for u in db.session.query(Unit).filter(
-        Unit.id.in_({p.unit_id for p in payments} or {-1}))}
+    units = {
+        u.id: u
+        for u in db.session.query(Unit).filter(Unit.id.in_({p.unit_id for p in payments} or {-1}))
+    }
     return render_template(
-        "payments/journal.html", community=community, payments=payments, units=units,
-        totals=service.daily_totals(db.session, community_id=community.id, start=start,
-                                    end=end),
+        "payments/journal.html",
+        community=community,
+        payments=payments,
+        units=units,
+        totals=service.daily_totals(db.session, community_id=community.id, start=start, end=end),
         refund_due=service.refund_due(db.session, community_id=community.id),
-        start=start, end=end, channel=channel, label=service.channel_label,
-        channels=service.CHANNEL_LABELS)
+        start=start,
+        end=end,
+        channel=channel,
+        label=service.channel_label,
+        channels=service.CHANNEL_LABELS,
+    )
 
 
-def _export(code: str, payments: list[Payment], fmt: str, start: date,
-            end: date) -> Response:
+def _export(code: str, payments: list[Payment], fmt: str, start: date, end: date) -> Response:
     header = ["收款时间", "渠道", "交易号", "房屋ID", "金额(元)", "待退(元)", "收据号", "备注"]
-    rows = [[p.received_at.astimezone(DEFAULT_TZ).strftime("%Y-%m-%d %H:%M"),
-             service.channel_label(p.channel), p.txn_id, p.unit_id,
-             fen_to_yuan_str(p.amount_fen), fen_to_yuan_str(p.refund_due_fen),
-             p.receipt.number if p.receipt else "", p.note] for p in payments]
+    rows = [
+        [
+            p.received_at.astimezone(DEFAULT_TZ).strftime("%Y-%m-%d %H:%M"),
+            service.channel_label(p.channel),
+            p.txn_id,
+            p.unit_id,
+            fen_to_yuan_str(p.amount_fen),
+            fen_to_yuan_str(p.refund_due_fen),
+            p.receipt.number if p.receipt else "",
+            p.note,
+        ]
+        for p in payments
+    ]
     name = f"payments-{code}-{start}-{end}"
     if fmt == "csv":
         out = io.StringIO()
@@ -324,8 +388,11 @@ def _export(code: str, payments: list[Payment], fmt: str, start: date,
         writer = csv.writer(out)
         writer.writerow(header)
         writer.writerows([[_safe_cell(c) for c in row] for row in rows])
-        return Response(out.getvalue(), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return Response(
+            out.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
     from openpyxl import Workbook
 
     book = Workbook()
@@ -336,9 +403,11 @@ def _export(code: str, payments: list[Payment], fmt: str, start: date,
         sheet.append([_safe_cell(c) for c in row])
     data = io.BytesIO()
     book.save(data)
-    return Response(data.getvalue(), headers={
-        "Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(
+        data.getvalue(),
+        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 def _safe_cell(value: Any) -> Any:
@@ -354,24 +423,34 @@ def offline_payment(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
     form = OfflinePaymentForm(data={"received_on": local_today(DEFAULT_TZ)})
     if form.validate_on_submit():
-        unit = communities.find_unit(db.session, community=community,
-                                     code=form.unit_code.data.strip().upper())
+        unit = communities.find_unit(
+            db.session, community=community, code=form.unit_code.data.strip().upper()
+        )
         try:
             if unit is None:
-                raise DomainError(_l("本小区没有房号 %(code)s", code=form.unit_code.data),
-                                  field="unit_code")
+                raise DomainError(
+                    _l("本小区没有房号 %(code)s", code=form.unit_code.data), field="unit_code"
+                )
             payment = service.record_offline_payment(
-                db.session, unit=unit, channel=form.channel.data,
-                reference=form.reference.data, amount_fen=form.amount.fen or 0,
-                received_on=form.received_on.data, actor=current_user, now=now_utc(),
-                note=form.note.data or "")
+                db.session,
+                unit=unit,
+                channel=form.channel.data,
+                reference=form.reference.data,
+                amount_fen=form.amount.fen or 0,
+                received_on=form.received_on.data,
+                actor=current_user,
+                now=now_utc(),
+                note=form.note.data or "",
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
         else:
             db.session.commit()
-            flash(_("已入账，收据号 %(no)s", no=payment.receipt.number if payment.receipt
-                    else ""), "success")
+            flash(
+                _("已入账，收据号 %(no)s", no=payment.receipt.number if payment.receipt else ""),
+                "success",
+            )
             return redirect(url_for(".offline_payment", code=code))
     return render_template("payments/offline.html", community=community, form=form)
 
@@ -380,41 +459,65 @@ def offline_payment(code: str) -> ResponseReturnValue:
 @roles_required(*FINANCE)
 def refund_new(payment_id: int) -> ResponseReturnValue:
     payment = db.session.get(Payment, payment_id)
-    if payment is None or not (current_user.is_admin or payment.community_id in
-                               current_user.community_ids(*FINANCE)):
+    if payment is None or not (
+        current_user.is_admin or payment.community_id in current_user.community_ids(*FINANCE)
+    ):
         abort(404)
     form = RefundForm()
     if form.validate_on_submit():
         try:
             refund = service.request_refund(
-                db.session, payment=payment, amount_fen=form.amount.fen or 0,
-                reason=form.reason.data, actor=current_user, now=now_utc(),
-                approval_threshold_fen=current_app.config["REFUND_APPROVAL_THRESHOLD_FEN"])
+                db.session,
+                payment=payment,
+                amount_fen=form.amount.fen or 0,
+                reason=form.reason.data,
+                actor=current_user,
+                now=now_utc(),
+                approval_threshold_fen=current_app.config["REFUND_APPROVAL_THRESHOLD_FEN"],
+            )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
         else:
             db.session.commit()
-            flash(_("退款已完成") if refund.status == "done" else
-                  _("退款金额超过审批线，已提交管理处负责人审批"), "success")
+            flash(
+                _("退款已完成")
+                if refund.status == "done"
+                else _("退款金额超过审批线，已提交管理处负责人审批"),
+                "success",
+            )
             community = db.session.get(Community, payment.community_id)
             return redirect(url_for(".payment_journal", code=community.code))
-    return render_template("payments/refund_new.html", payment=payment, form=form,
-                           refundable=service.refundable_fen(db.session, payment=payment),
-                           label=service.channel_label)
+    return render_template(
+        "payments/refund_new.html",
+        payment=payment,
+        form=form,
+        refundable=service.refundable_fen(db.session, payment=payment),
+        label=service.channel_label,
+    )
 
 
 @bp.route("/finance/refunds/<int:refund_id>/<decision>", methods=["POST"])
 @roles_required("manager")
 def refund_decide(refund_id: int, decision: str) -> ResponseReturnValue:
     refund = db.session.get(Refund, refund_id)
-    if refund is None or decision not in ("approve", "reject") or not (
-            current_user.is_admin or refund.payment.community_id in
-            current_user.community_ids("manager")):
+    if (
+        refund is None
+        or decision not in ("approve", "reject")
+        or not (
+            current_user.is_admin
+            or refund.payment.community_id in current_user.community_ids("manager")
+        )
+    ):
         abort(404)
     try:
-        service.decide_refund(db.session, refund=refund, approve=decision == "approve",
-                              actor=current_user, now=now_utc())
+        service.decide_refund(
+            db.session,
+            refund=refund,
+            approve=decision == "approve",
+            actor=current_user,
+            now=now_utc(),
+        )
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -428,15 +531,32 @@ def refund_decide(refund_id: int, decision: str) -> ResponseReturnValue:
 @roles_required(*FINANCE)
 def refund_list(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
-    refunds = db.session.query(Refund).join(Payment).filter(
-        Payment.community_id == community.id).order_by(Refund.created_at.desc()).limit(200).all()
-    return render_template("payments/refund_list.html", community=community, refunds=refunds,
-                           label=service.channel_label)
+    refunds = (
+        db.session.query(Refund)
+        .join(Payment)
+        .filter(Payment.community_id == community.id)
+        .order_by(Refund.created_at.desc())
+        .limit(200)
+        .all()
+    )
+    return render_template(
+        "payments/refund_list.html",
+        community=community,
+        refunds=refunds,
+        label=service.channel_label,
+    )
 
 
 def intent_json(intent: PaymentIntent) -> dict[str, Any]:
-    return {"id": intent.id, "out_trade_no": intent.out_trade_no,
-            "amount_fen": intent.amount_fen, "fee_fen": intent.fee_fen,
-            "status": intent.status, "channel": intent.channel, "pay_url": intent.pay_url,
-            "qr_code": intent.qr_code, "expires_at": intent.expires_at.isoformat(),
-            "bill_ids": [b.bill_id for b in intent.bills]}
+    return {
+        "id": intent.id,
+        "out_trade_no": intent.out_trade_no,
+        "amount_fen": intent.amount_fen,
+        "fee_fen": intent.fee_fen,
+        "status": intent.status,
+        "channel": intent.channel,
+        "pay_url": intent.pay_url,
+        "qr_code": intent.qr_code,
+        "expires_at": intent.expires_at.isoformat(),
+        "bill_ids": [b.bill_id for b in intent.bills],
+    }

@@ -24,10 +24,15 @@ from portal.uploads.models import StoredFile
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # refuse decompression bombs well before Pillow's own limit
-IMAGE_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"),
-                 "WEBP": ("image/jpeg", "jpg"), "GIF": ("image/png", "png"),
-                 "BMP": ("image/png", "png"), "MPO": ("image/jpeg", "jpg"),
-                 "HEIF": ("image/jpeg", "jpg")}
+IMAGE_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/jpeg", "jpg"),
+    "GIF": ("image/png", "png"),
+    "BMP": ("image/png", "png"),
+    "MPO": ("image/jpeg", "jpg"),
+    "HEIF": ("image/jpeg", "jpg"),
+}
 PDF_FORBIDDEN = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile", b"/RichMedia")
 
 
@@ -35,8 +40,11 @@ def read_upload(file: FileStorage, max_bytes: int = MAX_BYTES) -> bytes:
     """Read at most max_bytes (+1 to detect excess) from an uploaded file."""
     data = file.stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise DomainError(_l("文件过大：最大 %(mb)s MB", mb=max_bytes // (1024 * 1024)),
-                          field="file", code="too_large")
+        raise DomainError(
+            _l("文件过大：最大 %(mb)s MB", mb=max_bytes // (1024 * 1024)),
+            field="file",
+            code="too_large",
+        )
     return data
 
 
@@ -89,8 +97,11 @@ def store_upload(
     if not data:
         raise DomainError(_l("文件为空"), field="file", code="empty")
     if len(data) > max_bytes:
-        raise DomainError(_l("文件过大：最大 %(mb)s MB", mb=max_bytes // (1024 * 1024)),
-                          field="file", code="too_large")
+        raise DomainError(
+            _l("文件过大：最大 %(mb)s MB", mb=max_bytes // (1024 * 1024)),
+            field="file",
+            code="too_large",
+        )
     width = height = None
     if data.startswith(b"%PDF-"):
         if "pdf" not in allowed:
@@ -107,10 +118,17 @@ def store_upload(
         tmp = path.with_suffix(".tmp" + str(os.getpid()))
         tmp.write_bytes(clean)
         tmp.replace(path)
-    stored = StoredFile(sha256=digest, content_type=content_type, extension=ext,
-                        size_bytes=len(clean), original_name=_safe_name(filename, ext),
-                        width=width, height=height, uploaded_by_id=uploaded_by_id,
-                        created_at=now)
+    stored = StoredFile(
+        sha256=digest,
+        content_type=content_type,
+        extension=ext,
+        size_bytes=len(clean),
+        original_name=_safe_name(filename, ext),
+        width=width,
+        height=height,
+        uploaded_by_id=uploaded_by_id,
+        created_at=now,
+    )
     session.add(stored)
     session.flush()
     return stored
@@ -122,17 +140,23 @@ def _safe_name(filename: str, ext: str) -> str:
 
 
 def storage_path(digest: str, ext: str) -> Path:
-    root = Path(current_app.config.get("UPLOAD_FOLDER")
-                or Path(current_app.instance_path) / "uploads")
+    root = Path(
+        current_app.config.get("UPLOAD_FOLDER") or Path(current_app.instance_path) / "uploads"
+    )
     return root / digest[:2] / f"{digest}.{ext}"
 
 
-def send_stored(stored: StoredFile, download_name: str | None = None,
-                as_attachment: bool = False) -> Response:
+def send_stored(
+    stored: StoredFile, download_name: str | None = None, as_attachment: bool = False
+) -> Response:
     """Serve a stored file (call only after the caller's own access check)."""
-    response = send_file(storage_path(stored.sha256, stored.extension),
-                         mimetype=stored.content_type, as_attachment=as_attachment,
-                         download_name=download_name or stored.original_name, max_age=3600)
+    response = send_file(
+        storage_path(stored.sha256, stored.extension),
+        mimetype=stored.content_type,
+        as_attachment=as_attachment,
+        download_name=download_name or stored.original_name,
+        max_age=3600,
+    )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

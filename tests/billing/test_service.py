@@ -17,11 +17,11 @@ from tests.factories import NOW
 def test_bill_lines_explain_and_round_once(session: Session) -> None:
     community = factories.make_community(session)
     factories.make_standard(session, community=community, rate="2.35")
-    factories.make_standard(session, community=community, item_code="garbage",
-                            basis="per_unit_month", rate="8.00")
+    factories.make_standard(
+        session, community=community, item_code="garbage", basis="per_unit_month", rate="8.00"
+    )
     unit = factories.make_unit(session, community=community, area_m2=Decimal("89.50"))
-    result = service.generate_bills(session, community=community,
-                                    period=date(2026, 10, 1), now=NOW)
+    result = service.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
     assert result.created == 1
     bill = session.scalar(select(Bill).where(Bill.unit_id == unit.id))
     amounts = {line.item_code: line.amount_fen for line in bill.lines}
@@ -38,10 +38,8 @@ def test_billing_run_is_idempotent(session: Session) -> None:
     factories.make_standard(session, community=community)
     for _ in range(3):
         factories.make_unit(session, community=community)
-    first = service.generate_bills(session, community=community, period=date(2026, 11, 1),
-                                   now=NOW)
-    again = service.generate_bills(session, community=community, period=date(2026, 11, 1),
-                                   now=NOW)
+    first = service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    again = service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
     assert (first.created, again.created, again.existing) == (3, 0, 3)
     assert session.scalar(select(func.count(Bill.id))) == 3
 
@@ -62,10 +60,18 @@ def test_standard_versions_need_timely_notice(session: Session) -> None:
     community = factories.make_community(session, notice_period_days=30)
     v1 = factories.make_standard(session, community=community, rate="2.00")
     with pytest.raises(DomainError, match="公告") as info:
-        service.create_standard(session, community=community, property_type="residential",
-                                item_code="property_service", basis="per_m2_month",
-                                rate=Decimal("2.20"), effective_from=date(2027, 1, 1),
-                                approval_ref="业主大会决议 2026-3", now=NOW, actor_id=None)
+        service.create_standard(
+            session,
+            community=community,
+            property_type="residential",
+            item_code="property_service",
+            basis="per_m2_month",
+            rate=Decimal("2.20"),
+            effective_from=date(2027, 1, 1),
+            approval_ref="业主大会决议 2026-3",
+            now=NOW,
+            actor_id=None,
+        )
     assert info.value.field == "notice_id"
     assert session.scalar(select(func.count(FeeStandard.id))) == 1
     assert v1.version == 1
@@ -84,42 +90,69 @@ def test_standard_with_notice_in_time(session: Session, monkeypatch: pytest.Monk
         def published_fee_change_notices(session: Session, *, community_id: int) -> list:
             return [FakeNotice()]
 
-    monkeypatch.setattr(service, "optional_module",
-                        lambda domain, name: FakeNotices if domain == "notices" else None)
+    monkeypatch.setattr(
+        service,
+        "optional_module",
+        lambda domain, name: FakeNotices if domain == "notices" else None,
+    )
     too_soon = date(2026, 11, 20)
     with pytest.raises(DomainError, match="最早 2026-12-01") as info:
-        service.create_standard(session, community=community, property_type="residential",
-                                item_code="property_service", basis="per_m2_month",
-                                rate=Decimal("2.20"), effective_from=too_soon,
-                                approval_ref="决议", notice_id=77, now=NOW, actor_id=None)
+        service.create_standard(
+            session,
+            community=community,
+            property_type="residential",
+            item_code="property_service",
+            basis="per_m2_month",
+            rate=Decimal("2.20"),
+            effective_from=too_soon,
+            approval_ref="决议",
+            notice_id=77,
+            now=NOW,
+            actor_id=None,
+        )
     assert info.value.field == "effective_from"
-    v2 = service.create_standard(session, community=community, property_type="residential",
-                                 item_code="property_service", basis="per_m2_month",
-                                 rate=Decimal("2.20"), effective_from=date(2026, 12, 1),
-                                 approval_ref="决议", notice_id=77, now=NOW, actor_id=None)
+    v2 = service.create_standard(
+        session,
+        community=community,
+        property_type="residential",
+        item_code="property_service",
+        basis="per_m2_month",
+        rate=Decimal("2.20"),
+        effective_from=date(2026, 12, 1),
+        approval_ref="决议",
+        notice_id=77,
+        now=NOW,
+        actor_id=None,
+    )
     assert v2.version == 2
     assert v2.supersedes_id is not None
-    in_force = service.current_standards(session, community_id=community.id,
-                                         on=date(2026, 12, 1))
+    in_force = service.current_standards(session, community_id=community.id, on=date(2026, 12, 1))
     assert [s.rate for s in in_force] == [Decimal("2.2000")]
-    before = service.current_standards(session, community_id=community.id,
-                                       on=date(2026, 11, 30))
+    before = service.current_standards(session, community_id=community.id, on=date(2026, 11, 30))
     assert [s.rate for s in before] == [Decimal("2.0000")]
 
 
-@pytest.mark.parametrize(("field", "kwargs"), [
-    ("rate", {"rate": Decimal("-1")}),
-    ("rate", {"rate": Decimal("1.23456")}),
-    ("basis", {"basis": "per_smile"}),
-    ("property_type", {"property_type": "castle"}),
-    ("approval_ref", {"approval_ref": "  "}),
-    ("item_code", {"item_code": "mystery"}),
-])
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("rate", {"rate": Decimal("-1")}),
+        ("rate", {"rate": Decimal("1.23456")}),
+        ("basis", {"basis": "per_smile"}),
+        ("property_type", {"property_type": "castle"}),
+        ("approval_ref", {"approval_ref": "  "}),
+        ("item_code", {"item_code": "mystery"}),
+    ],
+)
 def test_bad_standards_refused(session: Session, field: str, kwargs: dict) -> None:
     community = factories.make_community(session)
-    args = {"property_type": "residential", "item_code": "property_service",
-            "basis": "per_m2_month", "rate": Decimal("2"), "effective_from": date(2026, 1, 1),
-            "approval_ref": "合同"} | kwargs
+    args = {
+        "property_type": "residential",
+        "item_code": "property_service",
+        "basis": "per_m2_month",
+        "rate": Decimal("2"),
+        "effective_from": date(2026, 1, 1),
+        "approval_ref": "合同",
+    } | kwargs
     with pytest.raises(DomainError) as info:
         service.create_standard(session, community=community, now=NOW, actor_id=None, **args)
     assert info.value.field == field
@@ -139,19 +172,34 @@ def test_standards_are_published_and_tamper_evident(session: Session) -> None:
 
 def test_late_fees_off_by_default_then_capped_and_idempotent(session: Session) -> None:
     community = factories.make_community(session)
-    unit, bills = factories.make_billed_unit(session, community=community,
-                                             periods=("2026-01",))
+    _unit, bills = factories.make_billed_unit(session, community=community, periods=("2026-01",))
     bill = bills[0]
     on = date(2026, 6, 30)
     assert service.assess_late_fees(session, community=community, on=on, now=NOW) == 0
     manager = factories.make_user(session, role="manager", community=community)
     with pytest.raises(DomainError, match="合同依据"):
-        service.set_late_fee_policy(session, community=community, enabled=True,
-                                    daily_rate=Decimal("0.0005"), cap_rate=Decimal("0.1"),
-                                    grace_days=30, clause_ref="", actor=manager, now=NOW)
-    service.set_late_fee_policy(session, community=community, enabled=True,
-                                daily_rate=Decimal("0.0005"), cap_rate=Decimal("0.1"),
-                                grace_days=30, clause_ref="合同第十二条", actor=manager, now=NOW)
+        service.set_late_fee_policy(
+            session,
+            community=community,
+            enabled=True,
+            daily_rate=Decimal("0.0005"),
+            cap_rate=Decimal("0.1"),
+            grace_days=30,
+            clause_ref="",
+            actor=manager,
+            now=NOW,
+        )
+    service.set_late_fee_policy(
+        session,
+        community=community,
+        enabled=True,
+        daily_rate=Decimal("0.0005"),
+        cap_rate=Decimal("0.1"),
+        grace_days=30,
+        clause_ref="合同第十二条",
+        actor=manager,
+        now=NOW,
+    )
     total = 0
     for month in range(3, 13):
         day = service.add_months(date(2026, month, 1), 1) - timedelta(days=1)
@@ -171,13 +219,12 @@ def test_waive_line_is_audited_and_reduces_balance(session: Session) -> None:
     finance = factories.make_user(session, role="finance", community=unit.community)
     line = bills[0].lines[0]
     with pytest.raises(DomainError):
-        service.waive_line(session, line=line, amount_fen=30000, reason="x", actor=finance,
-                           now=NOW)
+        service.waive_line(session, line=line, amount_fen=30000, reason="x", actor=finance, now=NOW)
     with pytest.raises(DomainError, match="原因"):
-        service.waive_line(session, line=line, amount_fen=100, reason=" ", actor=finance,
-                           now=NOW)
-    service.waive_line(session, line=line, amount_fen=5000, reason="电梯停运两周", actor=finance,
-                       now=NOW)
+        service.waive_line(session, line=line, amount_fen=100, reason=" ", actor=finance, now=NOW)
+    service.waive_line(
+        session, line=line, amount_fen=5000, reason="电梯停运两周", actor=finance, now=NOW
+    )
     session.expire_all()
     assert line.outstanding_fen == 20000
     assert line.waived_fen == 5000
@@ -194,8 +241,7 @@ def test_collection_stats_suppress_small_buildings(session: Session) -> None:
         factories.make_unit(session, building=big)
     factories.make_unit(session, building=small)
     service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
-    stats = service.collection_stats(session, community_id=community.id,
-                                     today=date(2026, 11, 20))
+    stats = service.collection_stats(session, community_id=community.id, today=date(2026, 11, 20))
     rates = {row["code"]: row for row in stats["by_building"]}
     assert rates["A-1"]["rate"] == 0.0
     assert rates["A-2"]["rate"] is None
@@ -205,7 +251,7 @@ def test_collection_stats_suppress_small_buildings(session: Session) -> None:
 def test_owner_cannot_load_another_owners_bill(session: Session) -> None:
     community = factories.make_community(session)
     unit_a, bills_a = factories.make_billed_unit(session, community=community)
-    unit_b, bills_b = factories.make_billed_unit(session, community=community)
+    _unit_b, bills_b = factories.make_billed_unit(session, community=community)
     owner_a = factories.make_user(session, role="owner", unit=unit_a)
     assert service.get_owned_bill(session, owner=owner_a, bill_id=bills_a[0].id) is not None
     assert service.get_owned_bill(session, owner=owner_a, bill_id=bills_b[0].id) is None

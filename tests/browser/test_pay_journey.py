@@ -8,9 +8,10 @@ from tests import factories
 pytestmark = pytest.mark.browser
 
 
-def test_owner_pays_with_sandbox_and_sees_receipt(live_server: str, page: Any,
-                                                  session: Session) -> None:
-    unit, bills = factories.make_billed_unit(session, periods=("2026-09", "2026-10"))
+def test_owner_pays_with_sandbox_and_sees_receipt(
+    live_server: str, page: Any, session: Session
+) -> None:
+    unit, _bills = factories.make_billed_unit(session, periods=("2026-09", "2026-10"))
     owner = factories.make_user(session, role="owner", unit=unit, display_name="李娜")
     session.commit()
     page.goto(live_server + "/login")

@@ -7,15 +7,20 @@ from typing import Any
 
 from portal.payments.gateways.sandbox import sign
 
-SECRET = "sandbox-test-secret"  # noqa: S105 - matches TEST_SETTINGS
+SECRET = "sandbox-test-secret"
 
 
-def sandbox_callback(out_trade_no: str, amount_fen: int, txn_id: str = "SBX1",
-                     status: str = "SUCCESS", secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps({"out_trade_no": out_trade_no, "txn_id": txn_id,
-                       "amount_fen": amount_fen, "status": status}).encode()
-    return body, {"X-Sandbox-Signature": sign(secret, body),
-                  "Content-Type": "application/json"}
+def sandbox_callback(
+    out_trade_no: str,
+    amount_fen: int,
+    txn_id: str = "SBX1",
+    status: str = "SUCCESS",
+    secret: str = SECRET,
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {"out_trade_no": out_trade_no, "txn_id": txn_id, "amount_fen": amount_fen, "status": status}
+    ).encode()
+    return body, {"X-Sandbox-Signature": sign(secret, body), "Content-Type": "application/json"}
 
 
 def post_callback(client: Any, out_trade_no: str, amount_fen: int, **kwargs: Any) -> Any:

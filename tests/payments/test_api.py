@@ -10,8 +10,9 @@ from tests.payments.helpers import post_callback
 
 
 def _token(client: FlaskClient, username: str) -> dict[str, str]:
-    token = client.post("/api/v1/auth/token", json={"username": username,
-                                                    "password": factories.PASSWORD}).json
+    token = client.post(
+        "/api/v1/auth/token", json={"username": username, "password": factories.PASSWORD}
+    ).json
     return {"Authorization": f"Bearer {token['token']}"}
 
 
@@ -31,14 +32,14 @@ def test_bills_and_payment_over_api(client: FlaskClient, session: Session) -> No
     intent = client.post("/api/v1/payments", json=body, headers=auth)
     assert intent.status_code == 201
     data = intent.json
-    assert data["status"] == "pending" and data["amount_fen"] == 50000
+    assert data["status"] == "pending"
+    assert data["amount_fen"] == 50000
     assert data["pay_url"].startswith("http://")
     assert client.post("/api/v1/payments", json=body, headers=auth).json["id"] == data["id"]
     assert post_callback(client, data["out_trade_no"], 50000).status_code == 200
     paid = client.get("/api/v1/me/bills?status=paid", headers=auth).json["bills"]
     assert {b["status"] for b in paid} == {"paid"}
-    assert client.get(f"/api/v1/payments/{data['id']}", headers=auth).json["status"] == \
-        "succeeded"
+    assert client.get(f"/api/v1/payments/{data['id']}", headers=auth).json["status"] == "succeeded"
 
 
 def test_api_refuses_other_owners_and_bad_input(client: FlaskClient, session: Session) -> None:

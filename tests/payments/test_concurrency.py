@@ -40,15 +40,39 @@ def _free_port() -> int:
 @pytest.fixture
 def gunicorn(database_url: str, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SANDBOX_SECRET": SECRET,
-           "SECRET_KEY": "concurrency-test", "PAYMENTS_SANDBOX": "1",
-           "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_COST": "1024",
-           "UPLOAD_FOLDER": str(tmp_path / "uploads")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SANDBOX_SECRET": SECRET,
+        "SECRET_KEY": "concurrency-test",
+        "PAYMENTS_SANDBOX": "1",
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_COST": "1024",
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+    }
     log = (tmp_path / "gunicorn.log").open("w")
     proc = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
-        [sys.executable, "-m", "gunicorn", "-w", "4", "-k", "gthread", "--threads", "8",
-         "-b", f"127.0.0.1:{port}", "--timeout", "60", "portal:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "4",
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "portal:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -68,8 +92,9 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[str]:
 def _fire(base: str, bodies: list[tuple[bytes, dict[str, str]]]) -> list[int]:
     def one(item: tuple[bytes, dict[str, str]]) -> int:
         body, headers = item
-        request = urllib.request.Request(base + "/payments/notify/sandbox", data=body,
-                                         headers=headers, method="POST")
+        request = urllib.request.Request(  # noqa: S310 - loopback http only
+            base + "/payments/notify/sandbox", data=body, headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
                 return int(response.status)
@@ -81,10 +106,17 @@ def _fire(base: str, bodies: list[tuple[bytes, dict[str, str]]]) -> list[int]:
 
 
 def _intent(session: Session, owner, bills, key: str) -> PaymentIntent:
-    return service.create_intent(session, user=owner, bill_ids=[b.id for b in bills],
-                                 channel="sandbox", idempotency_key=key,
-                                 gateway=SandboxGateway(SECRET), now=NOW,
-                                 notify_url="http://x", return_url="http://x")
+    return service.create_intent(
+        session,
+        user=owner,
+        bill_ids=[b.id for b in bills],
+        channel="sandbox",
+        idempotency_key=key,
+        gateway=SandboxGateway(SECRET),
+        now=NOW,
+        notify_url="http://x",
+        return_url="http://x",
+    )
 
 
 def test_200_parallel_identical_callbacks_credit_once(gunicorn: str, session: Session) -> None:
@@ -99,17 +131,20 @@ def test_200_parallel_identical_callbacks_credit_once(gunicorn: str, session: Se
     assert session.scalar(select(func.count(Payment.id))) == 1
     assert session.scalar(select(func.count(Receipt.id))) == 1
     payment = session.scalar(select(Payment))
-    entries = session.scalars(select(JournalEntry).where(
-        JournalEntry.source_type == "payment", JournalEntry.source_id == payment.id)).all()
+    entries = session.scalars(
+        select(JournalEntry).where(
+            JournalEntry.source_type == "payment", JournalEntry.source_id == payment.id
+        )
+    ).all()
     assert len(entries) == 1
-    assert session.scalar(select(func.count(Posting.id))
-                          .where(Posting.entry_id == entries[0].id)) == 3  # cash + 2 lines
+    assert (
+        session.scalar(select(func.count(Posting.id)).where(Posting.entry_id == entries[0].id)) == 3
+    )  # cash + 2 lines
     assert session.scalar(select(func.sum(Bill.outstanding_fen))) == 0
     assert ledger.check(session).ok
 
 
-def test_two_intents_racing_on_one_bill_never_over_credit(gunicorn: str,
-                                                          session: Session) -> None:
+def test_two_intents_racing_on_one_bill_never_over_credit(gunicorn: str, session: Session) -> None:
     unit, bills = factories.make_billed_unit(session, periods=("2026-09",))
     owner = factories.make_user(session, role="owner", unit=unit)
     first = _intent(session, owner, bills, "a")

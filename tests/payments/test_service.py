@@ -20,15 +20,31 @@ GATEWAY = SandboxGateway("s")
 
 
 def _intent(session: Session, owner, bills, key: str = "k1", channel: str = "sandbox"):
-    return service.create_intent(session, user=owner, bill_ids=[b.id for b in bills],
-                                 channel=channel, idempotency_key=key, gateway=GATEWAY, now=NOW,
-                                 notify_url="http://x/n", return_url="http://x/r")
+    return service.create_intent(
+        session,
+        user=owner,
+        bill_ids=[b.id for b in bills],
+        channel=channel,
+        idempotency_key=key,
+        gateway=GATEWAY,
+        now=NOW,
+        notify_url="http://x/n",
+        return_url="http://x/r",
+    )
 
 
-def _note(intent, txn: str = "T1", amount: int | None = None,
-          status: NotificationStatus = NotificationStatus.SUCCESS) -> Notification:
-    return Notification(out_trade_no=intent.out_trade_no, txn_id=txn,
-                        amount_fen=intent.amount_fen if amount is None else amount, status=status)
+def _note(
+    intent,
+    txn: str = "T1",
+    amount: int | None = None,
+    status: NotificationStatus = NotificationStatus.SUCCESS,
+) -> Notification:
+    return Notification(
+        out_trade_no=intent.out_trade_no,
+        txn_id=txn,
+        amount_fen=intent.amount_fen if amount is None else amount,
+        status=status,
+    )
 
 
 def _owner_with_bills(session: Session, periods=("2026-09", "2026-10")):
@@ -38,7 +54,7 @@ def _owner_with_bills(session: Session, periods=("2026-09", "2026-10")):
 
 
 def test_intent_amount_is_outstanding_and_key_is_idempotent(session: Session) -> None:
-    owner, unit, bills = _owner_with_bills(session)
+    owner, _unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
     assert intent.amount_fen == 50000
     assert intent.pay_url == f"/payments/sandbox/{intent.out_trade_no}"
@@ -49,7 +65,7 @@ def test_intent_amount_is_outstanding_and_key_is_idempotent(session: Session) ->
 
 
 def test_cannot_pay_someone_elses_or_paid_bill(session: Session) -> None:
-    owner, unit, bills = _owner_with_bills(session)
+    owner, unit, _bills = _owner_with_bills(session)
     _, other_bills = factories.make_billed_unit(session, community=unit.community)
     with pytest.raises(NotFound):
         _intent(session, owner, [other_bills[0]])
@@ -61,16 +77,21 @@ def test_cannot_pay_someone_elses_or_paid_bill(session: Session) -> None:
 def test_success_credits_once_whatever_repeats(session: Session) -> None:
     owner, unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
-    first = service.handle_notification(session, channel="sandbox", notification=_note(intent),
-                                        now=NOW)
+    first = service.handle_notification(
+        session, channel="sandbox", notification=_note(intent), now=NOW
+    )
     assert first.credited
     for _ in range(3):
-        assert not service.handle_notification(session, channel="sandbox",
-                                               notification=_note(intent), now=NOW).credited
+        assert not service.handle_notification(
+            session, channel="sandbox", notification=_note(intent), now=NOW
+        ).credited
     # A late failure after success changes nothing.
-    service.handle_notification(session, channel="sandbox",
-                                notification=_note(intent, status=NotificationStatus.FAILED),
-                                now=NOW)
+    service.handle_notification(
+        session,
+        channel="sandbox",
+        notification=_note(intent, status=NotificationStatus.FAILED),
+        now=NOW,
+    )
     session.expire_all()
     assert intent.status == "succeeded"
     assert session.scalar(select(func.count(Payment.id))) == 1
@@ -81,18 +102,19 @@ def test_success_credits_once_whatever_repeats(session: Session) -> None:
 
 
 def test_wrong_amount_and_unknown_trade_change_nothing(session: Session) -> None:
-    owner, unit, bills = _owner_with_bills(session)
+    owner, _unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
     with pytest.raises(DomainError, match="金额不符"):
-        service.handle_notification(session, channel="sandbox",
-                                    notification=_note(intent, amount=1), now=NOW)
-    bogus = Notification(out_trade_no="NOPE", txn_id="x", amount_fen=1,
-                         status=NotificationStatus.SUCCESS)
+        service.handle_notification(
+            session, channel="sandbox", notification=_note(intent, amount=1), now=NOW
+        )
+    bogus = Notification(
+        out_trade_no="NOPE", txn_id="x", amount_fen=1, status=NotificationStatus.SUCCESS
+    )
     with pytest.raises(NotFound):
         service.handle_notification(session, channel="sandbox", notification=bogus, now=NOW)
     with pytest.raises(NotFound):  # right trade number, wrong channel
-        service.handle_notification(session, channel="wechat", notification=_note(intent),
-                                    now=NOW)
+        service.handle_notification(session, channel="wechat", notification=_note(intent), now=NOW)
     session.expire_all()
     assert intent.status == "pending"
     assert session.scalar(select(func.count(Payment.id))) == 0
@@ -103,8 +125,9 @@ def test_two_channels_paying_the_same_bill_never_over_credit(session: Session) -
     a = _intent(session, owner, bills, key="a", channel="sandbox")
     b = _intent(session, owner, bills, key="b", channel="sandbox")
     service.handle_notification(session, channel="sandbox", notification=_note(a, "TA"), now=NOW)
-    second = service.handle_notification(session, channel="sandbox",
-                                         notification=_note(b, "TB"), now=NOW)
+    second = service.handle_notification(
+        session, channel="sandbox", notification=_note(b, "TB"), now=NOW
+    )
     assert second.credited
     assert second.payment.refund_due_fen == 25000
     session.expire_all()
@@ -112,22 +135,32 @@ def test_two_channels_paying_the_same_bill_never_over_credit(session: Session) -
     assert bills[0].paid_fen == 25000
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 25000
     assert ledger.unit_balance(session, unit_id=unit.id) == -25000
-    assert [p.id for p in service.refund_due(session, community_id=unit.community_id)] == \
-        [second.payment.id]
+    assert [p.id for p in service.refund_due(session, community_id=unit.community_id)] == [
+        second.payment.id
+    ]
     assert ledger.check(session).ok
 
 
 def test_partial_offline_payment_pays_oldest_line_first(session: Session) -> None:
     community = factories.make_community(session)
     factories.make_standard(session, community=community, rate="2.50")
-    factories.make_standard(session, community=community, item_code="garbage",
-                            basis="per_unit_month", rate="10.00")
-    unit, bills = factories.make_billed_unit(session, community=community,
-                                             periods=("2026-08", "2026-09"))
+    factories.make_standard(
+        session, community=community, item_code="garbage", basis="per_unit_month", rate="10.00"
+    )
+    unit, bills = factories.make_billed_unit(
+        session, community=community, periods=("2026-08", "2026-09")
+    )
     finance = factories.make_user(session, role="finance", community=community)
-    service.record_offline_payment(session, unit=unit, channel="cash", reference="R-001",
-                                   amount_fen=30000, received_on=date(2026, 11, 19),
-                                   actor=finance, now=NOW)
+    service.record_offline_payment(
+        session,
+        unit=unit,
+        channel="cash",
+        reference="R-001",
+        amount_fen=30000,
+        received_on=date(2026, 11, 19),
+        actor=finance,
+        now=NOW,
+    )
     session.expire_all()
     august, september = bills
     assert august.outstanding_fen == 0  # 250 + 10 paid first
@@ -141,10 +174,16 @@ def test_overpayment_is_credit_used_by_next_bill(session: Session) -> None:
     community = factories.make_community(session)
     unit, _ = factories.make_billed_unit(session, community=community, periods=("2026-09",))
     finance = factories.make_user(session, role="finance", community=community)
-    payment = service.record_offline_payment(session, unit=unit, channel="bank_transfer",
-                                             reference="B-77", amount_fen=40000,
-                                             received_on=date(2026, 11, 19), actor=finance,
-                                             now=NOW)
+    payment = service.record_offline_payment(
+        session,
+        unit=unit,
+        channel="bank_transfer",
+        reference="B-77",
+        amount_fen=40000,
+        received_on=date(2026, 11, 19),
+        actor=finance,
+        now=NOW,
+    )
     assert payment.refund_due_fen == 0
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 15000
     billing.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
@@ -156,13 +195,24 @@ def test_overpayment_is_credit_used_by_next_bill(session: Session) -> None:
 def test_offline_payment_bad_input_writes_nothing(session: Session) -> None:
     unit, _ = factories.make_billed_unit(session)
     finance = factories.make_user(session, role="finance", community=unit.community)
-    ok = {"unit": unit, "channel": "cash", "reference": "R1", "amount_fen": 100,
-          "received_on": date(2026, 11, 19), "actor": finance, "now": NOW}
+    ok = {
+        "unit": unit,
+        "channel": "cash",
+        "reference": "R1",
+        "amount_fen": 100,
+        "received_on": date(2026, 11, 19),
+        "actor": finance,
+        "now": NOW,
+    }
     service.record_offline_payment(session, **ok)
-    cases = [({"channel": "wechat"}, "channel"), ({"reference": " "}, "reference"),
-             ({"amount_fen": 0}, "amount"), ({"amount_fen": -5}, "amount"),
-             ({"received_on": NOW.date() + timedelta(days=5)}, "received_on"),
-             ({}, "reference")]  # the same reference twice
+    cases = [
+        ({"channel": "wechat"}, "channel"),
+        ({"reference": " "}, "reference"),
+        ({"amount_fen": 0}, "amount"),
+        ({"amount_fen": -5}, "amount"),
+        ({"received_on": NOW.date() + timedelta(days=5)}, "received_on"),
+        ({}, "reference"),
+    ]  # the same reference twice
     for change, field in cases:
         with pytest.raises(DomainError) as info:
             service.record_offline_payment(session, **(ok | change))
@@ -173,19 +223,41 @@ def test_offline_payment_bad_input_writes_nothing(session: Session) -> None:
 def test_refund_reverses_through_ledger_with_approval_above_threshold(session: Session) -> None:
     owner, unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
-    payment = service.handle_notification(session, channel="sandbox",
-                                          notification=_note(intent), now=NOW).payment
+    payment = service.handle_notification(
+        session, channel="sandbox", notification=_note(intent), now=NOW
+    ).payment
     finance = factories.make_user(session, role="finance", community=unit.community)
     manager = factories.make_user(session, role="manager", community=unit.community)
-    small = service.request_refund(session, payment=payment, amount_fen=10000, reason="多收",
-                                   actor=finance, now=NOW, approval_threshold_fen=50000)
+    small = service.request_refund(
+        session,
+        payment=payment,
+        amount_fen=10000,
+        reason="多收",
+        actor=finance,
+        now=NOW,
+        approval_threshold_fen=50000,
+    )
     assert small.status == "done"
-    big = service.request_refund(session, payment=payment, amount_fen=40000, reason="重复",
-                                 actor=finance, now=NOW, approval_threshold_fen=20000)
+    big = service.request_refund(
+        session,
+        payment=payment,
+        amount_fen=40000,
+        reason="重复",
+        actor=finance,
+        now=NOW,
+        approval_threshold_fen=20000,
+    )
     assert big.status == "awaiting_approval"
     with pytest.raises(DomainError):
-        service.request_refund(session, payment=payment, amount_fen=1, reason="x",
-                               actor=finance, now=NOW, approval_threshold_fen=50000)
+        service.request_refund(
+            session,
+            payment=payment,
+            amount_fen=1,
+            reason="x",
+            actor=finance,
+            now=NOW,
+            approval_threshold_fen=50000,
+        )
     with pytest.raises(DomainError, match="另一位"):
         service.decide_refund(session, refund=big, approve=True, actor=finance, now=NOW)
     service.decide_refund(session, refund=big, approve=True, actor=manager, now=NOW)
@@ -198,9 +270,12 @@ def test_refund_reverses_through_ledger_with_approval_above_threshold(session: S
 def test_ledger_rows_are_immutable_in_the_database(session: Session) -> None:
     _owner_with_bills(session)
     session.commit()
-    for statement in ("UPDATE postings SET amount_fen = amount_fen + 1",
-                      "DELETE FROM postings", "UPDATE journal_entries SET memo = 'x'",
-                      "DELETE FROM journal_entries"):
+    for statement in (
+        "UPDATE postings SET amount_fen = amount_fen + 1",
+        "DELETE FROM postings",
+        "UPDATE journal_entries SET memo = 'x'",
+        "DELETE FROM journal_entries",
+    ):
         with pytest.raises(DatabaseError, match="immutable"):
             session.execute(text(statement))
         session.rollback()
@@ -211,12 +286,21 @@ def test_ledger_rows_are_immutable_in_the_database(session: Session) -> None:
 def test_reversal_corrects_and_only_once(session: Session) -> None:
     unit, bills = factories.make_billed_unit(session)
     finance = factories.make_user(session, role="finance", community=unit.community)
-    payment = service.record_offline_payment(session, unit=unit, channel="pos",
-                                             reference="P1", amount_fen=25000,
-                                             received_on=date(2026, 11, 19), actor=finance,
-                                             now=NOW)
-    entry = session.scalar(select(JournalEntry).where(JournalEntry.source_type == "payment",
-                                                     JournalEntry.source_id == payment.id))
+    payment = service.record_offline_payment(
+        session,
+        unit=unit,
+        channel="pos",
+        reference="P1",
+        amount_fen=25000,
+        received_on=date(2026, 11, 19),
+        actor=finance,
+        now=NOW,
+    )
+    entry = session.scalar(
+        select(JournalEntry).where(
+            JournalEntry.source_type == "payment", JournalEntry.source_id == payment.id
+        )
+    )
     ledger.reverse(session, entry=entry, memo="录错房号", now=NOW, actor_id=finance.id)
     session.expire_all()
     assert bills[0].outstanding_fen == 25000
@@ -226,25 +310,42 @@ def test_reversal_corrects_and_only_once(session: Session) -> None:
 
 
 def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
-    owner, unit, bills = _owner_with_bills(session, periods=("2026-09", "2026-10"))
+    owner, unit, _bills = _owner_with_bills(session, periods=("2026-09", "2026-10"))
     with pytest.raises(DomainError):
-        service.set_mandate(session, user=owner, unit=unit, max_amount_fen=20000,
-                            bank_account="123", now=NOW)
-    mandate = service.set_mandate(session, user=owner, unit=unit, max_amount_fen=20000,
-                                  bank_account="6222 0212 3456 7890", now=NOW)
+        service.set_mandate(
+            session, user=owner, unit=unit, max_amount_fen=20000, bank_account="123", now=NOW
+        )
+    mandate = service.set_mandate(
+        session,
+        user=owner,
+        unit=unit,
+        max_amount_fen=20000,
+        bank_account="6222 0212 3456 7890",
+        now=NOW,
+    )
     assert mandate.bank_account_masked.endswith("7890")
     assert "6222" not in mandate.bank_account_masked
     community = unit.community
-    assert service.debit_due_bills(session, community=community, on=date(2026, 11, 20),
-                                   now=NOW) == 0  # ¥250 bills exceed the ¥200 cap
-    service.set_mandate(session, user=owner, unit=unit, max_amount_fen=30000,
-                        bank_account="6222021234567890", now=NOW)
+    assert (
+        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
+    )  # ¥250 bills exceed the ¥200 cap
+    service.set_mandate(
+        session,
+        user=owner,
+        unit=unit,
+        max_amount_fen=30000,
+        bank_account="6222021234567890",
+        now=NOW,
+    )
     service.set_mandate_status(session, mandate=mandate, status="paused", now=NOW)
-    assert service.debit_due_bills(session, community=community, on=date(2026, 11, 20),
-                                   now=NOW) == 0
+    assert (
+        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
+    )
     service.set_mandate_status(session, mandate=mandate, status="active", now=NOW)
-    assert service.debit_due_bills(session, community=community, on=date(2026, 11, 20),
-                                   now=NOW) == 2
-    assert service.debit_due_bills(session, community=community, on=date(2026, 11, 20),
-                                   now=NOW) == 0
+    assert (
+        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 2
+    )
+    assert (
+        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
+    )
     assert ledger.unit_balance(session, unit_id=unit.id) == 0

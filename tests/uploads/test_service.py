@@ -26,8 +26,9 @@ def _jpeg_with_exif() -> bytes:
 def test_image_is_reencoded_without_metadata(session: Session) -> None:
     data = _jpeg_with_exif()
     assert b"SpyCam" in data
-    stored = service.store_upload(session, data=data, filename="发票.jpg", allowed=BOTH,
-                                  uploaded_by_id=None, now=NOW)
+    stored = service.store_upload(
+        session, data=data, filename="发票.jpg", allowed=BOTH, uploaded_by_id=None, now=NOW
+    )
     clean = service.storage_path(stored.sha256, stored.extension).read_bytes()
     assert b"SpyCam" not in clean
     with Image.open(io.BytesIO(clean)) as img:
@@ -40,25 +41,34 @@ def test_image_is_reencoded_without_metadata(session: Session) -> None:
 def test_png_stays_png(session: Session) -> None:
     out = io.BytesIO()
     Image.new("RGBA", (5, 5)).save(out, "PNG")
-    stored = service.store_upload(session, data=out.getvalue(), filename="a.png",
-                                  allowed=BOTH, uploaded_by_id=None, now=NOW)
+    stored = service.store_upload(
+        session, data=out.getvalue(), filename="a.png", allowed=BOTH, uploaded_by_id=None, now=NOW
+    )
     assert stored.content_type == "image/png"
 
 
-@pytest.mark.parametrize(("data", "name", "code"), [
-    (b"MZ\x90\x00" + b"\x00" * 200, "invoice.jpg", "bad_type"),  # an .exe renamed .jpg
-    (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "x.svg",
-     "bad_type"),
-    (b"<html><script>alert(1)</script></html>", "x.jpg", "bad_type"),
-    (b"%PDF-1.4\n1 0 obj<</S/JavaScript/JS(app.alert(1))>>endobj\n%%EOF", "x.pdf", "bad_type"),
-    (b"%PDF-1.4 truncated", "x.pdf", "bad_type"),
-    (b"", "empty.jpg", "empty"),
-])
-def test_disguised_or_dangerous_files_refused(session: Session, data: bytes, name: str,
-                                              code: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "name", "code"),
+    [
+        (b"MZ\x90\x00" + b"\x00" * 200, "invoice.jpg", "bad_type"),  # an .exe renamed .jpg
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+            "x.svg",
+            "bad_type",
+        ),
+        (b"<html><script>alert(1)</script></html>", "x.jpg", "bad_type"),
+        (b"%PDF-1.4\n1 0 obj<</S/JavaScript/JS(app.alert(1))>>endobj\n%%EOF", "x.pdf", "bad_type"),
+        (b"%PDF-1.4 truncated", "x.pdf", "bad_type"),
+        (b"", "empty.jpg", "empty"),
+    ],
+)
+def test_disguised_or_dangerous_files_refused(
+    session: Session, data: bytes, name: str, code: str
+) -> None:
     with pytest.raises(DomainError) as info:
-        service.store_upload(session, data=data, filename=name, allowed=BOTH,
-                             uploaded_by_id=None, now=NOW)
+        service.store_upload(
+            session, data=data, filename=name, allowed=BOTH, uploaded_by_id=None, now=NOW
+        )
     assert info.value.code == code
     assert session.scalar(select(func.count(StoredFile.id))) == 0
 
@@ -66,16 +76,24 @@ def test_disguised_or_dangerous_files_refused(session: Session, data: bytes, nam
 def test_oversized_refused(session: Session) -> None:
     data = b"\xff\xd8" + b"\x00" * (30 * 1024 * 1024)
     with pytest.raises(DomainError, match="文件过大"):
-        service.store_upload(session, data=data, filename="big.jpg", allowed=BOTH,
-                             uploaded_by_id=None, now=NOW)
+        service.store_upload(
+            session, data=data, filename="big.jpg", allowed=BOTH, uploaded_by_id=None, now=NOW
+        )
     assert session.scalar(select(func.count(StoredFile.id))) == 0
 
 
 def test_pdf_accepted_only_where_allowed(session: Session) -> None:
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-    stored = service.store_upload(session, data=pdf, filename="合同.pdf", allowed=BOTH,
-                                  uploaded_by_id=None, now=NOW)
+    stored = service.store_upload(
+        session, data=pdf, filename="合同.pdf", allowed=BOTH, uploaded_by_id=None, now=NOW
+    )
     assert stored.content_type == "application/pdf"
     with pytest.raises(DomainError, match="只能上传图片"):
-        service.store_upload(session, data=pdf, filename="x.pdf",
-                             allowed=frozenset({"image"}), uploaded_by_id=None, now=NOW)
+        service.store_upload(
+            session,
+            data=pdf,
+            filename="x.pdf",
+            allowed=frozenset({"image"}),
+            uploaded_by_id=None,
+            now=NOW,
+        )

@@ -21,8 +21,12 @@ from portal.payments.gateways.base import (
     NotificationStatus,
 )
 
-STATUSES = {"SUCCESS": NotificationStatus.SUCCESS, "FAILED": NotificationStatus.FAILED,
-            "CLOSED": NotificationStatus.FAILED, "PENDING": NotificationStatus.PENDING}
+STATUSES = {
+    "SUCCESS": NotificationStatus.SUCCESS,
+    "FAILED": NotificationStatus.FAILED,
+    "CLOSED": NotificationStatus.FAILED,
+    "PENDING": NotificationStatus.PENDING,
+}
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -40,15 +44,23 @@ class SandboxGateway:
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
         return Checkout(pay_url=self.checkout_url.format(out_trade_no=request.out_trade_no))
 
-    def notification_body(self, *, out_trade_no: str, txn_id: str, amount_fen: int,
-                          status: str = "SUCCESS") -> tuple[bytes, str]:
+    def notification_body(
+        self, *, out_trade_no: str, txn_id: str, amount_fen: int, status: str = "SUCCESS"
+    ) -> tuple[bytes, str]:
         """The body and signature the simulated platform sends (used by the checkout page)."""
-        body = json.dumps({"out_trade_no": out_trade_no, "txn_id": txn_id,
-                           "amount_fen": amount_fen, "status": status}).encode()
+        body = json.dumps(
+            {
+                "out_trade_no": out_trade_no,
+                "txn_id": txn_id,
+                "amount_fen": amount_fen,
+                "status": status,
+            }
+        ).encode()
         return body, sign(self.secret, body)
 
-    def parse_notification(self, *, headers: Mapping[str, str], body: bytes,
-                           now: datetime) -> Notification:
+    def parse_notification(
+        self, *, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> Notification:
         signature = headers.get("X-Sandbox-Signature", "")
         if not signature or not hmac.compare_digest(signature, sign(self.secret, body)):
             raise BadNotification("bad signature")
@@ -67,11 +79,17 @@ class SandboxGateway:
         status = STATUSES.get(str(data.get("status")))
         if status is None:
             raise BadNotification("unknown status")
-        return Notification(out_trade_no=out_trade_no, txn_id=txn_id[:64], amount_fen=amount,
-                            status=status, paid_at=now if status == "SUCCESS" else None,
-                            raw=data)
+        return Notification(
+            out_trade_no=out_trade_no,
+            txn_id=txn_id[:64],
+            amount_fen=amount,
+            status=status,
+            paid_at=now if status == "SUCCESS" else None,
+            raw=data,
+        )
 
     def ack(self, ok: bool, message: str = "") -> Ack:
-        body = json.dumps({"status": "ok"} if ok else {"error": {"code": "rejected",
-                                                                  "message": message}})
+        body = json.dumps(
+            {"status": "ok"} if ok else {"error": {"code": "rejected", "message": message}}
+        )
         return Ack(status=200 if ok else 400, body=body)
