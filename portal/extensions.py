@@ -53,6 +53,20 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_real_transaction(conn: Any, name: Any) -> None:
+    """pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT that
+    comes first would start SQLite's own transaction, which its RELEASE then commits. Begin
+    the transaction explicitly so savepoints nest inside it. (Reads stay outside explicit
+    transactions on purpose: they hold no stale snapshot that a later write would trip on.)"""
+    dbapi_connection = conn.connection.dbapi_connection
+    if (
+        type(dbapi_connection).__module__.startswith("sqlite3")
+        and not dbapi_connection.in_transaction
+    ):
+        conn.exec_driver_sql("BEGIN")
+
+
 def init_app(app: Flask) -> None:
     """Bind every extension to the app."""
     from portal import ROOT

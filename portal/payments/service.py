@@ -53,6 +53,11 @@ INTENT_TTL = timedelta(minutes=30)
 MAX_ALLOCATION_RETRIES = 5
 
 
+class GatewayUnavailable(DomainError):
+    code = "gateway_unavailable"
+    status = 503
+
+
 class AmountMismatch(DomainError):
     code = "amount_mismatch"
     status = 400
@@ -144,16 +149,19 @@ def create_intent(
         )
     periods = "、".join(sorted({b.period_label for b in bills}))
     description = f"{community.name if community else ''} 物业费 {periods}"[:120]
-    checkout = gateway.create_checkout(
-        CheckoutRequest(
-            out_trade_no=intent.out_trade_no,
-            amount_fen=amount,
-            description=description,
-            notify_url=notify_url,
-            return_url=return_url,
-            expires_at=intent.expires_at,
+    try:
+        checkout = gateway.create_checkout(
+            CheckoutRequest(
+                out_trade_no=intent.out_trade_no,
+                amount_fen=amount,
+                description=description,
+                notify_url=notify_url,
+                return_url=return_url,
+                expires_at=intent.expires_at,
+            )
         )
-    )
+    except (RuntimeError, OSError, ValueError) as exc:  # the platform refused or is down
+        raise GatewayUnavailable(_l("支付渠道暂时不可用，请稍后再试或选择其他方式")) from exc
     intent.pay_url, intent.qr_code = checkout.pay_url, checkout.qr_code
     session.flush()
     return intent

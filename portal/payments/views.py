@@ -125,7 +125,12 @@ def intent_status(intent_id: int) -> ResponseReturnValue:
     if intent is None:
         abort(404)
     payment = db.session.query(Payment).filter_by(intent_id=intent.id).order_by(Payment.id).first()
-    return render_template("payments/intent_status.html", intent=intent, payment=payment)
+    qr = None
+    if intent.qr_code and intent.status == "pending":
+        import segno
+
+        qr = segno.make(intent.qr_code, error="m").svg_data_uri(scale=6, border=2)
+    return render_template("payments/intent_status.html", intent=intent, payment=payment, qr=qr)
 
 
 @bp.route("/payments/sandbox/<out_trade_no>", methods=["GET", "POST"])
@@ -327,7 +332,7 @@ def _range() -> tuple[date, date]:
     try:
         start = date.fromisoformat(request.args.get("start", ""))
     except ValueError:
-        start = today - timedelta(days=30)
+        start = today - timedelta(days=6)
     try:
         end = date.fromisoformat(request.args.get("end", ""))
     except ValueError:

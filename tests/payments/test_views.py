@@ -210,3 +210,51 @@ def test_owner_cannot_open_finance_pages(
     _, unit, _ = _owner(session, login_as)
     assert client.get(f"/finance/{unit.community.code}/payments").status_code == 403
     assert client.get(f"/finance/{unit.community.code}/billing").status_code == 403
+
+
+class _QrGateway:
+    channel = "wechat"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def create_checkout(self, request: Any) -> Any:
+        from portal.payments.gateways.base import Checkout
+
+        if self.fail:
+            raise RuntimeError("platform said no")
+        return Checkout(qr_code=f"weixin://wxpay/bizpayurl?pr={request.out_trade_no}")
+
+    def parse_notification(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def ack(self, ok: bool, message: str = "") -> Any:
+        raise NotImplementedError
+
+
+def test_wechat_checkout_shows_a_qr_code_and_failures_are_clear(
+    client: FlaskClient, login_as: Any, session: Session, monkeypatch: Any
+) -> None:
+    from portal.payments.gateways import registry
+
+    _, unit, bills = _owner(session, login_as)
+    state = {"fail": True}
+    registry.register("wechat", lambda settings: _QrGateway(fail=state["fail"]))
+    try:
+        failed = client.post(
+            "/pay", data={"bill_ids": [bills[0].id], "channel": "wechat", "idempotency_key": "q0"}
+        )
+        assert "支付渠道暂时不可用" in failed.get_data(as_text=True)
+        assert session.scalar(select(func.count(PaymentIntent.id))) == 0
+        state["fail"] = False
+        response = client.post(
+            "/pay", data={"bill_ids": [bills[0].id], "channel": "wechat", "idempotency_key": "q1"}
+        )
+        assert response.status_code == 302
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert 'src="data:image/svg+xml' in page
+        assert "微信扫一扫" in page
+    finally:
+        from portal.payments.gateways.wechat import WechatGateway
+
+        registry.register("wechat", WechatGateway.from_settings)
