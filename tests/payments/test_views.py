@@ -237,7 +237,7 @@ def test_wechat_checkout_shows_a_qr_code_and_failures_are_clear(
 ) -> None:
     from portal.payments.gateways import registry
 
-    _, unit, bills = _owner(session, login_as)
+    _, _unit, bills = _owner(session, login_as)
     state = {"fail": True}
     registry.register("wechat", lambda settings: _QrGateway(fail=state["fail"]))
     try:
