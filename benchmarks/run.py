@@ -102,7 +102,7 @@ def main() -> None:
             "collection_stats (12 months, SQL)",
             lambda: billing.collection_stats(
                 db.session, community_id=community_id, today=date.today()
-            ),  # noqa: DTZ011
+            ),
             repeat=max(5, args.repeat // 10),
         )
         measure("flask ledger check (whole ledger)", lambda: ledger.check(db.session), repeat=3)
