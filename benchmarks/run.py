@@ -11,7 +11,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from portal.accounts import service as accounts
 from portal.billing import service as billing
 from portal.extensions import db
 from portal.ledger import service as ledger
-from portal.timeutil import now_utc
+from portal.timeutil import local_today, now_utc
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -101,7 +100,7 @@ def main() -> None:
         measure(
             "collection_stats (12 months, SQL)",
             lambda: billing.collection_stats(
-                db.session, community_id=community_id, today=date.today()
+                db.session, community_id=community_id, today=local_today()
             ),
             repeat=max(5, args.repeat // 10),
         )
