@@ -13,7 +13,7 @@ from portal.communities import service as communities
 from portal.domains import NavItem, optional_module
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.forms import attach_error
+from portal.forms import attach_error, choices
 from portal.ledger import service as ledger
 from portal.security import public, roles_required
 from portal.timeutil import local_today, now_utc, zone
@@ -141,8 +141,6 @@ def standard_new(code: str) -> ResponseReturnValue:
             (str(n.id), n.title)
             for n in notices.published_fee_change_notices(db.session, community_id=community.id)
         ]
-    from portal.forms import choices
-
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
         try:

@@ -218,7 +218,7 @@ def receipt_pdf(receipt_id: int) -> ResponseReturnValue:
     receipt = service.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
     if receipt is None:
         abort(404)
-    pdf = service_receipt_pdf(receipt)
+    pdf = _receipt_pdf_bytes(receipt)
     return Response(
         pdf,
         mimetype="application/pdf",
@@ -226,7 +226,7 @@ def receipt_pdf(receipt_id: int) -> ResponseReturnValue:
     )
 
 
-def service_receipt_pdf(receipt: Any) -> bytes:
+def _receipt_pdf_bytes(receipt: Any) -> bytes:
     from portal.payments.receipt_pdf import ReceiptData, render_receipt_pdf
 
     payment = receipt.payment
