@@ -53,7 +53,8 @@ def _standard_payload(standard: FeeStandard) -> dict[str, Any]:
         "item_code": standard.item_code,
         "item_name": standard.item_name,
         "basis": standard.basis,
-        "rate": str(standard.rate),
+        # As stored (Numeric(12, 4)), so the payload rebuilt after a reload is identical.
+        "rate": str(Decimal(standard.rate).quantize(RATE_STEP)),
         "effective_from": standard.effective_from.isoformat(),
         "approval_ref": standard.approval_ref,
         "version": standard.version,

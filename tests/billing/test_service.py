@@ -161,7 +161,9 @@ def test_bad_standards_refused(session: Session, field: str, kwargs: dict) -> No
 
 def test_standards_are_published_and_tamper_evident(session: Session) -> None:
     community = factories.make_community(session)
-    standard = factories.make_standard(session, community=community)
+    standard = factories.make_standard(session, community=community, rate="2.35")
+    session.commit()
+    session.expire_all()  # read back from the database: "2.35" comes back as 2.3500
     assert publication.verify(session, community).ok
     standard.rate = Decimal("9.99")  # an in-place edit, which the app never does
     session.flush()
