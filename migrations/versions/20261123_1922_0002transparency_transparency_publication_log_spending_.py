@@ -38,11 +38,304 @@ def upgrade():
     with op.batch_alter_table('publication_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_publication_entries_community_id'), ['community_id'], unique=False)
 
+    op.create_table('annual_statements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('fee_regime', sa.String(length=20), nullable=False),
+    sa.Column('fee_income_fen', sa.BigInteger(), nullable=False),
+    sa.Column('other_income_fen', sa.BigInteger(), nullable=False),
+    sa.Column('commission_rate', sa.Numeric(precision=6, scale=4), nullable=True),
+    sa.Column('commission_fen', sa.BigInteger(), nullable=False),
+    sa.Column('spending_fen', sa.BigInteger(), nullable=False),
+    sa.Column('spending_lines', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('published_at', portal.db.UTCDateTime(), nullable=True),
+    sa.CheckConstraint('fee_income_fen >= 0 AND other_income_fen >= 0 AND commission_fen >= 0', name=op.f('ck_annual_statements_amounts_nonnegative')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_annual_statements_community_id_communities')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_annual_statements_created_by_id_users')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['annual_statements.id'], name=op.f('fk_annual_statements_supersedes_id_annual_statements')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_annual_statements')),
+    sa.UniqueConstraint('community_id', 'year', 'version', name=op.f('uq_annual_statements_community_id_year_version')),
+    sa.UniqueConstraint('supersedes_id', name=op.f('uq_annual_statements_supersedes_id'))
+    )
+
+    with op.batch_alter_table('annual_statements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_annual_statements_community_id'), ['community_id'], unique=False)
+
+    op.create_table('budgets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('note', sa.String(length=1000), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('published_at', portal.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_budgets_community_id_communities')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_budgets_created_by_id_users')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['budgets.id'], name=op.f('fk_budgets_supersedes_id_budgets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_budgets')),
+    sa.UniqueConstraint('community_id', 'year', 'version', name=op.f('uq_budgets_community_id_year_version')),
+    sa.UniqueConstraint('supersedes_id', name=op.f('uq_budgets_supersedes_id'))
+    )
+
+    with op.batch_alter_table('budgets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_budgets_community_id'), ['community_id'], unique=False)
+
+    op.create_table('fund_movements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('account', sa.String(length=20), nullable=False),
+    sa.Column('direction', sa.String(length=3), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('occurred_on', sa.Date(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('counterparty', sa.String(length=100), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=False),
+    sa.Column('approval_ref', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('correction_reason', sa.String(length=500), nullable=False),
+    sa.Column('entered_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('published_at', portal.db.UTCDateTime(), nullable=True),
+    sa.CheckConstraint("direction IN ('in', 'out')", name=op.f('ck_fund_movements_direction_valid')),
+    sa.CheckConstraint('amount_fen >= 0', name=op.f('ck_fund_movements_amount_nonnegative')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_fund_movements_community_id_communities')),
+    sa.ForeignKeyConstraint(['entered_by_id'], ['users.id'], name=op.f('fk_fund_movements_entered_by_id_users')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['fund_movements.id'], name=op.f('fk_fund_movements_supersedes_id_fund_movements')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_movements')),
+    sa.UniqueConstraint('supersedes_id', name=op.f('uq_fund_movements_supersedes_id'))
+    )
+
+    with op.batch_alter_table('fund_movements', schema=None) as batch_op:
+        batch_op.create_index('ix_fund_movements_community_account', ['community_id', 'account', 'occurred_on'], unique=False)
+
+    op.create_table('notices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('body_markdown', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('important', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('pinned', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('publish_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('published_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('expires_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('withdrawn_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('outage_type', sa.String(length=16), nullable=True),
+    sa.Column('outage_starts_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('outage_ends_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', portal.db.UTCDateTime(), nullable=False),
+    sa.CheckConstraint('outage_ends_at IS NULL OR outage_starts_at IS NULL OR outage_ends_at > outage_starts_at', name=op.f('ck_notices_outage_ends_after_start')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_notices_community_id_communities')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_notices_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notices'))
+    )
+
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.create_index('ix_notices_community_status_published', ['community_id', 'status', 'published_at'], unique=False)
+
+    op.create_table('spending_categories',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('sort_order', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('active', sa.Boolean(), server_default='1', nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_spending_categories_community_id_communities')),
+    sa.ForeignKeyConstraint(['parent_id'], ['spending_categories.id'], name=op.f('fk_spending_categories_parent_id_spending_categories')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spending_categories')),
+    sa.UniqueConstraint('community_id', 'code', name=op.f('uq_spending_categories_community_id_code'))
+    )
+
+    with op.batch_alter_table('spending_categories', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spending_categories_community_id'), ['community_id'], unique=False)
+
+    op.create_table('budget_lines',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('budget_id', sa.Integer(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint('amount_fen >= 0', name=op.f('ck_budget_lines_amount_nonnegative')),
+    sa.ForeignKeyConstraint(['budget_id'], ['budgets.id'], name=op.f('fk_budget_lines_budget_id_budgets')),
+    sa.ForeignKeyConstraint(['category_id'], ['spending_categories.id'], name=op.f('fk_budget_lines_category_id_spending_categories')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_budget_lines')),
+    sa.UniqueConstraint('budget_id', 'category_id', name=op.f('uq_budget_lines_budget_id_category_id'))
+    )
+
+    with op.batch_alter_table('budget_lines', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_budget_lines_budget_id'), ['budget_id'], unique=False)
+
+    op.create_table('fund_evidence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('movement_id', sa.Integer(), nullable=False),
+    sa.Column('stored_file_id', sa.Integer(), nullable=False),
+    sa.Column('label', sa.String(length=100), nullable=False),
+    sa.ForeignKeyConstraint(['movement_id'], ['fund_movements.id'], name=op.f('fk_fund_evidence_movement_id_fund_movements')),
+    sa.ForeignKeyConstraint(['stored_file_id'], ['stored_files.id'], name=op.f('fk_fund_evidence_stored_file_id_stored_files')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_fund_evidence')),
+    sa.UniqueConstraint('movement_id', 'stored_file_id', name=op.f('uq_fund_evidence_movement_id_stored_file_id'))
+    )
+
+    with op.batch_alter_table('fund_evidence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fund_evidence_movement_id'), ['movement_id'], unique=False)
+
+    op.create_table('notice_attachments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('stored_file_id', sa.Integer(), nullable=False),
+    sa.Column('label', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_attachments_notice_id_notices')),
+    sa.ForeignKeyConstraint(['stored_file_id'], ['stored_files.id'], name=op.f('fk_notice_attachments_stored_file_id_stored_files')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_attachments')),
+    sa.UniqueConstraint('notice_id', 'stored_file_id', name=op.f('uq_notice_attachments_notice_id_stored_file_id'))
+    )
+
+    with op.batch_alter_table('notice_attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notice_attachments_notice_id'), ['notice_id'], unique=False)
+
+    op.create_table('notice_buildings',
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('building_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['building_id'], ['buildings.id'], name=op.f('fk_notice_buildings_building_id_buildings')),
+    sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_buildings_notice_id_notices'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('notice_id', 'building_id', name=op.f('pk_notice_buildings'))
+    )
+
+    op.create_table('notice_reads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notice_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('read_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('acknowledged_at', portal.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_reads_notice_id_notices')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notice_reads_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_reads')),
+    sa.UniqueConstraint('notice_id', 'user_id', name=op.f('uq_notice_reads_notice_id_user_id'))
+    )
+
+    with op.batch_alter_table('notice_reads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notice_reads_user_id'), ['user_id'], unique=False)
+
+    op.create_table('spending_items',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=False),
+    sa.Column('spent_on', sa.Date(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('vendor', sa.String(length=100), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('correction_reason', sa.String(length=500), nullable=False),
+    sa.Column('entered_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('published_at', portal.db.UTCDateTime(), nullable=True),
+    sa.CheckConstraint('amount_fen >= 0', name=op.f('ck_spending_items_amount_nonnegative')),
+    sa.ForeignKeyConstraint(['category_id'], ['spending_categories.id'], name=op.f('fk_spending_items_category_id_spending_categories')),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_spending_items_community_id_communities')),
+    sa.ForeignKeyConstraint(['entered_by_id'], ['users.id'], name=op.f('fk_spending_items_entered_by_id_users')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['spending_items.id'], name=op.f('fk_spending_items_supersedes_id_spending_items')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spending_items')),
+    sa.UniqueConstraint('supersedes_id', name=op.f('uq_spending_items_supersedes_id'))
+    )
+
+    with op.batch_alter_table('spending_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spending_items_category_id'), ['category_id'], unique=False)
+        batch_op.create_index('ix_spending_items_community_status_spent', ['community_id', 'status', 'spent_on'], unique=False)
+
+    op.create_table('spending_evidence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('stored_file_id', sa.Integer(), nullable=False),
+    sa.Column('label', sa.String(length=100), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['spending_items.id'], name=op.f('fk_spending_evidence_item_id_spending_items')),
+    sa.ForeignKeyConstraint(['stored_file_id'], ['stored_files.id'], name=op.f('fk_spending_evidence_stored_file_id_stored_files')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spending_evidence')),
+    sa.UniqueConstraint('item_id', 'stored_file_id', name=op.f('uq_spending_evidence_item_id_stored_file_id'))
+    )
+
+    with op.batch_alter_table('spending_evidence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spending_evidence_item_id'), ['item_id'], unique=False)
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('spending_evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_spending_evidence_item_id'))
+
+    op.drop_table('spending_evidence')
+
+    with op.batch_alter_table('spending_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_spending_items_community_status_spent')
+        batch_op.drop_index(batch_op.f('ix_spending_items_category_id'))
+
+    op.drop_table('spending_items')
+
+    with op.batch_alter_table('notice_reads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_reads_user_id'))
+
+    op.drop_table('notice_reads')
+
+    op.drop_table('notice_buildings')
+
+    with op.batch_alter_table('notice_attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notice_attachments_notice_id'))
+
+    op.drop_table('notice_attachments')
+
+    with op.batch_alter_table('fund_evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fund_evidence_movement_id'))
+
+    op.drop_table('fund_evidence')
+
+    with op.batch_alter_table('budget_lines', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_budget_lines_budget_id'))
+
+    op.drop_table('budget_lines')
+
+    with op.batch_alter_table('spending_categories', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_spending_categories_community_id'))
+
+    op.drop_table('spending_categories')
+
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.drop_index('ix_notices_community_status_published')
+
+    op.drop_table('notices')
+
+    with op.batch_alter_table('fund_movements', schema=None) as batch_op:
+        batch_op.drop_index('ix_fund_movements_community_account')
+
+    op.drop_table('fund_movements')
+
+    with op.batch_alter_table('budgets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_budgets_community_id'))
+
+    op.drop_table('budgets')
+
+    with op.batch_alter_table('annual_statements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_annual_statements_community_id'))
+
+    op.drop_table('annual_statements')
+
     with op.batch_alter_table('publication_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_publication_entries_community_id'))
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from portal.communities import service
 from portal.communities.forms import CommunityForm, NewCommunityForm, UnitForm
 from portal.communities.models import Unit
-from portal.domains import NavItem
+from portal.domains import NavItem, optional_module
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error
@@ -28,6 +28,9 @@ def community_public(code: str) -> ResponseReturnValue:
     community = service.visible_community(db.session, code=code, user=current_user)
     if community is None:
         abort(404)
+    transparency = optional_module("transparency", "views")
+    if transparency is not None:  # the transparency page is the community's public face
+        return transparency.render_community_page(community)
     counts = service.community_counts(db.session, community)
     return render_template("communities/community_public.html", community=community, counts=counts)
 

@@ -1,0 +1,1 @@
+"""Transparency: spending with evidence, budgets, owners' accounts, statements, publication log."""

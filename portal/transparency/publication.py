@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,7 +38,8 @@ def canonical_json(data: dict[str, Any]) -> str:
 
 
 def format_instant(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An instant as UTC text, e.g. 2026-11-20T02:00:00Z (whatever zone it was given in)."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def entry_dict(entry: PublicationEntry, community_code: str) -> dict[str, Any]:
@@ -81,7 +82,8 @@ def append(
         .limit(1)
     ).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    published_at = now.replace(microsecond=0)
+    # Stored as UTC without microseconds, so the hashed text survives the database round trip.
+    published_at = now.astimezone(UTC).replace(microsecond=0)
     # Round-trip through JSON so the stored payload is exactly what gets hashed.
     clean_payload = json.loads(canonical_json(payload))
     entry = PublicationEntry(
@@ -100,12 +102,59 @@ def append(
     return entry
 
 
+def append_many(
+    session: Session,
+    *,
+    community: Community,
+    records: list[tuple[str, int, dict[str, Any], datetime]],
+) -> list[PublicationEntry]:
+    """Append several (kind, record_id, payload, now) publications in order, locking once."""
+    session.execute(select(Community.id).where(Community.id == community.id).with_for_update())
+    last = session.execute(
+        select(PublicationEntry.seq, PublicationEntry.hash)
+        .where(PublicationEntry.community_id == community.id)
+        .order_by(PublicationEntry.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev_hash = (last[0], last[1]) if last else (0, GENESIS)
+    made = []
+    for kind, record_id, payload, now in records:
+        seq += 1
+        entry = PublicationEntry(
+            community_id=community.id,
+            seq=seq,
+            kind=kind,
+            record_id=record_id,
+            published_at=now.astimezone(UTC).replace(microsecond=0),
+            payload=json.loads(canonical_json(payload)),
+            prev_hash=prev_hash,
+            hash="",
+        )
+        entry.hash = compute_hash(entry_dict(entry, community.code))
+        prev_hash = entry.hash
+        made.append(entry)
+    session.add_all(made)
+    session.flush()
+    return made
+
+
 def entries(session: Session, community: Community) -> list[dict[str, Any]]:
     """The community's whole chain in seq order, as published."""
     rows = session.scalars(
         select(PublicationEntry)
         .where(PublicationEntry.community_id == community.id)
         .order_by(PublicationEntry.seq)
+    )
+    return [entry_dict(row, community.code) for row in rows]
+
+
+def recent(session: Session, community: Community, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest `limit` entries, newest first (for pages; verification needs entries())."""
+    rows = session.scalars(
+        select(PublicationEntry)
+        .where(PublicationEntry.community_id == community.id)
+        .order_by(PublicationEntry.seq.desc())
+        .limit(limit)
     )
     return [entry_dict(row, community.code) for row in rows]
 

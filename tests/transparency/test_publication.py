@@ -55,7 +55,48 @@ def test_tampered_entry_is_named(session: Session, runner: FlaskCliRunner) -> No
     )
     session.commit()
     result = publication.verify(session, community)
-    assert not result.ok and result.bad_seq == 2
+    assert not result.ok
+    assert result.bad_seq == 2
     cli = runner.invoke(args=["transparency", "verify", "--community", "CH2"])
     assert cli.exit_code == 1
     assert "seq 2" in cli.output
+
+
+def test_local_times_are_hashed_as_utc(session: Session) -> None:
+    """An entry published with a Shanghai-zone instant must still verify after a round trip."""
+    from zoneinfo import ZoneInfo
+
+    community = factories.make_community(session, code="TZ1")
+    local = NOW.astimezone(ZoneInfo("Asia/Shanghai")).replace(microsecond=123)
+    entry = publication.append(
+        session, community=community, kind="note", record_id=1, payload={"a": 1}, now=local
+    )
+    assert publication.entries(session, community)[0]["published_at"] == "2026-11-20T02:00:00Z"
+    session.commit()
+    session.expire_all()
+    assert publication.verify(session, community).ok
+    assert entry.published_at == NOW
+
+
+def test_append_many_equals_appending_one_by_one(session: Session) -> None:
+    one = factories.make_community(session, code="ONE")
+    many = factories.make_community(session, code="MANY")
+    records = [("note", n, {"n": n, "说明": "保洁"}, NOW) for n in range(4)]
+    publication.append(session, community=many, kind="note", record_id=99, payload={}, now=NOW)
+    publication.append(session, community=one, kind="note", record_id=99, payload={}, now=NOW)
+    for kind, record_id, payload, now in records:
+        publication.append(
+            session, community=one, kind=kind, record_id=record_id, payload=payload, now=now
+        )
+    publication.append_many(session, community=many, records=records)
+    strip = [
+        {k: v for k, v in e.items() if k not in ("community", "hash", "prev_hash")}
+        for e in publication.entries(session, many)
+    ]
+    assert strip == [
+        {k: v for k, v in e.items() if k not in ("community", "hash", "prev_hash")}
+        for e in publication.entries(session, one)
+    ]
+    session.commit()
+    assert publication.verify(session, many).ok
+    assert [e["seq"] for e in publication.entries(session, many)] == [1, 2, 3, 4, 5]

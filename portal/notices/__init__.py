@@ -1,0 +1,1 @@
+"""Notice board: announcements, read receipts and acknowledgements, Atom feed."""

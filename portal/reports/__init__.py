@@ -1,0 +1,1 @@
+"""Reports: KPI queries and Plotly figure builders shared by the dashboards."""
