@@ -13,8 +13,8 @@ from portal.billing.models import Bill
 from portal.communities.models import Community, Ownership, Unit
 from portal.demo.service import DemoContext
 from portal.domains import optional_module
-from portal.payments import service as payments
-from portal.payments.models import Channel, Payment
+from portal.payments.bulk import ImportRow, import_payments
+from portal.payments.models import Channel
 from portal.timeutil import DEFAULT_TZ, local_today
 
 STANDARDS = [  # (property type, item, basis, rate)
@@ -143,6 +143,7 @@ def _bills_and_payments(
             select(Bill).where(Bill.community_id == community.id, Bill.period == period)
         ).all()
         months_ago = (today.year - period.year) * 12 + today.month - period.month
+        batch: list[ImportRow] = []
         for bill in bills:
             billed += bill.amount_fen
             profile = profiles[bill.unit_id]
@@ -153,27 +154,19 @@ def _bills_and_payments(
             if amount <= 0 or paid_on > today:
                 continue
             channel = _channel(rng)
-            payment = Payment(
-                community_id=community.id,
-                payer_id=owner_of.get(bill.unit_id),
-                unit_id=bill.unit_id,
-                channel=channel,
-                txn_id=f"{channel[:2].upper()}{secrets.token_hex(8).upper()}",
-                amount_fen=amount,
-                refund_due_fen=0,
-                received_at=_instant(paid_on, rng.randint(0, 720)),
-                note="",
-            )
-            session.add(payment)
-            session.flush()
-            payments.credit(
-                session,
-                payment=payment,
-                bill_ids=[bill.id],
-                flag_excess=False,
-                now=payment.received_at,
+            batch.append(
+                ImportRow(
+                    unit_id=bill.unit_id,
+                    bill_id=bill.id,
+                    channel=channel,
+                    txn_id=f"{channel[:2].upper()}{secrets.token_hex(8).upper()}",
+                    amount_fen=amount,
+                    received_at=_instant(paid_on, rng.randint(0, 720)),
+                    payer_id=owner_of.get(bill.unit_id),
+                )
             )
             collected += amount
+        import_payments(session, community=community, rows=batch)
         session.flush()
         period = service.add_months(period, step)
     return billed, collected

@@ -361,6 +361,7 @@ def generate_bills(
     issued_on = today if period <= today < add_months(period, result.months) else period
     due = issued_on + timedelta(days=DUE_DAYS)
     in_credit = ledger.units_in_credit(session, community_id=community.id)
+    bills: list[Bill] = []
     for plan in planned:
         bill = Bill(
             community_id=community.id,
@@ -390,12 +391,18 @@ def generate_bills(
             )
             for p in plan.lines
         ]
-        session.add(bill)
-        session.flush()
-        ledger.post_bill(session, bill=bill, now=now, actor_id=actor_id)
-        if plan.unit.id in in_credit:
-            apply_prepayment(session, unit_id=plan.unit.id, community_id=community.id, now=now)
-        result.created += 1
+        bills.append(bill)
+    session.add_all(bills)
+    session.flush()  # one batched INSERT per table for the whole run
+    ledger.post_many(
+        session,
+        [ledger.bill_entry(session, bill=bill, now=now, actor_id=actor_id) for bill in bills],
+        move_lines=False,
+    )
+    for bill in bills:
+        if bill.unit_id in in_credit:
+            apply_prepayment(session, unit_id=bill.unit_id, community_id=community.id, now=now)
+    result.created = len(bills)
     if result.created:
         audit.record(
             session,

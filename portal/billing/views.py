@@ -63,7 +63,15 @@ def bill_detail(bill_id: int) -> ResponseReturnValue:
         if (row["source_type"], row["source_id"]) == ("bill", bill.id)
         or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")
     ]
-    return render_template("billing/bill_detail.html", bill=bill, history=history)
+    disputes = optional_module("disputes", "service")
+    line_disputes = (
+        disputes.line_disputes(db.session, line_ids=[line.id for line in bill.lines])
+        if disputes is not None
+        else {}
+    )
+    return render_template(
+        "billing/bill_detail.html", bill=bill, history=history, line_disputes=line_disputes
+    )
 
 
 @bp.route("/units/<int:unit_id>/ledger")

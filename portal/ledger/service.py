@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, insert, inspect, select, update
+from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -229,10 +229,11 @@ def _expire(session: Session, model: type, ident: int | None) -> None:
         session.expire(obj, ["outstanding_fen", "waived_fen"])
 
 
-def post_bill(
+def bill_entry(
     session: Session, *, bill: Bill, now: datetime, actor_id: int | None = None
-) -> JournalEntry:
-    """Dr the unit's receivable per line, Cr fee income per item (lines start outstanding)."""
+) -> NewEntry:
+    """A new bill's entry for post_many(move_lines=False): Dr the unit's receivable per line,
+    Cr fee income per item (the lines are created already outstanding)."""
     ar = receivable(session, community_id=bill.community_id, unit_id=bill.unit_id)
     legs: list[Leg] = []
     for line in bill.lines:
@@ -248,17 +249,15 @@ def post_bill(
                 -line.amount_fen,
             )
         )
-    return post(
-        session,
+    return NewEntry(
         community_id=bill.community_id,
         kind=EntryKind.BILL,
         memo=f"账单 {bill.period_label}",
         source_type="bill",
         source_id=bill.id,
         legs=legs,
-        now=now,
+        created_at=now,
         actor_id=actor_id,
-        move_lines=False,
     )
 
 
@@ -430,3 +429,114 @@ def check(session: Session, *, community_id: int | None = None) -> CheckReport:
         bills = bills.where(Bill.community_id == community_id)
     report.bill_mismatches = list(session.scalars(bills.limit(100)))
     return report
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry for post_many(): what post() takes, without the session."""
+
+    community_id: int
+    kind: str
+    memo: str
+    source_type: str
+    source_id: int
+    legs: Sequence[Leg]
+    created_at: datetime
+    actor_id: int | None = None
+
+
+def post_many(session: Session, entries: Sequence[NewEntry], *, move_lines: bool = True) -> None:
+    """post() for a batch (billing runs, bank files): same checks, a few statements in all.
+
+    Bill-line balances move with compare-and-set UPDATEs run as one executemany; if any line
+    would leave its bounds the whole batch is refused (Conflict) and the caller rolls back.
+    """
+    if not entries:
+        return
+    for entry in entries:
+        legs = [leg for leg in entry.legs if leg.amount_fen != 0]
+        if not legs or sum(leg.amount_fen for leg in legs) != 0:
+            raise DomainError(_l("记账分录借贷不平衡"))
+    ids = session.scalars(
+        insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+        [
+            {
+                "community_id": e.community_id,
+                "kind": e.kind,
+                "memo": e.memo[:255],
+                "source_type": e.source_type,
+                "source_id": e.source_id,
+                "reverses_id": None,
+                "created_by_id": e.actor_id,
+                "created_at": e.created_at,
+            }
+            for e in entries
+        ],
+    ).all()
+    postings = []
+    deltas: dict[int, int] = {}
+    credited: dict[int, int] = {}
+    for entry_id, entry in zip(ids, entries, strict=True):
+        for leg in entry.legs:
+            if leg.amount_fen == 0:
+                continue
+            postings.append(
+                {
+                    "entry_id": entry_id,
+                    "account_id": leg.account.id,
+                    "amount_fen": leg.amount_fen,
+                    "bill_line_id": leg.bill_line_id,
+                }
+            )
+            if leg.bill_line_id is not None:
+                deltas[leg.bill_line_id] = deltas.get(leg.bill_line_id, 0) + leg.amount_fen
+                if entry.kind in CREDIT_KINDS:
+                    credited[leg.bill_line_id] = credited.get(leg.bill_line_id, 0) - leg.amount_fen
+    session.execute(insert(Posting), postings)
+    if not deltas or not move_lines:
+        return
+    lines, bills = BillLine.__table__, Bill.__table__
+    moved = session.execute(
+        update(lines)
+        .where(
+            lines.c.id == bindparam("line_id"),
+            lines.c.outstanding_fen + bindparam("delta") >= 0,
+            lines.c.outstanding_fen + bindparam("delta") <= lines.c.amount_fen,
+        )
+        .values(
+            outstanding_fen=lines.c.outstanding_fen + bindparam("delta"),
+            waived_fen=lines.c.waived_fen + bindparam("credit"),
+        ),
+        [
+            {"line_id": line_id, "delta": delta, "credit": credited.get(line_id, 0)}
+            for line_id, delta in sorted(deltas.items())
+        ],
+    ).rowcount
+    if moved != len(deltas):
+        raise Conflict(_l("账单明细余额已变化，请重试"), code="balance_changed")
+    bill_of = dict(
+        session.execute(
+            select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(deltas)))
+        ).all()
+    )
+    per_bill: dict[int, list[int]] = {}
+    for line_id, delta in deltas.items():
+        acc = per_bill.setdefault(bill_of[line_id], [0, 0])
+        acc[0] += delta
+        acc[1] += credited.get(line_id, 0)
+    session.execute(
+        update(bills)
+        .where(bills.c.id == bindparam("bill_id"))
+        .values(
+            outstanding_fen=bills.c.outstanding_fen + bindparam("delta"),
+            waived_fen=bills.c.waived_fen + bindparam("credit"),
+        ),
+        [
+            {"bill_id": bill_id, "delta": d, "credit": c}
+            for bill_id, (d, c) in sorted(per_bill.items())
+        ],
+    )
+    for line_id in deltas:
+        _expire(session, BillLine, line_id)
+    for bill_id in per_bill:
+        _expire(session, Bill, bill_id)
