@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from datetime import date, timedelta
 from typing import Any
@@ -22,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import exports
 from portal.accounts.models import User
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
@@ -388,38 +387,8 @@ def _export(code: str, payments: list[Payment], fmt: str, start: date, end: date
     ]
     name = f"payments-{code}-{start}-{end}"
     if fmt == "csv":
-        out = io.StringIO()
-        out.write("\ufeff")  # Excel opens UTF-8 CSV correctly with a BOM
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows([[_safe_cell(c) for c in row] for row in rows])
-        return Response(
-            out.getvalue(),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "收款日记账"
-    sheet.append(header)
-    for row in rows:
-        sheet.append([_safe_cell(c) for c in row])
-    data = io.BytesIO()
-    book.save(data)
-    return Response(
-        data.getvalue(),
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-
-
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (CSV injection) in text cells."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+        return exports.csv_response(f"{name}.csv", header, rows)
+    return exports.xlsx_response(f"{name}.xlsx", "收款日记账", header, rows)
 
 
 @bp.route("/finance/<code>/payments/offline", methods=["GET", "POST"])

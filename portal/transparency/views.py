@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -16,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import exports
 from portal.communities import service as communities
 from portal.communities.models import Community
 from portal.domains import NavItem, optional_module
@@ -391,13 +390,6 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-def _csv_safe(value: Any) -> Any:
-    """Keep spreadsheet programs from running staff-entered text as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @bp.route("/c/<code>/spending.<fmt>")
 @public
 def spending_download(code: str, fmt: str) -> ResponseReturnValue:
@@ -414,16 +406,13 @@ def spending_download(code: str, fmt: str) -> ResponseReturnValue:
             mimetype="application/json",
             headers=headers,
         )
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel needs the BOM to read UTF-8 Chinese
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    rows = []
     for item in document["items"]:
         row = dict(item)
         row["amount_yuan"] = fen_to_yuan_str(item["amount_fen"])
         row["evidence_sha256"] = ";".join(item["evidence"])
-        writer.writerow([_csv_safe(row.get(col)) for col in CSV_COLUMNS])
-    return Response(out.getvalue(), mimetype="text/csv; charset=utf-8", headers=headers)
+        rows.append([row.get(col) for col in CSV_COLUMNS])
+    return exports.csv_response(filename, CSV_COLUMNS, rows)
 
 
 @bp.route("/my/fee-share")
