@@ -84,7 +84,22 @@ def payable_bills(session: Session, *, user: User, bill_ids: Sequence[int]) -> l
         raise DomainError(_l("一次只能缴纳同一小区的账单"), field="bill_ids")
     if any(b.outstanding_fen <= 0 for b in found):
         raise DomainError(_l("所选账单中有已结清的账单"), field="bill_ids", code="already_paid")
+    due = payable_fen(session, bills=found)
+    if any(due[b.id] <= 0 for b in found):
+        raise DomainError(
+            _l("所选账单的未缴金额正在异议处理中，暂不需缴纳"), field="bill_ids", code="on_hold"
+        )
     return found
+
+
+def payable_fen(session: Session, *, bills: Sequence[Bill]) -> dict[int, int]:
+    """What each bill asks for now: its outstanding less any amount held by an open dispute."""
+    held = billing.held_amounts(session, unit_ids=sorted({b.unit_id for b in bills}))
+    return {
+        b.id: b.outstanding_fen
+        - sum(min(held.get(line.id, 0), line.outstanding_fen) for line in b.lines)
+        for b in bills
+    }
 
 
 def create_intent(
@@ -116,7 +131,8 @@ def create_intent(
             raise Conflict(_l("该幂等键已用于另一笔支付"), field="idempotency_key")
         return existing
     bills = payable_bills(session, user=user, bill_ids=bill_ids)
-    amount = sum(b.outstanding_fen for b in bills)
+    due = payable_fen(session, bills=bills)
+    amount = sum(due.values())
     community = session.get(Community, bills[0].community_id)
     intent = PaymentIntent(
         out_trade_no=new_trade_no(now),
@@ -145,7 +161,7 @@ def create_intent(
         return winner
     for bill in bills:
         session.add(
-            PaymentIntentBill(intent_id=intent.id, bill_id=bill.id, amount_fen=bill.outstanding_fen)
+            PaymentIntentBill(intent_id=intent.id, bill_id=bill.id, amount_fen=due[bill.id])
         )
     periods = "、".join(sorted({b.period_label for b in bills}))
     description = f"{community.name if community else ''} 物业费 {periods}"[:120]

@@ -106,9 +106,13 @@ def pay() -> ResponseReturnValue:
             if intent.pay_url:
                 return redirect(intent.pay_url)
             return redirect(url_for(".intent_status", intent_id=intent.id))
-    total = sum(b.outstanding_fen for b in bills)
+    due = service.payable_fen(db.session, bills=bills)
+    total = sum(due.values())
+    held_total = sum(b.outstanding_fen for b in bills) - total
     return render_template(
         "payments/pay.html",
+        due=due,
+        held_total=held_total,
         bills=bills,
         total=total,
         form=form,

@@ -16,6 +16,7 @@ from portal.api import bp
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.communities import service as communities
 from portal.communities.models import Community
+from portal.domains import optional_module
 from portal.extensions import db
 from portal.reports import queries
 from portal.security import public
@@ -122,6 +123,9 @@ def community_stats(code: str) -> ResponseReturnValue:
     ]
     body["k_anonymity"] = queries.K_ANONYMITY
     body["as_of"] = date.isoformat(local_today(zone(community.timezone)))
+    disputes = optional_module("disputes", "service")
+    if disputes is not None:
+        body["disputes"] = disputes.dispute_stats(db.session, community_id=community.id)
     return jsonify(body)
 
 

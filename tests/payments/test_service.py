@@ -349,3 +349,14 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
         service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
     )
     assert ledger.unit_balance(session, unit_id=unit.id) == 0
+
+
+def test_amount_under_dispute_is_not_asked_for(session: Session, monkeypatch) -> None:
+    owner, unit, bills = _owner_with_bills(session, periods=("2026-09",))
+    line = bills[0].lines[0]
+    monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 5000})
+    intent = _intent(session, owner, bills)
+    assert intent.amount_fen == 25000 - 5000
+    monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 25000})
+    with pytest.raises(DomainError, match="异议"):
+        _intent(session, owner, bills, key="k2")

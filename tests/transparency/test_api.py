@@ -160,6 +160,8 @@ def test_stats_are_k_anonymous(
         {"building": "A区1号楼", "units": 36, "rate": 0.93},
         {"building": "B区9号楼", "units": 3, "rate": None},
     ]
+    # Dispute figures ride along, withheld below five resolved disputes.
+    assert body["disputes"]["too_few"] is True
 
 
 def test_openapi_documents_the_transparency_routes() -> None:

@@ -1,0 +1,35 @@
+"""The demo seed makes disputes in every state, balanced in the ledger, quickly."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.disputes import service
+from portal.disputes.models import Dispute, DisputeStatus, ProposalStatus
+from portal.ledger import service as ledger
+
+
+def test_demo_disputes_cover_every_state(runner: FlaskCliRunner, session: Session) -> None:
+    result = runner.invoke(
+        args=["demo", "seed", "--communities", "1", "--units", "60", "--months", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "disputes:" in result.output
+    disputes = session.scalars(select(Dispute)).all()
+    assert {d.status for d in disputes} == set(DisputeStatus)
+    outcomes = {d.outcome for d in disputes if d.outcome}
+    assert {"upheld", "partly_upheld", "explained", "not_upheld", "withdrawn"} <= outcomes
+    assert {d.target_type for d in disputes} == {"bill_line", "spending", "fee_standard", "service"}
+    assert any(p.status == ProposalStatus.AWAITING_APPROVAL for d in disputes for p in d.proposals)
+    assert sum(d.credited_fen for d in disputes) > 0
+    for d in disputes:  # timelines run forward
+        times = [e.at for e in d.events]
+        assert times == sorted(times), d.reference
+    assert ledger.check(session).ok
+    stats = service.dispute_stats(session, community_id=disputes[0].community_id)
+    assert stats["too_few"] is False
+    demo_owner = [d for d in disputes if d.owner.username == "demo-owner"]
+    assert demo_owner
+    assert demo_owner[0].status == DisputeStatus.PROPOSED
