@@ -352,7 +352,7 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
 
 
 def test_amount_under_dispute_is_not_asked_for(session: Session, monkeypatch) -> None:
-    owner, unit, bills = _owner_with_bills(session, periods=("2026-09",))
+    owner, _unit, bills = _owner_with_bills(session, periods=("2026-09",))
     line = bills[0].lines[0]
     monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 5000})
     intent = _intent(session, owner, bills)
