@@ -116,8 +116,20 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         start = day.replace(hour=9, minute=0, second=0, microsecond=0)
         return start + timedelta(hours=hours, minutes=rng.randint(0, 400))
 
+    last_at: dict[int, datetime] = {}
+
     def step(when: datetime, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        return fn(session, now=min(when, now - timedelta(minutes=5)), **kwargs)
+        """Run one workflow step; a dispute's steps never go back in time (the random
+        office-hour minutes of two days could otherwise cross)."""
+        when = min(when, now - timedelta(minutes=5))
+        dispute = kwargs.get("dispute")
+        if dispute is not None and dispute.id in last_at:
+            when = max(when, last_at[dispute.id] + timedelta(minutes=1))
+        result = fn(session, now=when, **kwargs)
+        target = dispute if dispute is not None else result
+        if isinstance(target, Dispute):
+            last_at[target.id] = when
+        return result
 
     def open_on_line(
         owner: User, line: Any, when: datetime, reason: str, text: str, **kwargs: Any
