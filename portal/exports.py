@@ -35,20 +35,37 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
 
 
 def xlsx_response(
-    filename: str, sheet: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+    filename: str,
+    sheet: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    widths: Sequence[int] = (),
 ) -> Response:
-    """A one-sheet Excel download with a bold header row."""
+    """A one-sheet Excel download: optional title row, bold frozen header, wrapped cells."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     ws = book.active
     ws.title = sheet[:31]
+    if title:
+        ws.append([title])
     ws.append(list(header))
-    for cell in ws[1]:
+    header_row = ws.max_row
+    for cell in ws[header_row]:
         cell.font = Font(bold=True)
     for row in rows:
         ws.append([safe_cell(cell) for cell in row])
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    if widths:
+        for row in ws.iter_rows(min_row=header_row + 1):
+            for cell in row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     data = io.BytesIO()
     book.save(data)
     return Response(

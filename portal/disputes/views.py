@@ -3,13 +3,11 @@ export, and the public (anonymised) objections and statistics of a community."""
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -944,34 +942,13 @@ def mediation_export(code: str, fmt: str) -> ResponseReturnValue:
         return exports.csv_response(
             name, headers, ([row[key] for key, _label in MEDIATION_COLUMNS] for row in rows)
         )
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = str(_l("纠纷调解清单"))[:31]
-    sheet.append([_("%(c)s 纠纷调解清单（三清单）", c=community.name)])
-    sheet.append(headers)
-    for cell in sheet[2]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([exports.safe_cell(row[key]) for key, _label in MEDIATION_COLUMNS])
-    for column, width in zip(
-        "ABCDEFGHIJKLMNOPQRST",
-        (10, 12, 12, 8, 12, 28, 14, 40, 10, 12, 40, 12, 30, 12, 12, 14, 10, 12, 30, 8),
-        strict=True,
-    ):
-        sheet.column_dimensions[column].width = width
-    for row in sheet.iter_rows(min_row=3):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A3"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return Response(
-        buffer.getvalue(),
-        mimetype=exports.XLSX_MIME,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    return exports.xlsx_response(
+        name,
+        str(_l("纠纷调解清单")),
+        headers,
+        ([row[key] for key, _label in MEDIATION_COLUMNS] for row in rows),
+        title=_("%(c)s 纠纷调解清单（三清单）", c=community.name),
+        widths=(10, 12, 12, 8, 12, 28, 14, 40, 10, 12, 40, 12, 30, 12, 12, 14, 10, 12, 30, 8),
     )
 
 

@@ -167,11 +167,10 @@ def post(
     )
     if move_lines:
         deltas: dict[int, int] = {}
-        for leg in legs:
-            if leg.bill_line_id is not None:
-                deltas[leg.bill_line_id] = deltas.get(leg.bill_line_id, 0) + leg.amount_fen
+        credited: dict[int, int] = {}
+        _line_moves(kind, legs, deltas, credited)
         if deltas:
-            move_lines_by(session, deltas=deltas, credit=kind in CREDIT_KINDS)
+            move_lines_by(session, deltas=deltas, credited=credited)
     return entry
 
 
@@ -179,47 +178,69 @@ def post(
 CREDIT_KINDS = frozenset({EntryKind.WAIVER, EntryKind.ADJUSTMENT})
 
 
-def move_lines_by(session: Session, *, deltas: dict[int, int], credit: bool = False) -> None:
-    """Change lines' outstanding (compare-and-set: never below zero nor above the amount),
-    and their bills' totals with them."""
+def move_lines_by(session: Session, *, deltas: dict[int, int], credited: dict[int, int]) -> None:
+    """Change lines' outstanding by `deltas` (and waived by `credited`) with compare-and-set
+    UPDATEs, never below zero nor above the amount, and their bills' totals with them.
+
+    One executemany per table; Core (table) UPDATEs because the ORM variant scans the whole
+    identity map on every call. Any line out of bounds refuses the lot (Conflict).
+    """
+    lines, bills = BillLine.__table__, Bill.__table__
+    moved = session.execute(
+        update(lines)
+        .where(
+            lines.c.id == bindparam("line_id"),
+            lines.c.outstanding_fen + bindparam("delta") >= 0,
+            lines.c.outstanding_fen + bindparam("delta") <= lines.c.amount_fen,
+        )
+        .values(
+            outstanding_fen=lines.c.outstanding_fen + bindparam("delta"),
+            waived_fen=lines.c.waived_fen + bindparam("credit"),
+        ),
+        [
+            {"line_id": line_id, "delta": delta, "credit": credited.get(line_id, 0)}
+            for line_id, delta in sorted(deltas.items())
+        ],
+    ).rowcount
+    if moved != len(deltas):
+        raise Conflict(_l("账单明细余额已变化，请重试"), code="balance_changed")
     bill_of = dict(
         session.execute(
             select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(deltas)))
         ).all()
     )
-    per_bill: dict[int, tuple[int, int]] = {}
-    # Core (table) UPDATEs: the ORM variant scans the whole identity map on every call.
-    lines, bills = BillLine.__table__, Bill.__table__
-    for line_id, delta in sorted(deltas.items()):
-        credited = -delta if credit else 0
-        done = session.execute(
-            update(lines)
-            .where(
-                lines.c.id == line_id,
-                lines.c.outstanding_fen + delta >= 0,
-                lines.c.outstanding_fen + delta <= lines.c.amount_fen,
-            )
-            .values(
-                outstanding_fen=lines.c.outstanding_fen + delta,
-                waived_fen=lines.c.waived_fen + credited,
-            )
-        ).rowcount
-        if done != 1:
-            raise Conflict(_l("账单明细余额已变化，请重试"), code="balance_changed")
+    per_bill: dict[int, list[int]] = {}
+    for line_id, delta in deltas.items():
+        acc = per_bill.setdefault(bill_of[line_id], [0, 0])
+        acc[0] += delta
+        acc[1] += credited.get(line_id, 0)
+    session.execute(
+        update(bills)
+        .where(bills.c.id == bindparam("bill_id"))
+        .values(
+            outstanding_fen=bills.c.outstanding_fen + bindparam("delta"),
+            waived_fen=bills.c.waived_fen + bindparam("credit"),
+        ),
+        [
+            {"bill_id": bill_id, "delta": d, "credit": c}
+            for bill_id, (d, c) in sorted(per_bill.items())
+        ],
+    )
+    for line_id in deltas:
         _expire(session, BillLine, line_id)
-        bill_id = bill_of[line_id]
-        total, waived = per_bill.get(bill_id, (0, 0))
-        per_bill[bill_id] = (total + delta, waived + credited)
-    for bill_id, (total, waived) in sorted(per_bill.items()):
-        session.execute(
-            update(bills)
-            .where(bills.c.id == bill_id)
-            .values(
-                outstanding_fen=bills.c.outstanding_fen + total,
-                waived_fen=bills.c.waived_fen + waived,
-            )
-        )
+    for bill_id in per_bill:
         _expire(session, Bill, bill_id)
+
+
+def _line_moves(
+    kind: str, legs: Sequence[Leg], deltas: dict[int, int], credited: dict[int, int]
+) -> None:
+    """Add an entry's receivable legs to the per-line deltas (and credits, for waivers)."""
+    for leg in legs:
+        if leg.bill_line_id is not None and leg.amount_fen:
+            deltas[leg.bill_line_id] = deltas.get(leg.bill_line_id, 0) + leg.amount_fen
+            if kind in CREDIT_KINDS:
+                credited[leg.bill_line_id] = credited.get(leg.bill_line_id, 0) - leg.amount_fen
 
 
 def _expire(session: Session, model: type, ident: int | None) -> None:
@@ -473,70 +494,21 @@ def post_many(session: Session, entries: Sequence[NewEntry], *, move_lines: bool
             for e in entries
         ],
     ).all()
-    postings = []
+    postings = [
+        {
+            "entry_id": entry_id,
+            "account_id": leg.account.id,
+            "amount_fen": leg.amount_fen,
+            "bill_line_id": leg.bill_line_id,
+        }
+        for entry_id, entry in zip(ids, entries, strict=True)
+        for leg in entry.legs
+        if leg.amount_fen != 0
+    ]
+    session.execute(insert(Posting), postings)
     deltas: dict[int, int] = {}
     credited: dict[int, int] = {}
-    for entry_id, entry in zip(ids, entries, strict=True):
-        for leg in entry.legs:
-            if leg.amount_fen == 0:
-                continue
-            postings.append(
-                {
-                    "entry_id": entry_id,
-                    "account_id": leg.account.id,
-                    "amount_fen": leg.amount_fen,
-                    "bill_line_id": leg.bill_line_id,
-                }
-            )
-            if leg.bill_line_id is not None:
-                deltas[leg.bill_line_id] = deltas.get(leg.bill_line_id, 0) + leg.amount_fen
-                if entry.kind in CREDIT_KINDS:
-                    credited[leg.bill_line_id] = credited.get(leg.bill_line_id, 0) - leg.amount_fen
-    session.execute(insert(Posting), postings)
-    if not deltas or not move_lines:
-        return
-    lines, bills = BillLine.__table__, Bill.__table__
-    moved = session.execute(
-        update(lines)
-        .where(
-            lines.c.id == bindparam("line_id"),
-            lines.c.outstanding_fen + bindparam("delta") >= 0,
-            lines.c.outstanding_fen + bindparam("delta") <= lines.c.amount_fen,
-        )
-        .values(
-            outstanding_fen=lines.c.outstanding_fen + bindparam("delta"),
-            waived_fen=lines.c.waived_fen + bindparam("credit"),
-        ),
-        [
-            {"line_id": line_id, "delta": delta, "credit": credited.get(line_id, 0)}
-            for line_id, delta in sorted(deltas.items())
-        ],
-    ).rowcount
-    if moved != len(deltas):
-        raise Conflict(_l("账单明细余额已变化，请重试"), code="balance_changed")
-    bill_of = dict(
-        session.execute(
-            select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(deltas)))
-        ).all()
-    )
-    per_bill: dict[int, list[int]] = {}
-    for line_id, delta in deltas.items():
-        acc = per_bill.setdefault(bill_of[line_id], [0, 0])
-        acc[0] += delta
-        acc[1] += credited.get(line_id, 0)
-    session.execute(
-        update(bills)
-        .where(bills.c.id == bindparam("bill_id"))
-        .values(
-            outstanding_fen=bills.c.outstanding_fen + bindparam("delta"),
-            waived_fen=bills.c.waived_fen + bindparam("credit"),
-        ),
-        [
-            {"bill_id": bill_id, "delta": d, "credit": c}
-            for bill_id, (d, c) in sorted(per_bill.items())
-        ],
-    )
-    for line_id in deltas:
-        _expire(session, BillLine, line_id)
-    for bill_id in per_bill:
-        _expire(session, Bill, bill_id)
+    for entry in entries:
+        _line_moves(entry.kind, entry.legs, deltas, credited)
+    if deltas and move_lines:
+        move_lines_by(session, deltas=deltas, credited=credited)

@@ -76,10 +76,19 @@ def payable_bills(session: Session, *, user: User, bill_ids: Sequence[int]) -> l
     if not bill_ids:
         raise DomainError(_l("请选择要缴纳的账单"), field="bill_ids")
     unique_ids = sorted(set(bill_ids))
-    bills = [billing.get_owned_bill(session, owner=user, bill_id=i) for i in unique_ids]
-    if any(b is None for b in bills):
+    found = list(
+        session.scalars(
+            select(Bill)
+            .options(selectinload(Bill.lines), selectinload(Bill.unit))
+            .where(
+                Bill.id.in_(unique_ids),
+                Bill.unit_id.in_(billing.owned_unit_ids(session, user) or [-1]),
+            )
+            .order_by(Bill.id)
+        )
+    )
+    if len(found) != len(unique_ids):  # another owner's bill looks like no bill at all
         raise NotFound(_l("账单不存在"), field="bill_ids")
-    found = [b for b in bills if b is not None]
     if len({b.community_id for b in found}) > 1:
         raise DomainError(_l("一次只能缴纳同一小区的账单"), field="bill_ids")
     if any(b.outstanding_fen <= 0 for b in found):
