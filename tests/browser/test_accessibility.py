@@ -24,6 +24,12 @@ def _serious(page: Any) -> list[str]:
     ]
 
 
+# body has overflow-x: hidden, so scrollWidth hides a too-wide page: measure the elements.
+WIDEST = """() => Math.max(0, ...[...document.querySelectorAll('main *')]
+    .filter(e => !e.closest('.table-wrap'))
+    .map(e => e.getBoundingClientRect().right)) - window.innerWidth"""
+
+
 def _login(page: Any, base: str, username: str) -> None:
     page.goto(base + "/login")
     page.fill("input[name=username]", username)
@@ -55,6 +61,12 @@ def test_owner_pages_have_no_serious_violations(
         page.goto(live_server + path)
         assert _serious(page) == [], path
         assert page.console_errors == [], path
+        assert page.evaluate(WIDEST) <= 1, path
+    page.goto(live_server + "/lang/en")
+    for path in ("/bills", f"/bills/{bills[0].id}", f"/units/{unit.id}/ledger",
+                 f"/pay?bill_ids={bills[0].id}"):
+        page.goto(live_server + path)
+        assert page.evaluate(WIDEST) <= 1, f"{path} (English) is wider than the phone"
 
 
 def test_finance_pages_have_no_serious_violations(
