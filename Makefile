@@ -22,11 +22,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+PORT ?= 5000
+
+run: export CLEARFEE_ENV ?= demo
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo seed --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
+test: export CLEARFEE_ENV = test
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 TRUE = {"1", "true", "yes", "on"}
+# CLEARFEE_ENV: unset means production (DESIGN.md §3). Only the other modes may offer the
+# sandbox gateway, seed demo accounts or pin the clock.
+MODES = ("production", "demo", "development", "test")
+NON_PRODUCTION = frozenset({"demo", "development", "test"})
 GATEWAY_SETTINGS = (
     "WECHATPAY_MCHID",
     "WECHATPAY_APPID",
@@ -53,7 +57,11 @@ def _database_url(instance_path: str) -> str:
 def from_environment(instance_path: str) -> dict[str, Any]:
     """Build the settings mapping from environment variables."""
     env = os.environ
-    development = env.get("FLASK_DEBUG", "") in TRUE or env.get("CLEARFEE_ENV") == "development"
+    mode = (env.get("CLEARFEE_ENV") or "production").strip().lower()
+    development = mode == "development"
+    # The sandbox pays bills without moving money: on only outside production, and there by
+    # default; PAYMENTS_SANDBOX=0 turns it off in any mode.
+    sandbox_default = "1" if mode in NON_PRODUCTION else "0"
     return {
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
@@ -73,7 +81,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "API_TOKEN_TTL_HOURS": int(env.get("API_TOKEN_TTL_HOURS", "24")),
         "PASSWORD_HASH_TIME_COST": int(env.get("PASSWORD_HASH_TIME_COST", "3")),
         "PASSWORD_HASH_MEMORY_COST": int(env.get("PASSWORD_HASH_MEMORY_COST", "65536")),
-        "PAYMENTS_SANDBOX": env.get("PAYMENTS_SANDBOX", "1") in TRUE,
+        "CLEARFEE_ENV": mode,
+        "PAYMENTS_SANDBOX": env.get("PAYMENTS_SANDBOX", sandbox_default) in TRUE,
+        # Pins now_utc() (ISO-8601 with offset); refused in production.
+        "CLOCK_NOW": env.get("CLEARFEE_CLOCK_NOW") or None,
         "SANDBOX_SECRET": env.get("SANDBOX_SECRET") or _secret_key(instance_path) + ":sandbox",
         # Refunds above this need a manager's approval (default ¥500).
         "REFUND_APPROVAL_THRESHOLD_FEN": int(env.get("REFUND_APPROVAL_THRESHOLD_FEN", "50000")),
@@ -95,3 +106,13 @@ def check(settings: Mapping[str, Any]) -> None:
         )
     if not settings.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is empty")
+    mode = settings.get("CLEARFEE_ENV", "production")
+    if mode not in MODES:
+        raise RuntimeError(f"CLEARFEE_ENV must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "production" and settings.get("PAYMENTS_SANDBOX"):
+        raise RuntimeError(
+            "PAYMENTS_SANDBOX=1 is refused in production: the sandbox gateway marks bills paid "
+            "without moving money. Set CLEARFEE_ENV=demo (or development/test) to use it."
+        )
+    if mode == "production" and settings.get("CLOCK_NOW"):
+        raise RuntimeError("CLEARFEE_CLOCK_NOW (a pinned clock) is refused in production")

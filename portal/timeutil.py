@@ -1,15 +1,34 @@
-"""Clock helpers: UTC in the database, the community's zone on screen."""
+"""Clock helpers: UTC in the database, the community's zone on screen.
+
+The clock is a setting: `CLOCK_NOW` (an aware datetime or an ISO-8601 string) pins what
+`now_utc()` answers inside an app context. Tests pin it so that no test depends on the day it
+runs; production never sets it (config refuses it there).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
+
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 
+def parse_instant(value: datetime | str) -> datetime:
+    """An aware UTC instant from a datetime or an ISO-8601 string (naive refused)."""
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime: give a UTC offset, e.g. 2026-11-20T10:00+08:00")
+    return instant.astimezone(UTC)
+
+
 def now_utc() -> datetime:
-    """The current instant, timezone-aware UTC."""
+    """The current instant, timezone-aware UTC (the app's pinned clock when one is set)."""
+    if has_app_context():
+        pinned = current_app.config.get("CLOCK_NOW")
+        if pinned:
+            return parse_instant(pinned)
     return datetime.now(UTC)
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,17 @@ from sqlalchemy.orm import Session
 
 from portal import create_app
 from portal.extensions import db as _db
+from tests.factories import NOW
+
+# The app's clock is pinned for every test (factories.NOW, 10:00 in Shanghai); a test that
+# needs another instant uses the `clock` fixture. Nothing here reads the real date.
+CLOCK = NOW
 
 TEST_SETTINGS: dict[str, Any] = {
     "TESTING": True,
+    "CLEARFEE_ENV": "test",
+    "CLOCK_NOW": CLOCK,
+    "PAYMENTS_SANDBOX": True,
     "SECRET_KEY": "test-secret",
     "WTF_CSRF_ENABLED": False,
     "PASSWORD_HASH_TIME_COST": 1,
@@ -115,6 +124,31 @@ def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     with application.app_context():
         yield application
         _db.session.remove()
+
+
+class Clock:
+    """The pinned clock of the app under test: `set` and `advance` move it."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    @property
+    def now(self) -> datetime:
+        return self.app.config["CLOCK_NOW"]
+
+    def set(self, instant: datetime) -> datetime:
+        if instant.tzinfo is None:
+            raise ValueError("naive datetime")
+        self.app.config["CLOCK_NOW"] = instant
+        return instant
+
+    def advance(self, **delta: float) -> datetime:
+        return self.set(self.now + timedelta(**delta))
+
+
+@pytest.fixture
+def clock(app: Flask) -> Clock:
+    return Clock(app)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -17,3 +18,19 @@ def test_local_today_crosses_midnight_in_shanghai() -> None:
 def test_naive_rejected() -> None:
     with pytest.raises(ValueError, match="naive"):
         to_local(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+def test_the_app_clock_is_pinned_and_movable(app: Any, clock: Any) -> None:
+    assert now_utc() == clock.now
+    later = clock.advance(days=3)
+    assert now_utc() == later
+    clock.set(datetime(2030, 1, 1, tzinfo=UTC))
+    assert local_today() == date(2030, 1, 1)
+
+
+def test_a_pinned_clock_may_be_an_iso_string(app: Any) -> None:
+    app.config["CLOCK_NOW"] = "2026-11-20T10:00:00+08:00"
+    assert now_utc() == datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    app.config["CLOCK_NOW"] = "2026-11-20T10:00:00"
+    with pytest.raises(ValueError, match="naive"):
+        now_utc()

@@ -779,7 +779,7 @@ def collection_stats(
     session: Session, *, community_id: int, months: int = 12, today: date | None = None
 ) -> dict[str, Any]:
     """Collection rate by billing month and by building; buildings under 5 units → null."""
-    today = today or date.today()  # noqa: DTZ011 - a calendar date; callers pass local today
+    today = today or local_today()
     since = add_months(today.replace(day=1), -(months - 1))
     billed = Bill.amount_fen - Bill.waived_fen
     collected = Bill.amount_fen - Bill.waived_fen - Bill.outstanding_fen

@@ -3,8 +3,10 @@ from __future__ import annotations
 import time
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from portal.config import NON_PRODUCTION
 from portal.demo import service
 from portal.extensions import db
 from portal.timeutil import now_utc
@@ -37,6 +39,11 @@ def seed_command(
     communities_count: int, units: int, months: int, seed_value: int, if_empty: bool
 ) -> None:
     """Fill an empty database with realistic demo data and print the demo log-ins."""
+    if current_app.config.get("CLEARFEE_ENV") not in NON_PRODUCTION:
+        # Demo accounts share a published password: never on a production database.
+        raise click.ClickException(
+            "demo seed is refused in production mode; set CLEARFEE_ENV=demo (make run does)"
+        )
     if not service.database_is_empty(db.session):
         if if_empty:
             click.echo("database already has data; not seeding")

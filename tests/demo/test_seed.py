@@ -1,3 +1,5 @@
+from typing import Any
+
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -7,6 +9,7 @@ from portal.accounts.models import User
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.demo.service import DEMO_PASSWORD
+from portal.extensions import db
 
 
 def test_seed_creates_demo_world(runner: FlaskCliRunner, session: Session) -> None:
@@ -51,3 +54,13 @@ def test_seed_is_reproducible_and_refuses_non_empty(
     assert skip.exit_code == 0
     assert "not seeding" in skip.output
     assert len(names) == 5
+
+
+def test_seed_refused_in_production(make_app: Any) -> None:
+    # No `session` fixture here: its app context would be the one the command runs in.
+    app = make_app(CLEARFEE_ENV="production", PAYMENTS_SANDBOX=False, CLOCK_NOW=None)
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--units", "10"])
+    assert result.exit_code != 0
+    assert "production" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(User.id))) == 0

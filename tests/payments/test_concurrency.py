@@ -29,6 +29,7 @@ from tests.payments.helpers import SECRET, sandbox_callback
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLERS = 200
+pytestmark = pytest.mark.live
 
 
 def _free_port() -> int:
@@ -45,6 +46,7 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[str]:
         "DATABASE_URL": database_url,
         "SANDBOX_SECRET": SECRET,
         "SECRET_KEY": "concurrency-test",
+        "CLEARFEE_ENV": "test",
         "PAYMENTS_SANDBOX": "1",
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_COST": "1024",
