@@ -16,6 +16,7 @@ from portal.accounts import service as accounts
 from portal.accounts.models import Role, User
 from portal.communities import service as communities
 from portal.communities.models import Community, FeeRegime, PropertyType, Unit
+from portal.transparency import publication
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - documented public demo password
 DEMO_STAFF = ("cs", "engineer", "finance", "collector", "manager", "committee")
@@ -207,6 +208,10 @@ def seed(
     for module in domains.modules("demo"):
         module.seed(ctx)
         session.flush()
+    # Each domain seeded its own past publications in turn; the log lists them as they went
+    # public, so that a published_at never goes back along the chain.
+    for community in result.communities:
+        publication.rechain_in_time_order(session, community=community)
     return result
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.accounts.models import User
 from portal.billing.models import Bill, BillLine, FeeStandard
@@ -60,11 +60,21 @@ def _owners(session: Any, community: Community) -> list[tuple[User, Unit]]:
     return out
 
 
-def _line(session: Any, unit: Unit, *, item: str, paid: bool | None, newest: bool = True) -> Any:
+def _line(
+    session: Any,
+    unit: Unit,
+    *,
+    item: str,
+    paid: bool | None,
+    issued_by: date,
+    newest: bool = True,
+) -> Any:
+    """A line of the unit's bills issued by `issued_by` (an owner can only contest a bill
+    they have received)."""
     query = (
         select(BillLine)
         .join(Bill, Bill.id == BillLine.bill_id)
-        .where(Bill.unit_id == unit.id, BillLine.item_code == item)
+        .where(Bill.unit_id == unit.id, BillLine.item_code == item, Bill.issued_on <= issued_by)
         .order_by(Bill.period.desc() if newest else Bill.period)
     )
     if paid is True:
@@ -109,12 +119,24 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
     made = 0
 
     tz = zone(community.timezone)
+    # The cases below are written for 150+ days of bills; a shorter history (a small demo, or
+    # a seed day early in a month) compresses their timeline so that every case still
+    # contests a bill that had been issued.
+    first_issued = session.scalar(
+        select(func.min(Bill.issued_on)).where(Bill.community_id == community.id)
+    )
+    history = (now.astimezone(tz).date() - first_issued).days if first_issued else 0
+    scale = min(1.0, max(history - 5, 1) / 155)
 
     def at(days_ago: float, hours: float = 0) -> datetime:
         """Office hours on the day `days_ago` days back (local), `hours` later."""
-        day = (now - timedelta(days=days_ago)).astimezone(tz)
+        day = (now - timedelta(days=days_ago * scale)).astimezone(tz)
         start = day.replace(hour=9, minute=0, second=0, microsecond=0)
         return start + timedelta(hours=hours, minutes=rng.randint(0, 400))
+
+    def day(days_ago: float) -> date:
+        """The local date `days_ago` days back."""
+        return (now - timedelta(days=days_ago * scale)).astimezone(tz).date()
 
     last_at: dict[int, datetime] = {}
 
@@ -149,7 +171,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         """An accepted credit: it reduces an unpaid line, or becomes credit on a paid one."""
         nonlocal made
         owner, unit = next(pool)
-        line = _line(session, unit, item="property_service", paid=None)
+        line = _line(session, unit, item="property_service", paid=None, issued_by=day(days_ago))
         if line is None:
             return
         ask, give = min(ask, line.amount_fen), min(give, line.amount_fen)
@@ -248,7 +270,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         ),
     ):
         owner, unit = next(pool)
-        line = _line(session, unit, item="property_service", paid=True)
+        line = _line(session, unit, item="property_service", paid=True, issued_by=day(days_ago))
         if line is None:
             continue
         d = open_on_line(owner, line, at(days_ago), reason, text, requested_outcome="explanation")
@@ -267,7 +289,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
 
     # ---- closed: not upheld after the committee looked at it
     owner, unit = next(pool)
-    line = _line(session, unit, item="garbage", paid=True)
+    line = _line(session, unit, item="garbage", paid=True, issued_by=day(110))
     if line is not None:
         d = open_on_line(
             owner,
@@ -324,7 +346,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
 
     # ---- closed: withdrawn
     owner, unit = next(pool)
-    line = _line(session, unit, item="property_service", paid=True)
+    line = _line(session, unit, item="property_service", paid=True, issued_by=day(60))
     if line is not None:
         d = open_on_line(
             owner,
@@ -344,7 +366,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
     # ---- open cases, in every state
     # submitted and overdue (nobody answered for a week)
     owner, unit = next(pool)
-    line = _line(session, unit, item="property_service", paid=False)
+    line = _line(session, unit, item="property_service", paid=False, issued_by=day(8))
     if line is not None:
         open_on_line(
             owner,
@@ -357,7 +379,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         made += 1
     # acknowledged, under review, rejected (pending mediation), awaiting approval
     owner, unit = next(pool)
-    line = _line(session, unit, item="garbage", paid=False)
+    line = _line(session, unit, item="garbage", paid=False, issued_by=day(3))
     if line is not None:
         d = open_on_line(
             owner,
@@ -370,7 +392,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         step(at(2), service.acknowledge, dispute=d, actor=cast.cs, message="已受理，财务核对中。")
         made += 1
     owner, unit = next(pool)
-    line = _line(session, unit, item="property_service", paid=False)
+    line = _line(session, unit, item="property_service", paid=False, issued_by=day(6))
     if line is not None:
         d = open_on_line(
             owner,
@@ -384,7 +406,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         step(at(5), service.start_review, dispute=d, actor=cast.cs, message="已安排现场查看。")
         made += 1
     owner, unit = next(pool)
-    line = _line(session, unit, item="property_service", paid=False)
+    line = _line(session, unit, item="property_service", paid=False, issued_by=day(20))
     if line is not None:
         d = open_on_line(
             owner,
@@ -415,7 +437,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         made += 1
     owner, unit = next(pool)
-    line = _line(session, unit, item="property_service", paid=False)
+    line = _line(session, unit, item="property_service", paid=False, issued_by=day(9))
     if line is not None and line.amount_fen > 30000:
         amount = 30000
     else:
@@ -583,7 +605,10 @@ def _demo_owner_cases(
         unit = session.scalar(
             select(Unit).join(Ownership).where(Ownership.user_id == owner.id).limit(1)
         )
-        line = _line(session, unit, item="garbage", paid=False) if unit else None
+        issued_by = (at(4) - timedelta(days=1)).date()
+        line = (
+            _line(session, unit, item="garbage", paid=False, issued_by=issued_by) if unit else None
+        )
         if line is not None:
             d = step(
                 at(4),

@@ -4,13 +4,14 @@ receipts and acknowledgements from some owners."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from portal.accounts.models import Role, RoleAssignment, User
 from portal.communities.models import Community, Ownership, Unit
+from portal.demo.festivals import mid_autumn, spring_festival
 from portal.demo.service import DemoContext
 from portal.notices import markdown, service
 from portal.notices.models import Notice, NoticeCategory, NoticeRead, NoticeStatus, OutageType
@@ -26,6 +27,45 @@ def _at(now: datetime, community: Community, days: int, hour: int) -> datetime:
     return local.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
+def _local_morning(day: date, community: Community) -> datetime:
+    return datetime.combine(day, time(10, 0), tzinfo=zone(community.timezone))
+
+
+def _mid_autumn_notice(community: Community, now: datetime) -> dict[str, Any]:
+    """The invitation to the latest 中秋 gathering already announced (ten days ahead)."""
+    today = now.astimezone(zone(community.timezone)).date()
+    festival = mid_autumn(today.year)
+    if festival - timedelta(days=10) > today:
+        festival = mid_autumn(today.year - 1)
+    return {
+        "category": NoticeCategory.EVENT,
+        "title": "中秋邻里游园会报名",
+        "published_at": min(_local_morning(festival - timedelta(days=10), community), now),
+        "expires_at": _local_morning(festival + timedelta(days=1), community),
+        "body": "中秋节当晚 18:30 在中心花园举办游园会，猜灯谜、做月饼，欢迎业主携家人参加。",
+    }
+
+
+def _spring_festival_notice(community: Community, now: datetime) -> dict[str, Any]:
+    """The holiday arrangements for the coming 春节, announced two weeks ahead: still
+    scheduled when that day is yet to come."""
+    today = now.astimezone(zone(community.timezone)).date()
+    festival = spring_festival(today.year)
+    if festival < today:
+        festival = spring_festival(today.year + 1)
+    announce = _local_morning(festival - timedelta(days=14), community)
+    spec: dict[str, Any] = {
+        "category": NoticeCategory.GENERAL,
+        "title": f"{festival.year} 年春节期间服务安排",
+        "body": "春节期间管理处 24 小时值班，报修请拨打服务热线或在平台提交。",
+    }
+    if announce > now:
+        spec.update(status=NoticeStatus.SCHEDULED, publish_at=announce)
+    else:
+        spec["published_at"] = announce
+    return spec
+
+
 def _notices(community: Community, now: datetime, months: int) -> list[dict[str, Any]]:
     days = timedelta(days=1)
     old = now - timedelta(days=31 * (months + 2))
@@ -39,7 +79,7 @@ def _notices(community: Community, now: datetime, months: int) -> list[dict[str,
                 "经业主大会审议通过，本小区物业服务费收费标准如下，自公告之日起满 30 日后执行：\n\n"
                 "| 物业类型 | 收费标准 |\n|---|---|\n| 住宅 | 2.80 元/㎡·月 |\n"
                 "| 商业 | 4.50 元/㎡·月 |\n| 地下车位管理费 | 80 元/个·月 |\n\n"
-                "收费依据：业主大会决议〔2024〕1 号；价格主管部门备案。\n\n"
+                f"收费依据：业主大会决议〔{old.year}〕1 号；价格主管部门备案。\n\n"
                 "如有疑问，请在公示期内致电服务热线或到管理处咨询，也可以在平台上提出异议。"
             ),
         },
@@ -103,16 +143,10 @@ def _notices(community: Community, now: datetime, months: int) -> list[dict[str,
             "published_at": now - 20 * days,
             "body": "本季度广告、停车位租金等公共收益及其使用情况已在“公共收益”页逐笔公布。",
         },
+        _mid_autumn_notice(community, now),
         {
             "category": NoticeCategory.EVENT,
-            "title": "中秋邻里游园会报名",
-            "published_at": now - 70 * days,
-            "expires_at": now - 50 * days,
-            "body": "中秋节当晚 18:30 在中心花园举办游园会，猜灯谜、做月饼，欢迎业主携家人参加。",
-        },
-        {
-            "category": NoticeCategory.EVENT,
-            "title": "冬季消防演练通知",
+            "title": "消防演练通知",
             "published_at": now - 8 * days,
             "body": "本周六上午 9:30 在中心广场进行消防演练，届时消防报警系统将鸣响，请勿惊慌。",
         },
@@ -128,13 +162,7 @@ def _notices(community: Community, now: datetime, months: int) -> list[dict[str,
             "published_at": now - 45 * days,
             "body": "高空抛物危害公共安全，依法将承担相应法律责任。请看管好孩子，共同维护安全。",
         },
-        {
-            "category": NoticeCategory.GENERAL,
-            "title": "春节期间服务安排",
-            "status": NoticeStatus.SCHEDULED,
-            "publish_at": now + 1 * days,
-            "body": "春节期间管理处 24 小时值班，报修请拨打服务热线或在平台提交。",
-        },
+        _spring_festival_notice(community, now),
         {
             "category": NoticeCategory.GENERAL,
             "title": "（草稿）地下车库照明改造说明",
@@ -204,7 +232,7 @@ def seed(ctx: DemoContext) -> None:
                     kind=service.KIND_NOTICE,
                     record_id=notice.id,
                     payload=service.notice_payload(notice),
-                    now=now,
+                    now=published_at,
                 )
             share = rng.randint(25, 75)
             for user_id in owners:

@@ -103,13 +103,60 @@ DESCRIPTIONS: dict[str, list[str]] = {
         "楼道墙面渗水发霉",
     ],
 }
-NOTES = [
-    "已上门处理，更换损坏配件，试用正常",
-    "已维修完毕，现场清理干净",
-    "已联系专业维保单位处理完成",
-    "已调整复位，业主确认正常",
-    "已清理完毕并加强巡查",
-]
+# What the engineer wrote on resolving, per category: a note must be about that repair.
+NOTES: dict[str, list[str]] = {
+    "plumbing_electric": [
+        "已上门更换漏水管件和密封圈，试水正常",
+        "已疏通下水并加装防臭地漏芯",
+        "已更换损坏插座和空开，试用正常",
+        "已更换进水阀门，不再滴水",
+        "已更换楼道感应灯灯头，照明恢复",
+    ],
+    "doors_windows": [
+        "已更换锁芯，业主试用正常",
+        "已紧固窗户合页并更换密封条",
+        "已调整单元门闭门器，可正常关闭",
+        "已更换推拉门滑轮，推拉顺畅",
+    ],
+    "elevator": [
+        "已由电梯维保单位更换按钮板，运行正常",
+        "已调整导靴并润滑，异响消除",
+        "已校准门光幕感应，关门正常",
+        "已更换轿厢照明，灯光恢复",
+    ],
+    "cleaning": [
+        "已安排保洁清运完毕并加强巡查",
+        "已清理积水油污，入口已做防滑处理",
+        "已清理楼梯间杂物并张贴提示",
+        "已清洗垃圾分类点并喷洒除味剂",
+    ],
+    "security": [
+        "已修复道闸，恢复刷卡通行",
+        "已修剪遮挡树枝，监控画面恢复清晰",
+        "已重新授权门禁卡，刷卡正常",
+    ],
+    "greening": [
+        "已清除折断树枝并修剪树冠",
+        "已完成草坪修剪并喷洒驱蚊药剂",
+        "已更换破损喷灌管，不再漏水",
+    ],
+    "noise": [
+        "已联系装修户，按规定时间施工",
+        "已与活动组织者沟通，音量已调低并限定时间",
+        "已协调业主检修空调外机，噪音减小",
+    ],
+    "parking": [
+        "已联系占用车主挪车并登记在案",
+        "已更换车位地锁，使用正常",
+        "已重新划线，车位标识清晰",
+    ],
+    "other": [
+        "已重新安装信报箱门",
+        "已重新铺贴松动瓷砖",
+        "已联系快递柜运营方修复屏幕",
+        "已查明渗水点并完成防水修补",
+    ],
+}
 AREAS = ["电梯厅", "单元大堂", "地下车库 B1", "中心花园", "东门", "楼梯间", "垃圾分类点"]
 # Score distributions (5, 4, 3, 2, 1) by how the repair went.
 SCORES_ON_TIME = (58, 31, 8, 2, 1)
@@ -512,7 +559,13 @@ def _plan(
     if resolved >= now:
         return plan
     row.update(resolved_at=resolved, resolution_s=resolve_s, resolution_met=resolved <= resolve_due)
-    move(EventKind.RESOLVED, resolved, engineer.id, TicketStatus.RESOLVED, body=rng.choice(NOTES))
+    move(
+        EventKind.RESOLVED,
+        resolved,
+        engineer.id,
+        TicketStatus.RESOLVED,
+        body=rng.choice(NOTES[code]),
+    )
     late = not row["resolution_met"]
     reopen_chance = force.get("reopen_chance", 0.16 if late else 0.05)
     if rng.random() < reopen_chance:
@@ -543,7 +596,7 @@ def _plan(
             again,
             engineer.id,
             TicketStatus.RESOLVED,
-            body="已彻底更换，复查正常",
+            body=NOTES[code][-1],
         )
     # Ratings follow how it went.
     if row["reopen_count"]:

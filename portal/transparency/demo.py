@@ -567,7 +567,7 @@ def _corrections(
             kind=spending.KIND_SPENDING,
             record_id=correction.id,
             payload=spending.spending_payload(correction),
-            now=max(when, ctx.now - timedelta(minutes=1)),
+            now=when,
         )
         totals["entries"] += 1
 
@@ -582,7 +582,12 @@ def _statement(
     totals: dict[str, int],
 ) -> None:
     session = ctx.session
-    year = today.year - 1
+    # A year's statement is published by 31 January of the next year: early in January the
+    # latest published one is for the year before last.
+    published_on = date(today.year, 1, 31)
+    if _instant(published_on, tz) > ctx.now:
+        published_on = date(today.year - 1, 1, 31)
+    year = published_on.year - 1
     statement = AnnualStatement(
         community_id=community.id,
         year=year,
@@ -590,7 +595,7 @@ def _statement(
         status=RecordStatus.DRAFT,
         fee_regime=community.fee_regime,
         created_by_id=staff_id,
-        created_at=_instant(date(today.year, 1, 20), tz),
+        created_at=_instant(published_on - timedelta(days=11), tz),
     )
     statements._fill(  # the same figures the staff page computes
         session,
@@ -602,7 +607,7 @@ def _statement(
         "本报告经业委会审核，并由会计师事务所出具专项审计报告。",
     )
     statement.status = RecordStatus.PUBLISHED
-    statement.published_at = min(_instant(date(today.year, 1, 31), tz), ctx.now)
+    statement.published_at = _instant(published_on, tz)
     session.add(statement)
     session.flush()
     publication.append(
@@ -611,7 +616,7 @@ def _statement(
         kind=statements.KIND_STATEMENT,
         record_id=statement.id,
         payload=statements.statement_payload(statement),
-        now=max(statement.published_at, ctx.now - timedelta(minutes=1)),
+        now=statement.published_at,
     )
     totals["entries"] += 1
 

@@ -102,6 +102,31 @@ def append(
     return entry
 
 
+def rechain_in_time_order(session: Session, *, community: Community) -> int:
+    """Rewrite a community's not-yet-public chain so that seq follows published_at.
+
+    Only for building demo data in one transaction, where each domain seeds its own past
+    publications in turn: once anything is committed the chain is append-only."""
+    entries = list(
+        session.scalars(
+            select(PublicationEntry)
+            .where(PublicationEntry.community_id == community.id)
+            .order_by(PublicationEntry.published_at, PublicationEntry.seq)
+        )
+    )
+    for entry in entries:  # move out of the way of the unique (community, seq) first
+        entry.seq = -entry.seq
+    session.flush()
+    prev_hash = GENESIS
+    for seq, entry in enumerate(entries, start=1):
+        entry.seq = seq
+        entry.prev_hash = prev_hash
+        entry.hash = compute_hash(entry_dict(entry, community.code))
+        prev_hash = entry.hash
+    session.flush()
+    return len(entries)
+
+
 def append_many(
     session: Session,
     *,

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskCliRunner
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.disputes import service
 from portal.disputes.models import Dispute, DisputeStatus, ProposalStatus
+from portal.extensions import db
 from portal.ledger import service as ledger
 
 
-def test_demo_disputes_cover_every_state(runner: FlaskCliRunner, session: Session) -> None:
-    result = runner.invoke(
+@pytest.mark.parametrize(
+    "now",
+    [datetime(2026, 11, 20, 2, 0, tzinfo=UTC), datetime(2028, 3, 1, 15, 30, tzinfo=UTC)],
+    ids=["autumn", "spring"],
+)
+def test_demo_disputes_cover_every_state(make_app: Callable[..., Flask], now: datetime) -> None:
+    app = make_app(CLOCK_NOW=now)  # the demo tells the same story whatever day it is seeded
+    result = app.test_cli_runner().invoke(
         args=["demo", "seed", "--communities", "1", "--units", "60", "--months", "4"]
     )
     assert result.exit_code == 0, result.output
-    assert "disputes:" in result.output
+    with app.app_context():
+        _check_disputes(result.output, db.session)
+
+
+def _check_disputes(output: str, session: Session) -> None:
+    result_output = output
+    assert "disputes:" in result_output
     disputes = session.scalars(select(Dispute)).all()
     assert {d.status for d in disputes} == set(DisputeStatus)
     outcomes = {d.outcome for d in disputes if d.outcome}
