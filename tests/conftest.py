@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import os
+import select
 import shutil
 import socket
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -203,6 +205,20 @@ def login_as(client: FlaskClient, session: Session) -> Callable[..., Any]:
 
     return login
 
+
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    # Under faketime with FAKETIME_DONT_FAKE_MONOTONIC=1 (scripts/faketime-check),
+    # libfaketime 0.9.10 mangles the absolute deadline that Python's time.sleep hands to
+    # clock_nanosleep, which then fails with EINVAL; select() takes a relative timeout.
+    _real_sleep = time.sleep
+
+    def _sleep(seconds: float) -> None:
+        try:
+            _real_sleep(seconds)
+        except OSError:
+            select.select([], [], [], seconds)
+
+    time.sleep = _sleep
 
 _real_connect = socket.socket.connect
 
