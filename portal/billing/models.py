@@ -1,4 +1,4 @@
-"""Fee standards (versioned, never edited), bills and their lines, late-fee policy."""
+"""Fee standards (versioned, never edited), bills and their lines, late-fee policy, holds."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -189,3 +190,58 @@ class BillLine(Base):
 
     bill: Mapped[Bill] = relationship(back_populates="lines")
     fee_standard: Mapped[FeeStandard | None] = relationship()
+
+
+class HoldSource(StrEnum):
+    DISPUTE = "dispute"
+
+
+OPEN_HOLD = text("released_at IS NULL")
+
+
+class LineHold(Base):
+    """An amount of a bill line on hold: payments are not allocated to it, late fees are not
+    charged on it and collections leave it alone, until the hold is released.
+
+    `requested_fen` NULL holds all of the line's outstanding; otherwise the hold is
+    min(outstanding, requested_fen), so it shrinks as the line is paid and ends at zero.
+    Disputes place and release holds (in the same transaction as their status changes);
+    the hold is billing's fact so that billing and collections read it without asking up.
+    """
+
+    __tablename__ = "line_holds"
+    __table_args__ = (
+        CheckConstraint("requested_fen IS NULL OR requested_fen > 0", name="requested_positive"),
+        # The open holds of a unit: what held_amounts() reads on every payment and late fee.
+        Index(
+            "ix_line_holds_open_unit",
+            "unit_id",
+            "bill_line_id",
+            postgresql_where=OPEN_HOLD,
+            sqlite_where=OPEN_HOLD,
+        ),
+        # A source (one dispute) holds at most one line at a time.
+        Index(
+            "uq_line_holds_open_source",
+            "source_type",
+            "source_id",
+            unique=True,
+            postgresql_where=OPEN_HOLD,
+            sqlite_where=OPEN_HOLD,
+        ),
+        Index("ix_line_holds_line", "bill_line_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_line_id: Mapped[int] = mapped_column(ForeignKey("bill_lines.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(Integer)
+    requested_fen: Mapped[int | None] = mapped_column(BigInteger)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_open(self) -> bool:
+        return self.released_at is None

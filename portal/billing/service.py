@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit import service as audit
+from portal.billing import holds
 from portal.billing.models import (
     FEE_ITEMS,
     Basis,
@@ -431,7 +432,7 @@ def apply_prepayment(session: Session, *, unit_id: int, community_id: int, now: 
         session,
         amount_fen=available,
         lines=lines,
-        held_fen=held_amounts(session, unit_ids=[unit_id]),
+        held_fen=holds.held_amounts(session, unit_ids=[unit_id]),
     )
     used = available - rest
     if used <= 0:
@@ -455,14 +456,6 @@ def apply_prepayment(session: Session, *, unit_id: int, community_id: int, now: 
     if payments is not None:
         payments.release_refund_due(session, unit_id=unit_id, amount_fen=used)
     return used
-
-
-def held_amounts(session: Session, *, unit_ids: list[int]) -> dict[int, int]:
-    """Amounts on hold per bill line (under an open dispute), if disputes exist."""
-    disputes = optional_module("disputes", "service")
-    if disputes is None or not hasattr(disputes, "held_amounts"):
-        return {}
-    return disputes.held_amounts(session, unit_ids=unit_ids)
 
 
 # ---------------------------------------------------------------- late fees
@@ -545,7 +538,7 @@ def assess_late_fees(session: Session, *, community: Community, on: date, now: d
         if any(line.late_fee_month == month for line in bill.lines):
             continue
         charges = [line for line in bill.lines if line.kind == LineKind.CHARGE]
-        held = held_amounts(session, unit_ids=[bill.unit_id])
+        held = holds.held_amounts(session, unit_ids=[bill.unit_id])
         principal = sum(max(0, line.outstanding_fen - held.get(line.id, 0)) for line in charges)
         if principal <= 0:
             continue

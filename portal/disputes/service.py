@@ -5,8 +5,9 @@ Rules enforced here (identical for HTML, JSON and the demo):
 - a requested credit never exceeds the disputed amount; one open dispute per bill line;
 - state changes are compare-and-set UPDATEs, so two clicks (or two staff) cannot both win;
 - an accepted credit or correction is an ADJUSTMENT entry in the ledger, never an edit;
-- while a dispute on a bill line is open, the disputed amount is on hold: payments are not
-  allocated to it, late fees are not charged on it, and collections leave it alone.
+- while a dispute on a bill line is open, the disputed amount is on hold (a billing
+  LineHold, placed and released here in the same transaction as the status change):
+  payments are not allocated to it, late fees are not charged on it, collections leave it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import Role, User
 from portal.audit import service as audit
+from portal.billing import holds
 from portal.billing import service as billing
-from portal.billing.models import Bill, BillLine, FeeStandard
+from portal.billing.models import Bill, BillLine, FeeStandard, HoldSource
 from portal.communities.models import Community, Ownership, Unit
 from portal.disputes.models import (
     FAVOURABLE_OUTCOMES,
@@ -442,6 +444,8 @@ def open_dispute(
         raise Conflict(
             _l("该项已有处理中的异议，请在原异议中补充"), field="target_id", code="duplicate"
         ) from exc
+    if target.line is not None:
+        _hold(session, dispute, target.line, now)
     _event(
         session,
         dispute,
@@ -454,6 +458,29 @@ def open_dispute(
     if uploads:
         _store_evidence(session, dispute=dispute, actor=owner, uploads=uploads, now=now)
     return dispute
+
+
+def _hold(session: Session, dispute: Dispute, line: BillLine, now: datetime) -> None:
+    """Put the disputed amount on hold: up to the credit asked for, or all of the line's
+    outstanding when a correction (or only an explanation) is asked."""
+    requested = (
+        None
+        if dispute.requested_outcome == RequestedOutcome.CORRECTION
+        else dispute.requested_amount_fen
+    )
+    holds.place_hold(
+        session,
+        line=line,
+        source_type=HoldSource.DISPUTE,
+        source_id=dispute.id,
+        requested_fen=requested,
+        now=now,
+    )
+
+
+def _release_hold(session: Session, dispute: Dispute, now: datetime) -> None:
+    """The dispute closed (in this transaction): its amount is collectable again."""
+    holds.release_holds(session, source_type=HoldSource.DISPUTE, source_id=dispute.id, now=now)
 
 
 def _store_evidence(
@@ -1033,6 +1060,7 @@ def accept_proposal(
         closed_at=now,
         open_key=None,
     )
+    _release_hold(session, dispute, now)  # before the credit, so it settles the line itself
     _event(
         session,
         dispute,
@@ -1307,6 +1335,7 @@ def withdraw(
         closed_at=now,
         open_key=None,
     )
+    _release_hold(session, dispute, now)
     _supersede_open_proposals(session, dispute)
     _event(
         session,
@@ -1356,6 +1385,7 @@ def close_dispute(
         open_key=None,
         closing_note=text,
     )
+    _release_hold(session, dispute, now)
     _supersede_open_proposals(session, dispute)
     _event(
         session,
@@ -1433,45 +1463,7 @@ def _audit(
     )
 
 
-# ---------------------------------------------------------------- holds (billing, collections)
-
-
-def held_amounts(session: Session, *, unit_ids: list[int]) -> dict[int, int]:
-    """Fen on hold per bill line under an open dispute: the line's outstanding up to the
-    requested amount, or all of it when a correction (or just an explanation) is asked."""
-    if not unit_ids:
-        return {}
-    held = case(
-        (
-            or_(
-                Dispute.requested_outcome == RequestedOutcome.CORRECTION,
-                Dispute.requested_amount_fen.is_(None),
-                Dispute.requested_amount_fen >= BillLine.outstanding_fen,
-            ),
-            BillLine.outstanding_fen,
-        ),
-        else_=Dispute.requested_amount_fen,
-    )
-    rows = session.execute(
-        select(Dispute.bill_line_id, func.max(held))
-        .join(BillLine, BillLine.id == Dispute.bill_line_id)
-        .where(
-            Dispute.unit_id.in_(list(unit_ids)),
-            Dispute.status.in_(OPEN_STATUSES),
-            BillLine.outstanding_fen > 0,
-        )
-        .group_by(Dispute.bill_line_id)
-    )
-    return {int(line_id): int(amount) for line_id, amount in rows if amount}
-
-
-def collectable_fen(session: Session, *, unit_id: int) -> int:
-    """What collections may pursue for a unit: its outstanding less amounts under dispute."""
-    outstanding = session.scalar(
-        select(func.coalesce(func.sum(Bill.outstanding_fen), 0)).where(Bill.unit_id == unit_id)
-    )
-    held = sum(held_amounts(session, unit_ids=[unit_id]).values())
-    return max(0, int(outstanding or 0) - held)
+# ---------------------------------------------------------------- for collections
 
 
 def units_with_open_disputes(session: Session, *, community_id: int) -> set[int]:

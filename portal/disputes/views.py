@@ -25,6 +25,7 @@ from werkzeug.datastructures import FileStorage
 
 from portal import exports
 from portal.accounts.models import Role
+from portal.billing import holds
 from portal.billing import service as billing
 from portal.billing.models import BillLine
 from portal.communities import service as communities
@@ -401,7 +402,7 @@ def _detail_context(dispute: Dispute, *, for_owner: bool) -> dict[str, Any]:
         "label": service.target_labels(db.session, [dispute]).get(dispute.id, ""),
         "sla": service.sla_state(dispute, today=today),
         "line": line,
-        "held_fen": service.held_amounts(db.session, unit_ids=[dispute.unit_id]).get(
+        "held_fen": holds.held_amounts(db.session, unit_ids=[dispute.unit_id]).get(
             dispute.bill_line_id or 0, 0
         ),
         "settings": service.get_settings(db.session, dispute.community_id),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit import service as audit
+from portal.billing import holds
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine
 from portal.communities.models import Community, Unit
@@ -103,7 +104,7 @@ def payable_bills(session: Session, *, user: User, bill_ids: Sequence[int]) -> l
 
 def payable_fen(session: Session, *, bills: Sequence[Bill]) -> dict[int, int]:
     """What each bill asks for now: its outstanding less any amount held by an open dispute."""
-    held = billing.held_amounts(session, unit_ids=sorted({b.unit_id for b in bills}))
+    held = holds.held_amounts(session, unit_ids=sorted({b.unit_id for b in bills}))
     return {
         b.id: b.outstanding_fen
         - sum(min(held.get(line.id, 0), line.outstanding_fen) for line in b.lines)
@@ -320,7 +321,7 @@ def _post_payment(
     if bill_ids:
         unit_ids = sorted(set(session.scalars(select(Bill.unit_id).where(Bill.id.in_(bill_ids)))))
     lines = ledger.open_lines(session, unit_ids=unit_ids, bill_ids=bill_ids)
-    held = billing.held_amounts(session, unit_ids=unit_ids)
+    held = holds.held_amounts(session, unit_ids=unit_ids)
     allocations, excess = ledger.allocate(
         session, amount_fen=payment.amount_fen, lines=lines, held_fen=held
     )

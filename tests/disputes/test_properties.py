@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.billing import holds
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine
 from portal.disputes import service
@@ -61,9 +62,9 @@ def _invariants(session: Session, unit_id: int) -> None:
     }
     for line in lines.values():
         assert 0 <= line.outstanding_fen <= line.amount_fen
-    for line_id, held in service.held_amounts(session, unit_ids=[unit_id]).items():
+    for line_id, held in holds.held_amounts(session, unit_ids=[unit_id]).items():
         assert 0 < held <= lines[line_id].outstanding_fen
-    assert 0 <= service.collectable_fen(session, unit_id=unit_id) <= outstanding
+    assert 0 <= holds.collectable_fen(session, unit_id=unit_id) <= outstanding
     for dispute in session.scalars(select(Dispute)):
         accepted = session.scalar(
             select(func.coalesce(func.sum(DisputeProposal.amount_fen), 0)).where(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
+from portal.billing import holds
 from portal.billing import service as billing
 from portal.billing.models import FeeStandard
 from portal.disputes import service
@@ -76,24 +77,22 @@ def test_open_on_own_line_puts_requested_amount_on_hold(session: Session, world:
     # NOW is Friday 2026-11-20 10:00 in Shanghai: 2 and 10 working days later.
     assert dispute.first_response_due_on == date(2026, 11, 24)
     assert dispute.proposal_due_on == date(2026, 12, 4)
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {world.line(0).id: 1_250}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {world.line(0).id: 1_250}
     outstanding = sum(b.outstanding_fen for b in world.bills)
-    assert service.collectable_fen(session, unit_id=world.unit.id) == outstanding - 1_250
+    assert holds.collectable_fen(session, unit_id=world.unit.id) == outstanding - 1_250
     assert [e.kind for e in dispute.events] == ["submitted"]
 
 
 def test_correction_holds_the_whole_line(session: Session, world: World) -> None:
     line = world.line(0)
     _open(session, world, requested_outcome="correction", requested_amount_fen=None)
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {
-        line.id: line.outstanding_fen
-    }
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {line.id: line.outstanding_fen}
 
 
 def test_explanation_ignores_an_amount_and_holds_the_line(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_outcome="explanation", requested_amount_fen=500)
     assert dispute.requested_amount_fen is None
-    assert service.held_amounts(session, unit_ids=[world.unit.id])[world.line(0).id] == 25_000
+    assert holds.held_amounts(session, unit_ids=[world.unit.id])[world.line(0).id] == 25_000
 
 
 def test_evidence_is_stored_and_linked(session: Session, world: World) -> None:
@@ -221,7 +220,7 @@ def test_objection_to_a_published_spending_item(session: Session, world: World) 
         requested_outcome="explanation",
     )
     assert dispute.bill_line_id is None
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     # The same owner cannot open a second one on it; another owner can.
     with pytest.raises(Conflict):
         _open(
@@ -277,7 +276,7 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
     assert dispute.credited_fen == 1_250
     assert line.outstanding_fen == 25_000 - 1_250
     assert line.waived_fen == 1_250
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     assert ledger.check(session).ok
     history = billing.unit_history(session, unit_id=world.unit.id)
     credit = [row for row in history if row["kind"] == "adjustment"]
@@ -592,7 +591,7 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
         now=NOW,
     )
     assert dispute.status == DisputeStatus.REJECTED
-    assert service.held_amounts(session, unit_ids=[world.unit.id])  # still on hold
+    assert holds.held_amounts(session, unit_ids=[world.unit.id])  # still on hold
     service.escalate(
         session, dispute=dispute, actor=world.owner, to="committee", reason="请业委会评理", now=NOW
     )
@@ -660,7 +659,7 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
     )
     assert dispute.status == DisputeStatus.CLOSED
     assert dispute.outcome == "not_upheld"
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
 
 
 def test_owner_escalates_early_only_when_overdue(session: Session, world: World) -> None:
@@ -681,7 +680,7 @@ def test_withdraw_releases_the_hold(session: Session, world: World) -> None:
     dispute = _open(session, world)
     service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW, reason="看错了")
     assert dispute.outcome == "withdrawn"
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     with pytest.raises(Conflict):
         service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
     with pytest.raises(NotFound):
@@ -720,7 +719,7 @@ def test_payments_do_not_settle_the_amount_on_hold(session: Session, world: Worl
     session.refresh(line)
     assert line.outstanding_fen == 5_000  # the disputed part stays open
     assert ledger.prepayment_balance(session, unit_id=world.unit.id) == 5_000
-    assert service.collectable_fen(session, unit_id=world.unit.id) == 0
+    assert holds.collectable_fen(session, unit_id=world.unit.id) == 0
     assert ledger.check(session).ok
 
 
@@ -756,7 +755,7 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
         reason="late_fee",
         requested_amount_fen=fee.amount_fen,
     )
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {fee.id: fee.amount_fen}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {fee.id: fee.amount_fen}
     proposal = service.propose(
         session,
         dispute=dispute,

@@ -5,6 +5,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
+from portal.billing import holds
 from portal.billing import service as billing
 from portal.errors import DomainError, NotFound
 from portal.ledger import service as ledger
@@ -354,9 +355,9 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
 def test_amount_under_dispute_is_not_asked_for(session: Session, monkeypatch) -> None:
     owner, _unit, bills = _owner_with_bills(session, periods=("2026-09",))
     line = bills[0].lines[0]
-    monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 5000})
+    monkeypatch.setattr(holds, "held_amounts", lambda session, unit_ids: {line.id: 5000})
     intent = _intent(session, owner, bills)
     assert intent.amount_fen == 25000 - 5000
-    monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 25000})
+    monkeypatch.setattr(holds, "held_amounts", lambda session, unit_ids: {line.id: 25000})
     with pytest.raises(DomainError, match="异议"):
         _intent(session, owner, bills, key="k2")
