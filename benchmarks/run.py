@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.accounts import service as accounts
+from portal.billing import ledger
 from portal.billing import service as billing
 from portal.extensions import db
-from portal.ledger import service as ledger
 from portal.timeutil import local_today, now_utc
 
 

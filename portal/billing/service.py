@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select, update
@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit import service as audit
-from portal.billing import holds
+from portal.billing import holds, ledger
 from portal.billing.models import (
     FEE_ITEMS,
     Basis,
     Bill,
     BillLine,
+    EntryKind,
     FeeStandard,
     LateFeePolicy,
     LineKind,
@@ -33,13 +34,11 @@ from portal.communities.models import (
     PropertyType,
     Unit,
 )
-from portal.domains import optional_module
 from portal.errors import DomainError
-from portal.ledger import service as ledger
-from portal.ledger.models import EntryKind
 from portal.money import fen_to_yuan_str, line_amount_fen, round_fen
+from portal.notices import service as notices
+from portal.publication import service as publication
 from portal.timeutil import local_today, zone
-from portal.transparency import publication
 
 DUE_DAYS = 15  # due on the 15th day after issue unless the contract says otherwise
 RATE_STEP = Decimal("0.0001")
@@ -93,9 +92,6 @@ def _check_notice(
     """A changed standard must be announced at least the notice period before it applies."""
     if notice_id is None:
         raise DomainError(_l("调整收费标准须先发布收费标准调整公告"), field="notice_id")
-    notices = optional_module("notices", "service")
-    if notices is None or not hasattr(notices, "published_fee_change_notices"):
-        raise DomainError(_l("公告功能不可用，无法核对公示期"), field="notice_id")
     notice = next(
         (
             n
@@ -452,10 +448,25 @@ def apply_prepayment(session: Session, *, unit_id: int, community_id: int, now: 
         legs=legs,
         now=now,
     )
-    payments = optional_module("payments", "service")
-    if payments is not None:
-        payments.release_refund_due(session, unit_id=unit_id, amount_fen=used)
+    for listener in _prepayment_listeners:
+        listener(session, unit_id=unit_id, amount_fen=used)
     return used
+
+
+class PrepaymentListener(Protocol):
+    def __call__(self, session: Session, *, unit_id: int, amount_fen: int) -> None: ...
+
+
+# Called in the same transaction whenever a unit's credit balance is used on its bills. The
+# only listener is payments' release_refund_due (an overpayment used on a bill is no longer
+# due for refund): payments keeps those flags and sits above billing, so it registers here.
+_prepayment_listeners: list[PrepaymentListener] = []
+
+
+def on_prepayment_used(listener: PrepaymentListener) -> None:
+    """Have `listener(session, unit_id=, amount_fen=)` run whenever prepayment is applied."""
+    if listener not in _prepayment_listeners:
+        _prepayment_listeners.append(listener)
 
 
 # ---------------------------------------------------------------- late fees
@@ -703,7 +714,7 @@ def get_scoped_bill(
 
 def unit_history(session: Session, *, unit_id: int) -> list[dict[str, Any]]:
     """The unit's ledger as an owner reads it: charges, payments, credits, with balance."""
-    from portal.ledger.models import Account, JournalEntry, Posting
+    from portal.billing.models import Account, JournalEntry, Posting
 
     rows = session.execute(
         select(

@@ -6,15 +6,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.billing import service
+from portal.billing import ledger, service
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
 from portal.communities import service as communities
-from portal.domains import NavItem, optional_module
+from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
-from portal.ledger import service as ledger
+from portal.notices import service as notices
 from portal.security import public, roles_required
 from portal.timeutil import local_today, now_utc, zone
 
@@ -63,15 +63,10 @@ def bill_detail(bill_id: int) -> ResponseReturnValue:
         if (row["source_type"], row["source_id"]) == ("bill", bill.id)
         or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")
     ]
-    disputes = optional_module("disputes", "service")
-    line_disputes = (
-        disputes.line_disputes(db.session, line_ids=[line.id for line in bill.lines])
-        if disputes is not None
-        else {}
-    )
-    return render_template(
-        "billing/bill_detail.html", bill=bill, history=history, line_disputes=line_disputes
-    )
+    # Each line's dispute (reference, status, outcome) reaches the template through the
+    # `line_disputes` template global that the disputes blueprint registers: disputes sits
+    # above billing, which knows only the holds (holds.line_holds) disputes place.
+    return render_template("billing/bill_detail.html", bill=bill, history=history)
 
 
 @bp.route("/units/<int:unit_id>/ledger")
@@ -142,13 +137,11 @@ def finance_community(code: str) -> ResponseReturnValue:
 def standard_new(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     form = StandardForm()
-    notices = optional_module("notices", "service")
     options = [("", _("（首次制定，无需公告）"))]
-    if notices is not None and hasattr(notices, "published_fee_change_notices"):
-        options += [
-            (str(n.id), n.title)
-            for n in notices.published_fee_change_notices(db.session, community_id=community.id)
-        ]
+    options += [
+        (str(n.id), n.title)
+        for n in notices.published_fee_change_notices(db.session, community_id=community.id)
+    ]
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
         try:

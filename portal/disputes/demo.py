@@ -19,8 +19,8 @@ from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.communities.models import Community, Ownership, Unit
 from portal.disputes import service
 from portal.disputes.models import Dispute
-from portal.domains import optional_module
 from portal.timeutil import zone
+from portal.transparency.models import SpendingItem
 
 if TYPE_CHECKING:
     from portal.demo.service import DemoContext
@@ -457,23 +457,19 @@ def _record_cases(
 ) -> int:
     session = ctx.session
     made = 0
-    models = optional_module("transparency", "models")
-    items = []
-    if models is not None:
-        items = list(
-            session.scalars(
-                select(models.SpendingItem)
-                .where(
-                    models.SpendingItem.community_id == community.id,
-                    models.SpendingItem.status == "published",
-                    models.SpendingItem.amount_fen > 100_000,
-                    # objections come after publication
-                    models.SpendingItem.published_at < at(50),
-                )
-                .order_by(models.SpendingItem.spent_on.desc(), models.SpendingItem.id)
-                .limit(6)
+    items = list(
+        session.scalars(
+            select(SpendingItem)
+            .where(
+                SpendingItem.community_id == community.id,
+                SpendingItem.status == "published",
+                SpendingItem.amount_fen > 100_000,
+                SpendingItem.published_at < at(50),  # objections come after publication
             )
+            .order_by(SpendingItem.spent_on.desc(), SpendingItem.id)
+            .limit(6)
         )
+    )
     texts = [
         ("amount_questioned", "这笔维修费比市场价高很多，请公开比价过程。"),
         ("purpose_questioned", "这项支出和本小区有什么关系？"),

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import Role, User
 from portal.audit import service as audit
-from portal.billing import holds
+from portal.billing import holds, ledger
 from portal.billing import service as billing
-from portal.billing.models import Bill, BillLine, FeeStandard, HoldSource
+from portal.billing.models import Bill, BillLine, EntryKind, FeeStandard, HoldSource
 from portal.communities.models import Community, Ownership, Unit
 from portal.disputes.models import (
     FAVOURABLE_OUTCOMES,
@@ -49,12 +49,12 @@ from portal.disputes.models import (
     TargetType,
 )
 from portal.disputes.workdays import add_working_days
-from portal.domains import optional_module
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
-from portal.ledger import service as ledger
-from portal.ledger.models import EntryKind
 from portal.money import fen_to_yuan_str
+from portal.tickets import service as tickets
+from portal.tickets.models import Ticket
 from portal.timeutil import local_today, zone
+from portal.transparency.models import SpendingItem
 
 HANDLER_ROLES = (Role.CS, Role.FINANCE, Role.MANAGER)  # respond to disputes
 MONEY_ROLES = (Role.FINANCE, Role.MANAGER)  # propose credits and corrections with money
@@ -244,8 +244,7 @@ def resolve_target(
         return Target(target_type, line.id, bill.community_id, bill.unit_id, line)  # type: ignore[union-attr]
     community_ids = {u.community_id for u in units}
     if target_type == TargetType.SPENDING:
-        models = optional_module("transparency", "models")
-        item = session.get(models.SpendingItem, ident) if models is not None and ident else None
+        item = session.get(SpendingItem, ident) if ident else None
         if item is None or item.community_id not in community_ids or item.status != "published":
             raise NotFound(_l("支出记录不存在或尚未公开"), field="target_id")
         unit = _unit_in(units, item.community_id, unit_id)
@@ -256,12 +255,7 @@ def resolve_target(
         unit = _unit_in(units, standard.community_id, unit_id)
     else:  # service: in general, or about one of the owner's repair requests
         if ident is not None:
-            tickets = optional_module("tickets", "service")
-            ticket = (
-                tickets.get_owned_ticket(session, user=owner, ticket_id=ident)
-                if tickets is not None
-                else None
-            )
+            ticket = tickets.get_owned_ticket(session, user=owner, ticket_id=ident)
             if ticket is None:
                 raise NotFound(_l("报修单不存在"), field="target_id")
             unit = _unit_in(units, ticket.community_id, ticket.unit_id if ticket.unit_id else None)
@@ -649,20 +643,16 @@ def record_labels(
             labels[(TargetType.FEE_STANDARD, s.id)] = (
                 f"{s.item_name} {s.rate.normalize():f} {s.unit_label}（v{s.version}）"
             )
-    models = optional_module("transparency", "models")
-    if by_type.get(TargetType.SPENDING) and models is not None:
+    if by_type.get(TargetType.SPENDING):
         for item in session.scalars(
-            select(models.SpendingItem).where(
-                models.SpendingItem.id.in_(by_type[TargetType.SPENDING])
-            )
+            select(SpendingItem).where(SpendingItem.id.in_(by_type[TargetType.SPENDING]))
         ):
             labels[(TargetType.SPENDING, item.id)] = (
                 f"{item.spent_on} {item.description} {_yuan(item.amount_fen)}"
             )
-    tickets = optional_module("tickets", "models")
-    if by_type.get(TargetType.SERVICE) and tickets is not None:
+    if by_type.get(TargetType.SERVICE):
         for ticket in session.scalars(
-            select(tickets.Ticket).where(tickets.Ticket.id.in_(by_type[TargetType.SERVICE]))
+            select(Ticket).where(Ticket.id.in_(by_type[TargetType.SERVICE]))
         ):
             labels[(TargetType.SERVICE, ticket.id)] = str(_l("报修 %(n)s", n=ticket.number))
     return labels
@@ -1107,7 +1097,7 @@ def _post_credit(
 ) -> list[int]:
     """An ADJUSTMENT crediting the disputed line; what was already paid becomes credit balance
     (预存) that settles the unit's other open bills first."""
-    from portal.ledger.models import JournalEntry
+    from portal.billing.models import JournalEntry
 
     amount = proposal.amount_fen or 0
     label = "更正" if proposal.kind == ProposalKind.CORRECTION else "减免"

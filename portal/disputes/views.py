@@ -27,7 +27,7 @@ from portal import exports
 from portal.accounts.models import Role
 from portal.billing import holds
 from portal.billing import service as billing
-from portal.billing.models import BillLine
+from portal.billing.models import BillLine, FeeStandard
 from portal.communities import service as communities
 from portal.communities.models import Community
 from portal.disputes import service
@@ -51,13 +51,16 @@ from portal.disputes.models import (
     DisputeStatus,
     TargetType,
 )
-from portal.domains import NavItem, optional_module
+from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
 from portal.money import fen_to_yuan_str
 from portal.security import public, roles_required
+from portal.tickets import service as tickets
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc, zone
+from portal.transparency import service as spending
+from portal.transparency.models import SpendingItem
 
 bp = Blueprint("disputes", __name__)
 
@@ -205,14 +208,23 @@ def dispute_stats_for(community_id: int) -> dict[str, Any]:
     return cache[community_id]
 
 
+class _LineDisputes:
+    """`line_disputes.get(line_id)`: the latest dispute on a bill line, for the bill page
+    (billing/bill_detail.html). Billing sits below disputes in DOMAINS, so instead of its view
+    asking up, the page reads this template global (one query per line; bills have few)."""
+
+    def get(self, line_id: int) -> Dispute | None:
+        return service.line_disputes(db.session, line_ids=[line_id]).get(line_id)
+
+
+bp.add_app_template_global(_LineDisputes(), "line_disputes")
+
+
 def _public_record(target_type: str, target_id: int) -> Any:
     if target_type == TargetType.FEE_STANDARD:
-        from portal.billing.models import FeeStandard
-
         return db.session.get(FeeStandard, target_id)
     if target_type == TargetType.SPENDING:
-        models = optional_module("transparency", "models")
-        return db.session.get(models.SpendingItem, target_id) if models is not None else None
+        return db.session.get(SpendingItem, target_id)
     return None
 
 
@@ -267,18 +279,15 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
                         )
                     )
     elif target_type == TargetType.SPENDING:
-        spending = optional_module("transparency", "service")
-        if spending is not None:
-            for community_id in sorted({u.community_id for u in units}):
-                page = spending.list_items(db.session, community_id=community_id, per_page=100)
-                for item in page.items:
-                    options.append(
-                        (
-                            str(item.id),
-                            f"{item.spent_on} {item.description} "
-                            f"¥{fen_to_yuan_str(item.amount_fen)}",
-                        )
+        for community_id in sorted({u.community_id for u in units}):
+            page = spending.list_items(db.session, community_id=community_id, per_page=100)
+            for item in page.items:
+                options.append(
+                    (
+                        str(item.id),
+                        f"{item.spent_on} {item.description} ¥{fen_to_yuan_str(item.amount_fen)}",
                     )
+                )
     elif target_type == TargetType.FEE_STANDARD:
         for community_id in sorted({u.community_id for u in units}):
             for s in billing.standard_history(db.session, community_id=community_id):
@@ -292,10 +301,8 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
                 )
     elif target_type == TargetType.SERVICE:
         options.append(("general", _("物业服务（总体）")))
-        tickets = optional_module("tickets", "service")
-        if tickets is not None:
-            for t in tickets.owner_tickets(db.session, user=current_user, limit=50):
-                options.append((str(t.id), _("报修 %(n)s", n=t.number)))
+        for t in tickets.owner_tickets(db.session, user=current_user, limit=50):
+            options.append((str(t.id), _("报修 %(n)s", n=t.number)))
     return options
 
 

@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 (wiki.open311.org/GeoReport_v2): API keys, and the spec's shapes.
+"""Open311 GeoReport v2 (wiki.open311.org/GeoReport_v2): the spec's shapes (keys: tickets/keys.py).
 
 Communities are the jurisdictions (jurisdiction_id = community code), ticket categories are the
 services (service_code = category code), and tickets are the service requests
@@ -8,10 +8,7 @@ numbers, and for in-home requests neither the unit nor the owner's own words.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,7 +26,6 @@ from portal.tickets.models import (
     DONE_STATUSES,
     Channel,
     LocationType,
-    Open311Key,
     Ticket,
     TicketCategory,
     TicketStatus,
@@ -37,8 +33,6 @@ from portal.tickets.models import (
 from portal.tickets.stats import json_number
 from portal.timeutil import to_local, zone
 
-KEY_PREFIX = "o311_"
-MAX_KEYS = 5
 DEFAULT_SPAN = timedelta(days=90)
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
@@ -52,73 +46,6 @@ class Open311Error(Exception):
         self.status = status
         self.code = code or status
         self.description = str(description)
-
-
-# ---------------------------------------------------------------- keys
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    key: str
-    row: Open311Key
-
-
-def create_key(session: Session, *, user: User, label: str, now: datetime) -> IssuedKey:
-    """A new api_key for an owner; the clear text is shown once, only its hash is kept."""
-    if not user.is_owner:
-        raise DomainError(_l("只有业主可以申请 Open311 密钥"), field="label")
-    live = session.scalars(
-        select(Open311Key).where(Open311Key.user_id == user.id, Open311Key.revoked_at.is_(None))
-    ).all()
-    if len(live) >= MAX_KEYS:
-        raise DomainError(
-            _l("最多同时持有 %(n)s 个密钥，请先撤销不用的", n=MAX_KEYS), field="label"
-        )
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = Open311Key(
-        user_id=user.id,
-        key_hash=_digest(key),
-        label=(label or "").strip()[:64],
-        prefix=key[: len(KEY_PREFIX) + 6],
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return IssuedKey(key=key, row=row)
-
-
-def user_keys(session: Session, *, user: User) -> list[Open311Key]:
-    return list(
-        session.scalars(
-            select(Open311Key).where(Open311Key.user_id == user.id).order_by(Open311Key.id.desc())
-        )
-    )
-
-
-def revoke_key(session: Session, *, user: User, key_id: int, now: datetime) -> bool:
-    """Revoke one of the user's own keys; False when it is not theirs (→ 404)."""
-    row = session.get(Open311Key, key_id)
-    if row is None or row.user_id != user.id:
-        return False
-    if row.revoked_at is None:
-        row.revoked_at = now
-        session.flush()
-    return True
-
-
-def user_for_key(session: Session, *, key: str, now: datetime) -> User | None:
-    """The active owner a live key belongs to, else None."""
-    if not key:
-        return None
-    row = session.scalar(select(Open311Key).where(Open311Key.key_hash == _digest(key.strip())))
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    row.last_used_at = now
-    return row.user
 
 
 # ---------------------------------------------------------------- jurisdictions and services

@@ -20,6 +20,7 @@ from portal.extensions import csrf, db, limiter
 from portal.open311 import service
 from portal.open311.service import Open311Error
 from portal.security import public
+from portal.tickets import keys
 from portal.tickets import service as tickets
 from portal.timeutil import now_utc
 
@@ -116,7 +117,7 @@ def _viewer() -> Any:
     key = _param("api_key")
     if key is None:
         return None
-    user = service.user_for_key(db.session, key=key, now=now_utc())
+    user = keys.user_for_key(db.session, key=key, now=now_utc())
     if user is None:
         raise Open311Error(403, "Invalid api_key received")
     return user
@@ -225,7 +226,7 @@ def request_create(fmt: str) -> ResponseReturnValue:
     key = _param("api_key")
     if key is None:
         raise Open311Error(403, "api_key was not provided -- can't proceed with create_request.")
-    user = service.user_for_key(db.session, key=key, now=now_utc())
+    user = keys.user_for_key(db.session, key=key, now=now_utc())
     if user is None:
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     params = {

@@ -22,13 +22,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit import service as audit
-from portal.billing import holds
+from portal.billing import holds, ledger
 from portal.billing import service as billing
-from portal.billing.models import Bill, BillLine
+from portal.billing.models import Account, Bill, BillLine, EntryKind, JournalEntry, Posting
 from portal.communities.models import Community, Unit
 from portal.errors import Conflict, DomainError, NotFound
-from portal.ledger import service as ledger
-from portal.ledger.models import Account, EntryKind, JournalEntry, Posting
 from portal.payments.gateways.base import (
     CheckoutRequest,
     Gateway,
@@ -910,3 +908,6 @@ def debit_due_bills(session: Session, *, community: Community, on: date, now: da
         credit(session, payment=payment, bill_ids=[bill.id], flag_excess=True, now=now)
         count += 1
     return count
+
+
+billing.on_prepayment_used(release_refund_due)

@@ -22,9 +22,8 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
-from portal.open311 import service as open311
 from portal.security import public, roles_required, safe_next
-from portal.tickets import figures, service, stats
+from portal.tickets import figures, keys, service, stats
 from portal.tickets.forms import (
     SCORE_CHOICES,
     AcknowledgeForm,
@@ -518,7 +517,7 @@ def key_list() -> ResponseReturnValue:
     issued = None
     if form.validate_on_submit():
         try:
-            issued = open311.create_key(
+            issued = keys.create_key(
                 db.session, user=current_user, label=form.label.data or "", now=now_utc()
             )
         except DomainError as exc:
@@ -530,7 +529,7 @@ def key_list() -> ResponseReturnValue:
         "tickets/key_list.html",
         form=form,
         issued=issued,
-        keys=open311.user_keys(db.session, user=current_user),
+        keys=keys.user_keys(db.session, user=current_user),
         endpoint=url_for("open311.service_list", fmt="json", _external=True).rsplit("/", 1)[0],
         communities=sorted(
             {u.community.code for u in communities.units_of(db.session, current_user)}
@@ -541,7 +540,7 @@ def key_list() -> ResponseReturnValue:
 @bp.route("/tickets/open311-keys/<int:key_id>/revoke", methods=["POST"])
 @roles_required("owner")
 def key_revoke(key_id: int) -> ResponseReturnValue:
-    if not open311.revoke_key(db.session, user=current_user, key_id=key_id, now=now_utc()):
+    if not keys.revoke_key(db.session, user=current_user, key_id=key_id, now=now_utc()):
         abort(404)
     db.session.commit()
     flash(_("密钥已撤销"), "success")

@@ -5,11 +5,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import service
+from portal.billing import ledger, service
 from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.errors import DomainError
-from portal.ledger import service as ledger
-from portal.transparency import publication
+from portal.publication import service as publication
 from tests import factories
 from tests.factories import NOW
 
@@ -90,11 +89,7 @@ def test_standard_with_notice_in_time(session: Session, monkeypatch: pytest.Monk
         def published_fee_change_notices(session: Session, *, community_id: int) -> list:
             return [FakeNotice()]
 
-    monkeypatch.setattr(
-        service,
-        "optional_module",
-        lambda domain, name: FakeNotices if domain == "notices" else None,
-    )
+    monkeypatch.setattr(service, "notices", FakeNotices)
     too_soon = date(2026, 11, 20)
     with pytest.raises(DomainError, match="最早 2026-12-01") as info:
         service.create_standard(

@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
+from portal.billing import ledger
+from portal.billing.models import JournalEntry
 from portal.disputes import service
 from portal.disputes.models import Dispute
 from portal.errors import Conflict
 from portal.extensions import db
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry
 from tests.disputes.helpers import make_world
 from tests.factories import NOW
 

@@ -6,9 +6,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.billing import ledger
 from portal.disputes import service
 from portal.disputes.models import Dispute, DisputeStatus, ProposalStatus
-from portal.ledger import service as ledger
 
 
 def test_demo_disputes_cover_every_state(runner: FlaskCliRunner, session: Session) -> None:

@@ -11,13 +11,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import holds
+from portal.billing import holds, ledger
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine
 from portal.disputes import service
 from portal.disputes.models import Dispute, DisputeProposal, DisputeStatus
 from portal.errors import DomainError
-from portal.ledger import service as ledger
 from portal.payments import service as payments
 from tests import factories
 from tests.factories import NOW

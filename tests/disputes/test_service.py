@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
-from portal.billing import holds
+from portal.billing import holds, ledger
 from portal.billing import service as billing
-from portal.billing.models import FeeStandard
+from portal.billing.models import FeeStandard, JournalEntry
 from portal.disputes import service
 from portal.disputes.models import (
     Dispute,
@@ -23,8 +23,6 @@ from portal.disputes.models import (
     DisputeStatus,
 )
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry
 from portal.payments import service as payments
 from tests import factories
 from tests.disputes.helpers import (

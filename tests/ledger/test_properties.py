@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.billing import ledger
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine
 from portal.errors import DomainError
-from portal.ledger import service as ledger
 from portal.payments import service as payments
 from portal.payments.models import Payment
 from tests import factories

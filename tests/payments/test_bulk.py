@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.billing import ledger
 from portal.billing import service as billing
+from portal.billing.models import EntryKind
 from portal.errors import Conflict
-from portal.ledger import service as ledger
-from portal.ledger.models import EntryKind
 from portal.payments import service
 from portal.payments.bulk import ImportRow, import_payments
 from portal.payments.models import Payment, Receipt

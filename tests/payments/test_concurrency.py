@@ -17,9 +17,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing.models import Bill
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry, Posting
+from portal.billing import ledger
+from portal.billing.models import Bill, JournalEntry, Posting
 from portal.payments import service
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.models import Payment, PaymentIntent, Receipt

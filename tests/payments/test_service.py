@@ -5,11 +5,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
-from portal.billing import holds
+from portal.billing import holds, ledger
 from portal.billing import service as billing
+from portal.billing.models import JournalEntry, Posting
 from portal.errors import DomainError, NotFound
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry, Posting
 from portal.payments import service
 from portal.payments.gateways.base import Notification, NotificationStatus
 from portal.payments.gateways.sandbox import SandboxGateway

@@ -428,9 +428,9 @@ def test_open311_key_page(client: FlaskClient, session: Session) -> None:
     page = client.post("/tickets/open311-keys", data={"label": "我的 App"})
     html = page.get_data(as_text=True)
     assert "o311_" in html
-    from portal.open311 import service as open311
+    from portal.tickets import keys
 
-    key = open311.user_keys(session, user=world.owner)[0]
+    key = keys.user_keys(session, user=world.owner)[0]
     _login(client, world.other_owner)
     assert client.post(f"/tickets/open311-keys/{key.id}/revoke").status_code == 404
     _login(client, world.owner)

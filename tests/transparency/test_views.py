@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from portal.reports import queries
-from portal.transparency import publication
+from portal.publication import service as publication
+from portal.publication.models import PublicationEntry
+from portal.transparency import queries
 from portal.transparency.models import (
     Budget,
     FundMovement,
-    PublicationEntry,
     RecordStatus,
     SpendingCategory,
     SpendingEvidence,
