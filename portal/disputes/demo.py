@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.communities.models import Community, Ownership, Unit
-from portal.disputes import service
+from portal.disputes import decisions, intake, lifecycle
 from portal.disputes.models import Dispute
 from portal.timeutil import zone
 from portal.transparency.models import SpendingItem
@@ -136,7 +136,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
     ) -> Dispute:
         return step(
             when,
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner,
             target_type="bill_line",
             target_id=line.id,
@@ -164,14 +164,14 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(days_ago - 1),
-            service.acknowledge,
+            decisions.acknowledge,
             dispute=d,
             actor=cast.cs,
             message="已收到，正在核实。",
         )
         p = step(
             at(days_ago - 3),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.finance,
             kind="credit",
@@ -181,12 +181,12 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         if p.status == "awaiting_approval":
             step(
                 at(days_ago - 4),
-                service.approve_proposal,
+                decisions.approve_proposal,
                 dispute=d,
                 proposal_id=p.id,
                 actor=cast.manager,
             )
-        step(at(days_ago - 5), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+        step(at(days_ago - 5), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         made += 1
 
     # ---- closed in the owner's favour (credits through the ledger)
@@ -252,17 +252,17 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         if line is None:
             continue
         d = open_on_line(owner, line, at(days_ago), reason, text, requested_outcome="explanation")
-        step(at(days_ago - 1), service.start_review, dispute=d, actor=cast.cs)
+        step(at(days_ago - 1), decisions.start_review, dispute=d, actor=cast.cs)
         p = step(
             at(days_ago - 4),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.cs,
             kind="explanation",
             body=reply,
             amount_fen=None,
         )
-        step(at(days_ago - 5), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+        step(at(days_ago - 5), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         made += 1
 
     # ---- closed: not upheld after the committee looked at it
@@ -278,10 +278,10 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=line.amount_fen,
         )
-        step(at(109), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(109), decisions.acknowledge, dispute=d, actor=cast.cs)
         p = step(
             at(104),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.cs,
             kind="explanation",
@@ -290,7 +290,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(101),
-            service.reject_proposal,
+            decisions.reject_proposal,
             dispute=d,
             owner=owner,
             proposal_id=p.id,
@@ -298,7 +298,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(100),
-            service.escalate,
+            lifecycle.escalate,
             dispute=d,
             actor=owner,
             to="committee",
@@ -307,14 +307,14 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         if cast.committee is not None:
             step(
                 at(95),
-                service.add_opinion,
+                lifecycle.add_opinion,
                 dispute=d,
                 actor=cast.committee,
                 body="业委会经讨论认为：合同未约定空置减免，按户收取符合约定；建议物业下次续约时讨论空置房政策。",
             )
         step(
             at(92),
-            service.close_dispute,
+            lifecycle.close_dispute,
             dispute=d,
             actor=cast.manager,
             outcome="not_upheld",
@@ -334,8 +334,8 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             "面积好像不对，请核实。",
             requested_outcome="correction",
         )
-        step(at(59), service.acknowledge, dispute=d, actor=cast.cs)
-        step(at(58), service.withdraw, dispute=d, owner=owner, reason="自己看错了，面积没问题。")
+        step(at(59), decisions.acknowledge, dispute=d, actor=cast.cs)
+        step(at(58), lifecycle.withdraw, dispute=d, owner=owner, reason="自己看错了，面积没问题。")
         made += 1
 
     # ---- records: spending items and fee standards
@@ -367,7 +367,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             "垃圾清运费本月出现两次？",
             requested_outcome="explanation",
         )
-        step(at(2), service.acknowledge, dispute=d, actor=cast.cs, message="已受理，财务核对中。")
+        step(at(2), decisions.acknowledge, dispute=d, actor=cast.cs, message="已受理，财务核对中。")
         made += 1
     owner, unit = next(pool)
     line = _line(session, unit, item="property_service", paid=False)
@@ -381,7 +381,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=min(5000, line.amount_fen),
         )
-        step(at(5), service.start_review, dispute=d, actor=cast.cs, message="已安排现场查看。")
+        step(at(5), decisions.start_review, dispute=d, actor=cast.cs, message="已安排现场查看。")
         made += 1
     owner, unit = next(pool)
     line = _line(session, unit, item="property_service", paid=False)
@@ -395,10 +395,10 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=line.amount_fen,
         )
-        step(at(19), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(19), decisions.acknowledge, dispute=d, actor=cast.cs)
         p = step(
             at(14),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.finance,
             kind="credit",
@@ -407,7 +407,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(12),
-            service.reject_proposal,
+            decisions.reject_proposal,
             dispute=d,
             owner=owner,
             proposal_id=p.id,
@@ -430,10 +430,10 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=amount,
         )
-        step(at(8), service.start_review, dispute=d, actor=cast.finance)
+        step(at(8), decisions.start_review, dispute=d, actor=cast.finance)
         step(
             at(4),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.finance,
             kind="correction",
@@ -481,7 +481,7 @@ def _record_cases(
         days = 45 - index * 18
         d = step(
             at(days),
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner,
             target_type="spending",
             target_id=item.id,
@@ -490,31 +490,31 @@ def _record_cases(
             requested_outcome="explanation",
             requested_amount_fen=None,
         )
-        step(at(days - 1), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(days - 1), decisions.acknowledge, dispute=d, actor=cast.cs)
         if index == 0:  # answered with the comparison quotes; the owner accepted
             p = step(
                 at(days - 5),
-                service.propose,
+                decisions.propose,
                 dispute=d,
                 actor=cast.manager,
                 kind="explanation",
                 body="已补充公开三家比价单和验收记录，见该支出的凭证。",
                 amount_fen=None,
             )
-            step(at(days - 6), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+            step(at(days - 6), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         elif index == 1:  # a correction: it was booked to the wrong community
             p = step(
                 at(days - 4),
-                service.propose,
+                decisions.propose,
                 dispute=d,
                 actor=cast.finance,
                 kind="correction",
                 body="经核查该笔为邻近项目费用，误记入本小区，已发布更正记录。",
                 amount_fen=None,
             )
-            step(at(days - 5), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+            step(at(days - 5), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         else:  # still under review
-            step(at(days - 1), service.start_review, dispute=d, actor=cast.finance)
+            step(at(days - 1), decisions.start_review, dispute=d, actor=cast.finance)
         made += 1
     standard = session.scalar(
         select(FeeStandard)
@@ -526,7 +526,7 @@ def _record_cases(
         owner, _unit = next(pool)
         d = step(
             at(30),
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner,
             target_type="fee_standard",
             target_id=standard.id,
@@ -535,10 +535,10 @@ def _record_cases(
             requested_outcome="correction",
             requested_amount_fen=None,
         )
-        step(at(29), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(29), decisions.acknowledge, dispute=d, actor=cast.cs)
         p = step(
             at(24),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.manager,
             kind="explanation",
@@ -547,7 +547,7 @@ def _record_cases(
         )
         step(
             at(22),
-            service.reject_proposal,
+            decisions.reject_proposal,
             dispute=d,
             owner=owner,
             proposal_id=p.id,
@@ -555,7 +555,7 @@ def _record_cases(
         )
         step(
             at(21),
-            service.escalate,
+            lifecycle.escalate,
             dispute=d,
             actor=owner,
             to="mediator",
@@ -583,7 +583,7 @@ def _demo_owner_cases(
         if line is not None:
             d = step(
                 at(4),
-                service.open_dispute,
+                intake.open_dispute,
                 owner=owner,
                 target_type="bill_line",
                 target_id=line.id,
@@ -594,14 +594,14 @@ def _demo_owner_cases(
             )
             step(
                 at(3),
-                service.acknowledge,
+                decisions.acknowledge,
                 dispute=d,
                 actor=cast.cs,
                 message="已收到，正在向清运公司核实。",
             )
             step(
                 at(1),
-                service.propose,
+                decisions.propose,
                 dispute=d,
                 actor=cast.finance,
                 kind="credit",
@@ -613,7 +613,7 @@ def _demo_owner_cases(
     if owner2 is not None:
         d = step(
             at(1),
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner2,
             target_type="service",
             target_id=None,

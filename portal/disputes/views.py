@@ -30,7 +30,7 @@ from portal.billing import service as billing
 from portal.billing.models import BillLine, FeeStandard
 from portal.communities import service as communities
 from portal.communities.models import Community
-from portal.disputes import service
+from portal.disputes import base, decisions, intake, lifecycle, overview
 from portal.disputes.forms import (
     CloseForm,
     CommentForm,
@@ -64,7 +64,7 @@ from portal.transparency.models import SpendingItem
 
 bp = Blueprint("disputes", __name__)
 
-STAFF = tuple(str(r) for r in service.READ_ROLES)
+STAFF = tuple(str(r) for r in base.READ_ROLES)
 NAV = [
     NavItem("disputes.dispute_list", _l("我的异议"), ("owner",), order=35),
     NavItem("disputes.staff_queue", _l("异议处理"), STAFF, order=33),
@@ -161,14 +161,14 @@ def dispute_label_filter(value: Any, kind: str) -> str:
         "escalation": ESCALATION_LABELS,
         "event": EVENT_TEXT,
         "sla": SLA_LABELS,
-        "target": service.TARGET_LABELS,
+        "target": base.TARGET_LABELS,
     }[kind]
     return str(table.get(str(value), value or ""))
 
 
 @bp.app_template_filter("dispute_reason")
 def dispute_reason_filter(dispute: Dispute) -> str:
-    return str(service.REASONS.get(dispute.target_type, {}).get(dispute.reason, dispute.reason))
+    return str(base.REASONS.get(dispute.target_type, {}).get(dispute.reason, dispute.reason))
 
 
 @bp.app_template_global("objection_badge")
@@ -183,7 +183,7 @@ def objection_badge(target_type: str, target_id: Any) -> Markup:
     cache: dict[tuple[str, int], dict[int, dict[str, Any]]] = g.setdefault("_objection_counts", {})
     key = (target_type, record.community_id)
     if key not in cache:
-        cache[key] = service.public_objections(
+        cache[key] = overview.public_objections(
             db.session, community_id=record.community_id, target_type=target_type
         )
     counts = cache[key].get(target_id)
@@ -204,7 +204,7 @@ def dispute_stats_for(community_id: int) -> dict[str, Any]:
     """Aggregated dispute figures for a community page (see disputes/_community_section.html)."""
     cache: dict[int, dict[str, Any]] = g.setdefault("_dispute_stats", {})
     if community_id not in cache:
-        cache[community_id] = service.dispute_stats(db.session, community_id=community_id)
+        cache[community_id] = overview.dispute_stats(db.session, community_id=community_id)
     return cache[community_id]
 
 
@@ -214,7 +214,7 @@ class _LineDisputes:
     asking up, the page reads this template global (one query per line; bills have few)."""
 
     def get(self, line_id: int) -> Dispute | None:
-        return service.line_disputes(db.session, line_ids=[line_id]).get(line_id)
+        return intake.line_disputes(db.session, line_ids=[line_id]).get(line_id)
 
 
 bp.add_app_template_global(_LineDisputes(), "line_disputes")
@@ -232,13 +232,12 @@ def _today(community: Community | None = None) -> date:
     return local_today(zone(community.timezone) if community else DEFAULT_TZ)
 
 
-def _uploads(field: str = "evidence") -> list[service.Upload]:
+def _uploads(field: str = "evidence") -> list[base.Upload]:
     from portal.uploads import service as uploads
 
     files: list[FileStorage] = [f for f in request.files.getlist(field) if f and f.filename]
     return [
-        service.Upload(data=uploads.read_upload(f), filename=f.filename or "evidence")
-        for f in files
+        base.Upload(data=uploads.read_upload(f), filename=f.filename or "evidence") for f in files
     ]
 
 
@@ -253,11 +252,11 @@ def _fail(exc: DomainError) -> None:
 @bp.route("/disputes/")
 @roles_required("owner")
 def dispute_list() -> ResponseReturnValue:
-    disputes = service.owner_disputes(db.session, owner=current_user)
+    disputes = intake.owner_disputes(db.session, owner=current_user)
     return render_template(
         "disputes/dispute_list.html",
         disputes=disputes,
-        labels=service.target_labels(db.session, disputes),
+        labels=intake.target_labels(db.session, disputes),
         today=_today(),
     )
 
@@ -270,7 +269,7 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
         bills = billing.bills_for_units(db.session, unit_ids=[u.id for u in units], limit=36)
         for bill in bills:
             for line in bill.lines:
-                if service.creditable_fen(line) > 0:
+                if base.creditable_fen(line) > 0:
                     options.append(
                         (
                             str(line.id),
@@ -329,8 +328,8 @@ def dispute_new() -> ResponseReturnValue:
     )
     options = _target_options(target_type)
     form.target_id.choices = choices(options)
-    form.reason.choices = choices(list(service.REASONS[target_type].items()))
-    allowed = set(service.OUTCOMES_FOR[target_type])
+    form.reason.choices = choices(list(base.REASONS[target_type].items()))
+    allowed = set(base.OUTCOMES_FOR[target_type])
     form.requested_outcome.choices = [
         c for c in form.requested_outcome.choices if c.value in allowed
     ]
@@ -342,7 +341,7 @@ def dispute_new() -> ResponseReturnValue:
     if form.validate_on_submit():
         target_id = None if form.target_id.data == "general" else form.target_id.data
         try:
-            dispute = service.open_dispute(
+            dispute = intake.open_dispute(
                 db.session,
                 owner=current_user,
                 target_type=target_type,
@@ -361,7 +360,7 @@ def dispute_new() -> ResponseReturnValue:
             attach_error(form, exc)
         else:
             db.session.commit()
-            settings = service.get_settings(db.session, dispute.community_id)
+            settings = intake.get_settings(db.session, dispute.community_id)
             flash(
                 _(
                     "异议已提交（编号 %(ref)s）。我们会在 %(n)s 个工作日内首次答复；"
@@ -394,7 +393,7 @@ def _owned_line(value: Any) -> BillLine | None:
 
 
 def _owned_or_404(dispute_id: int) -> Dispute:
-    dispute = service.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
+    dispute = intake.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
     if dispute is None:
         abort(404)
     return dispute
@@ -405,14 +404,14 @@ def _detail_context(dispute: Dispute, *, for_owner: bool) -> dict[str, Any]:
     line = db.session.get(BillLine, dispute.bill_line_id) if dispute.bill_line_id else None
     return {
         "dispute": dispute,
-        "events": service.visible_events(dispute, for_owner=for_owner),
-        "label": service.target_labels(db.session, [dispute]).get(dispute.id, ""),
-        "sla": service.sla_state(dispute, today=today),
+        "events": intake.visible_events(dispute, for_owner=for_owner),
+        "label": intake.target_labels(db.session, [dispute]).get(dispute.id, ""),
+        "sla": lifecycle.sla_state(dispute, today=today),
         "line": line,
         "held_fen": holds.held_amounts(db.session, unit_ids=[dispute.unit_id]).get(
             dispute.bill_line_id or 0, 0
         ),
-        "settings": service.get_settings(db.session, dispute.community_id),
+        "settings": intake.get_settings(db.session, dispute.community_id),
         "tz": dispute.community.timezone,
         "today": today,
     }
@@ -458,7 +457,7 @@ def dispute_accept(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.accept_proposal(
+        lambda d: decisions.accept_proposal(
             db.session,
             dispute=d,
             owner=current_user,
@@ -475,7 +474,7 @@ def dispute_reject(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.reject_proposal(
+        lambda d: decisions.reject_proposal(
             db.session,
             dispute=d,
             owner=current_user,
@@ -493,7 +492,7 @@ def dispute_escalate(dispute_id: int) -> ResponseReturnValue:
     form = EscalateForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.escalate(
+        lambda d: lifecycle.escalate(
             db.session,
             dispute=d,
             actor=current_user,
@@ -511,7 +510,7 @@ def dispute_withdraw(dispute_id: int) -> ResponseReturnValue:
     form = WithdrawForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.withdraw(
+        lambda d: lifecycle.withdraw(
             db.session, dispute=d, owner=current_user, now=now_utc(), reason=form.reason.data or ""
         ),
         _("异议已撤回"),
@@ -524,7 +523,7 @@ def dispute_comment(dispute_id: int) -> ResponseReturnValue:
     form = CommentForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.comment(
+        lambda d: lifecycle.comment(
             db.session, dispute=d, actor=current_user, body=form.body.data or "", now=now_utc()
         ),
         _("留言已发送"),
@@ -536,7 +535,7 @@ def dispute_comment(dispute_id: int) -> ResponseReturnValue:
 def dispute_evidence_add(dispute_id: int) -> ResponseReturnValue:
     return _owner_action(
         dispute_id,
-        lambda d: service.add_evidence(
+        lambda d: intake.add_evidence(
             db.session, dispute=d, actor=current_user, uploads=_uploads(), now=now_utc()
         ),
         _("材料已上传"),
@@ -548,9 +547,9 @@ def dispute_evidence_add(dispute_id: int) -> ResponseReturnValue:
 def evidence_file(dispute_id: int, evidence_id: int) -> ResponseReturnValue:
     from portal.uploads import service as uploads
 
-    dispute = service.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
+    dispute = intake.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
     if dispute is None:
-        dispute = service.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
+        dispute = intake.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
     evidence = db.session.get(DisputeEvidence, evidence_id)
     if dispute is None or evidence is None or evidence.dispute_id != dispute.id:
         abort(404)
@@ -574,7 +573,7 @@ def staff_queue() -> ResponseReturnValue:
         community = scoped[0]
     ids = [community.id] if community else [c.id for c in scoped]
     status = request.args.get("status", "open")
-    filters = service.QueueFilters(
+    filters = overview.QueueFilters(
         community_ids=ids,
         status=status,
         target_type=request.args.get("target_type", ""),
@@ -582,7 +581,7 @@ def staff_queue() -> ResponseReturnValue:
         sort=request.args.get("sort", "oldest"),
     )
     today = _today(community)
-    page = service.queue(
+    page = overview.queue(
         db.session, filters=filters, today=today, page=request.args.get("page", 1, type=int)
     )
     return render_template(
@@ -593,16 +592,16 @@ def staff_queue() -> ResponseReturnValue:
         community=community,
         statuses=list(DisputeStatus),
         target_types=list(TargetType),
-        labels=service.target_labels(db.session, page.disputes),
-        sla={d.id: service.sla_state(d, today=today) for d in page.disputes},
-        counts=service.counts_by_status(db.session, community_ids=ids, today=today),
+        labels=intake.target_labels(db.session, page.disputes),
+        sla={d.id: lifecycle.sla_state(d, today=today) for d in page.disputes},
+        counts=overview.counts_by_status(db.session, community_ids=ids, today=today),
         today=today,
         is_manager=current_user.is_admin or bool(current_user.community_ids("manager")),
     )
 
 
 def _scoped_or_404(dispute_id: int) -> Dispute:
-    dispute = service.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
+    dispute = intake.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
     if dispute is None:
         abort(404)
     return dispute
@@ -612,27 +611,27 @@ def _scoped_or_404(dispute_id: int) -> Dispute:
 @roles_required(*STAFF)
 def staff_detail(dispute_id: int) -> ResponseReturnValue:
     dispute = _scoped_or_404(dispute_id)
-    roles = service.staff_roles_in(current_user, dispute.community_id)
+    roles = base.staff_roles_in(current_user, dispute.community_id)
     context = _detail_context(dispute, for_owner=False)
     close_form = CloseForm()
     close_form.outcome.choices = choices(
-        [(o, OUTCOME_LABELS[o]) for o in service.CLOSE_OUTCOMES[dispute.target_type]]
+        [(o, OUTCOME_LABELS[o]) for o in lifecycle.CLOSE_OUTCOMES[dispute.target_type]]
     )
-    is_handler = bool(roles & set(service.HANDLER_ROLES))
+    is_handler = bool(roles & set(base.HANDLER_ROLES))
     return render_template(
         "disputes/staff_detail.html",
         **context,
         roles=roles,
         is_handler=is_handler,
         is_manager=Role.MANAGER in roles,
-        can_money=bool(roles & set(service.MONEY_ROLES)),
+        can_money=bool(roles & set(base.MONEY_ROLES)),
         # Handlers call the owner back; the committee never sees owners' phone numbers.
         show_phone=is_handler,
         message_form=MessageForm(),
         proposal_form=ProposalForm(
             data={
                 "kind": "credit"
-                if dispute.requested_outcome == "credit" and roles & set(service.MONEY_ROLES)
+                if dispute.requested_outcome == "credit" and roles & set(base.MONEY_ROLES)
                 else "explanation",
                 "amount": fen_to_yuan_str(dispute.requested_amount_fen)
                 if dispute.requested_amount_fen
@@ -645,7 +644,7 @@ def staff_detail(dispute_id: int) -> ResponseReturnValue:
         opinion_form=OpinionForm(),
         escalate_form=EscalateForm(data={"to": "committee"}),
         evidence_form=EvidenceForm(),
-        propose_statuses=service.PROPOSE_FROM,
+        propose_statuses=decisions.PROPOSE_FROM,
     )
 
 
@@ -662,12 +661,12 @@ def _staff_action(dispute_id: int, action: Any, done: str) -> ResponseReturnValu
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/acknowledge", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_acknowledge(dispute_id: int) -> ResponseReturnValue:
     form = MessageForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.acknowledge(
+        lambda d: decisions.acknowledge(
             db.session,
             dispute=d,
             actor=current_user,
@@ -679,12 +678,12 @@ def staff_acknowledge(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/review", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_review(dispute_id: int) -> ResponseReturnValue:
     form = MessageForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.start_review(
+        lambda d: decisions.start_review(
             db.session,
             dispute=d,
             actor=current_user,
@@ -696,7 +695,7 @@ def staff_review(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/propose", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_propose(dispute_id: int) -> ResponseReturnValue:
     dispute = _scoped_or_404(dispute_id)
     form = ProposalForm()
@@ -706,7 +705,7 @@ def staff_propose(dispute_id: int) -> ResponseReturnValue:
                 flash(f"{field.label.text}：{error}", "error")
         return redirect(url_for(".staff_detail", dispute_id=dispute_id))
     try:
-        proposal = service.propose(
+        proposal = decisions.propose(
             db.session,
             dispute=dispute,
             actor=current_user,
@@ -732,7 +731,7 @@ def staff_approve(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.approve_proposal(
+        lambda d: decisions.approve_proposal(
             db.session,
             dispute=d,
             proposal_id=form.proposal_id.data,
@@ -749,7 +748,7 @@ def staff_decline(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.decline_proposal(
+        lambda d: decisions.decline_proposal(
             db.session,
             dispute=d,
             proposal_id=form.proposal_id.data,
@@ -767,7 +766,7 @@ def staff_escalate(dispute_id: int) -> ResponseReturnValue:
     form = EscalateForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.escalate(
+        lambda d: lifecycle.escalate(
             db.session,
             dispute=d,
             actor=current_user,
@@ -785,7 +784,7 @@ def staff_close(dispute_id: int) -> ResponseReturnValue:
     form = CloseForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.close_dispute(
+        lambda d: lifecycle.close_dispute(
             db.session,
             dispute=d,
             actor=current_user,
@@ -803,7 +802,7 @@ def staff_comment(dispute_id: int) -> ResponseReturnValue:
     form = CommentForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.comment(
+        lambda d: lifecycle.comment(
             db.session,
             dispute=d,
             actor=current_user,
@@ -821,7 +820,7 @@ def staff_opinion(dispute_id: int) -> ResponseReturnValue:
     form = OpinionForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.add_opinion(
+        lambda d: lifecycle.add_opinion(
             db.session, dispute=d, actor=current_user, body=form.body.data or "", now=now_utc()
         ),
         _("业委会意见已记录"),
@@ -829,11 +828,11 @@ def staff_opinion(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/evidence", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_evidence_add(dispute_id: int) -> ResponseReturnValue:
     return _staff_action(
         dispute_id,
-        lambda d: service.add_evidence(
+        lambda d: intake.add_evidence(
             db.session, dispute=d, actor=current_user, uploads=_uploads(), now=now_utc()
         ),
         _("材料已上传"),
@@ -846,7 +845,7 @@ def staff_settings(code: str) -> ResponseReturnValue:
     community = communities.get_scoped_community(db.session, user=current_user, code=code)
     if community is None:
         abort(404)
-    current = service.get_settings(db.session, community.id)
+    current = intake.get_settings(db.session, community.id)
     form = SettingsForm(
         data={
             "first_response_days": current.first_response_days,
@@ -857,7 +856,7 @@ def staff_settings(code: str) -> ResponseReturnValue:
     )
     if form.validate_on_submit():
         try:
-            service.update_settings(
+            intake.update_settings(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -926,7 +925,7 @@ def _mediation_community(code: str) -> Community:
 @roles_required(*STAFF)
 def mediation_list(code: str) -> ResponseReturnValue:
     community = _mediation_community(code)
-    rows = service.mediation_rows(db.session, community_id=community.id, now=now_utc())
+    rows = overview.mediation_rows(db.session, community_id=community.id, now=now_utc())
     return render_template(
         "disputes/mediation_list.html",
         community=community,
@@ -942,7 +941,7 @@ def mediation_export(code: str, fmt: str) -> ResponseReturnValue:
     community = _mediation_community(code)
     rows = [
         _display_row(r)
-        for r in service.mediation_rows(db.session, community_id=community.id, now=now_utc())
+        for r in overview.mediation_rows(db.session, community_id=community.id, now=now_utc())
     ]
     headers = [str(label) for _key, label in MEDIATION_COLUMNS]
     name = f"{community.code}-mediation-list-{_today(community).isoformat()}.{fmt}"
@@ -969,7 +968,7 @@ def community_objections(code: str) -> ResponseReturnValue:
     community = communities.visible_community(db.session, code=code, user=current_user)
     if community is None:
         abort(404)
-    stats = service.dispute_stats(db.session, community_id=community.id)
+    stats = overview.dispute_stats(db.session, community_id=community.id)
     records = public_records(community)
     return render_template(
         "disputes/community_objections.html",
@@ -984,10 +983,10 @@ def public_records(community: Community) -> list[dict[str, Any]]:
     """Published records with objections, anonymised: what, how many, and the latest result."""
     out: list[dict[str, Any]] = []
     for target_type in (TargetType.SPENDING, TargetType.FEE_STANDARD):
-        counts = service.public_objections(
+        counts = overview.public_objections(
             db.session, community_id=community.id, target_type=target_type
         )
-        labels = service.record_labels(db.session, [(target_type, i) for i in counts])
+        labels = intake.record_labels(db.session, [(target_type, i) for i in counts])
         for target_id, numbers in counts.items():
             if target_type == TargetType.SPENDING:
                 url = url_for(

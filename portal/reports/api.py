@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from portal.api import bp
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.communities import service as communities
-from portal.disputes import service as disputes
+from portal.disputes import overview as disputes_overview
 from portal.extensions import db
 from portal.security import public
 from portal.timeutil import local_today, zone
@@ -40,7 +40,7 @@ def community_stats(code: str) -> ResponseReturnValue:
     ]
     body["k_anonymity"] = queries.K_ANONYMITY
     body["as_of"] = date.isoformat(local_today(zone(community.timezone)))
-    body["disputes"] = disputes.dispute_stats(db.session, community_id=community.id)
+    body["disputes"] = disputes_overview.dispute_stats(db.session, community_id=community.id)
     return jsonify(body)
 
 

@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from portal.billing import holds
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine, HoldSource, LineHold
-from portal.disputes import service as disputes
+from portal.disputes import base as disputes_base
+from portal.disputes import decisions as disputes_decisions
+from portal.disputes import intake as disputes_intake
+from portal.disputes import lifecycle as disputes_lifecycle
 from portal.disputes.models import OPEN_STATUSES, Dispute, DisputeStatus
 from portal.errors import DomainError
 from portal.payments import service as payments
@@ -188,7 +191,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                 )
                 if op[0] == "open":
                     line = lines[op[1] % len(lines)]
-                    disputes.open_dispute(
+                    disputes_intake.open_dispute(
                         session,
                         owner=owner,
                         target_type="bill_line",
@@ -196,7 +199,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                         reason="other",
                         statement="金额有误，请核实",
                         requested_outcome=op[3],
-                        requested_amount_fen=min(op[2], disputes.creditable_fen(line)) or None,
+                        requested_amount_fen=min(op[2], disputes_base.creditable_fen(line)) or None,
                         now=NOW,
                     )
                 elif op[0] == "pay":
@@ -215,7 +218,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                     continue
                 elif op[0] == "propose":
                     line = session.get(BillLine, dispute.bill_line_id)
-                    disputes.propose(
+                    disputes_decisions.propose(
                         session,
                         dispute=dispute,
                         actor=finance if op[3] else manager,
@@ -223,14 +226,14 @@ def test_holds_match_open_disputes_after_any_transitions(
                         body="核实后的答复",
                         amount_fen=None
                         if op[2] == "explanation"
-                        else min(op[1], disputes.creditable_fen(line)),
+                        else min(op[1], disputes_base.creditable_fen(line)),
                         now=NOW,
                     )
                 elif op[0] == "approve":
                     draft = next(
                         (p for p in dispute.proposals if p.status == "awaiting_approval"), None
                     )
-                    disputes.approve_proposal(
+                    disputes_decisions.approve_proposal(
                         session,
                         dispute=dispute,
                         proposal_id=draft.id if draft else None,
@@ -240,7 +243,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                 elif op[0] in ("accept", "reject"):
                     offer = dispute.current_proposal
                     if op[0] == "accept":
-                        disputes.accept_proposal(
+                        disputes_decisions.accept_proposal(
                             session,
                             dispute=dispute,
                             owner=owner,
@@ -248,7 +251,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                             now=NOW,
                         )
                     else:
-                        disputes.reject_proposal(
+                        disputes_decisions.reject_proposal(
                             session,
                             dispute=dispute,
                             owner=owner,
@@ -257,7 +260,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                             now=NOW,
                         )
                 elif op[0] == "escalate":
-                    disputes.escalate(
+                    disputes_lifecycle.escalate(
                         session,
                         dispute=dispute,
                         actor=owner if op[1] else manager,
@@ -266,9 +269,9 @@ def test_holds_match_open_disputes_after_any_transitions(
                         now=NOW,
                     )
                 elif op[0] == "withdraw":
-                    disputes.withdraw(session, dispute=dispute, owner=owner, now=NOW)
+                    disputes_lifecycle.withdraw(session, dispute=dispute, owner=owner, now=NOW)
                 else:
-                    disputes.close_dispute(
+                    disputes_lifecycle.close_dispute(
                         session,
                         dispute=dispute,
                         actor=manager,

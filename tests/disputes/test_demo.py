@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.billing import ledger
-from portal.disputes import service
+from portal.disputes import overview
 from portal.disputes.models import Dispute, DisputeStatus, ProposalStatus
 
 
@@ -28,7 +28,7 @@ def test_demo_disputes_cover_every_state(runner: FlaskCliRunner, session: Sessio
         times = [e.at for e in d.events]
         assert times == sorted(times), d.reference
     assert ledger.check(session).ok
-    stats = service.dispute_stats(session, community_id=disputes[0].community_id)
+    stats = overview.dispute_stats(session, community_id=disputes[0].community_id)
     assert stats["too_few"] is False
     demo_owner = [d for d in disputes if d.owner.username == "demo-owner"]
     assert demo_owner

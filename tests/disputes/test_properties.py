@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from portal.billing import holds, ledger
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine
-from portal.disputes import service
+from portal.disputes import base, decisions, intake, lifecycle
 from portal.disputes.models import Dispute, DisputeProposal, DisputeStatus
 from portal.errors import DomainError
 from portal.payments import service as payments
@@ -130,7 +130,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         .order_by(BillLine.id)
                     ).all()
                     line = lines[op[1] % len(lines)]
-                    service.open_dispute(
+                    intake.open_dispute(
                         session,
                         owner=owner,
                         target_type="bill_line",
@@ -138,7 +138,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         reason="other",
                         statement="金额有误，请核实",
                         requested_outcome=op[3],
-                        requested_amount_fen=min(op[2], service.creditable_fen(line)) or None,
+                        requested_amount_fen=min(op[2], base.creditable_fen(line)) or None,
                         now=NOW,
                     )
                 elif op[0] == "late_fees":
@@ -154,8 +154,8 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         continue
                     if op[0] == "propose":
                         line = session.get(BillLine, dispute.bill_line_id)
-                        amount = min(op[1], service.creditable_fen(line))
-                        service.propose(
+                        amount = min(op[1], base.creditable_fen(line))
+                        decisions.propose(
                             session,
                             dispute=dispute,
                             actor=finance if op[1] % 2 else manager,
@@ -166,7 +166,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         )
                     elif op[0] == "accept":
                         offer = dispute.current_proposal
-                        service.accept_proposal(
+                        decisions.accept_proposal(
                             session,
                             dispute=dispute,
                             owner=owner,
@@ -175,7 +175,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         )
                     elif op[0] == "reject":
                         offer = dispute.current_proposal
-                        service.reject_proposal(
+                        decisions.reject_proposal(
                             session,
                             dispute=dispute,
                             owner=owner,
@@ -184,7 +184,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                             now=NOW,
                         )
                     else:
-                        service.withdraw(session, dispute=dispute, owner=owner, now=NOW)
+                        lifecycle.withdraw(session, dispute=dispute, owner=owner, now=NOW)
         except DomainError:
             pass  # refused operations write nothing (the savepoint rolled back)
         session.expire_all()

@@ -14,7 +14,7 @@ from portal.audit.models import AuditEntry
 from portal.billing import holds, ledger
 from portal.billing import service as billing
 from portal.billing.models import FeeStandard, JournalEntry
-from portal.disputes import service
+from portal.disputes import base, decisions, intake, lifecycle, overview
 from portal.disputes.models import (
     Dispute,
     DisputeEvent,
@@ -54,7 +54,7 @@ def _open(session: Session, world: World, **kwargs: Any) -> Dispute:
         "now": NOW,
     }
     args.update(kwargs)
-    return service.open_dispute(session, **args)
+    return intake.open_dispute(session, **args)
 
 
 def _snapshot(session: Session) -> tuple[int, ...]:
@@ -94,7 +94,7 @@ def test_explanation_ignores_an_amount_and_holds_the_line(session: Session, worl
 
 
 def test_evidence_is_stored_and_linked(session: Session, world: World) -> None:
-    dispute = _open(session, world, uploads=[service.Upload(png_bytes(), "房产证.png")])
+    dispute = _open(session, world, uploads=[base.Upload(png_bytes(), "房产证.png")])
     assert len(dispute.evidence) == 1
     assert dispute.evidence[0].file.content_type == "image/png"
 
@@ -114,7 +114,7 @@ def test_evidence_is_stored_and_linked(session: Session, world: World) -> None:
         ({"requested_amount_fen": None}, DomainError, "requested_amount"),
         ({"requested_outcome": "refund_everything"}, DomainError, "requested_outcome"),
         (
-            {"uploads": [service.Upload(b"<svg onload=alert(1)>", "x.svg")]},
+            {"uploads": [base.Upload(b"<svg onload=alert(1)>", "x.svg")]},
             DomainError,
             "file",
         ),
@@ -159,7 +159,7 @@ def test_second_open_dispute_on_the_same_line_is_refused(session: Session, world
 
 def test_a_closed_dispute_frees_the_line_for_a_new_one(session: Session, world: World) -> None:
     first = _open(session, world)
-    service.withdraw(session, dispute=first, owner=world.owner, now=NOW)
+    lifecycle.withdraw(session, dispute=first, owner=world.owner, now=NOW)
     second = _open(session, world)
     assert second.id != first.id
     assert first.open_key is None
@@ -238,7 +238,7 @@ def test_objection_to_a_published_spending_item(session: Session, world: World) 
         reason="other",
         requested_outcome="explanation",
     )
-    counts = service.public_objections(
+    counts = overview.public_objections(
         session, community_id=world.community.id, target_type="spending"
     )
     assert counts == {
@@ -252,9 +252,9 @@ def test_objection_to_a_published_spending_item(session: Session, world: World) 
 def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world: World) -> None:
     line = world.line(0)
     dispute = _open(session, world)
-    service.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW, message="已收到")
-    service.start_review(session, dispute=dispute, actor=world.cs, now=NOW)
-    proposal = service.propose(
+    decisions.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW, message="已收到")
+    decisions.start_review(session, dispute=dispute, actor=world.cs, now=NOW)
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -265,7 +265,7 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
     )
     assert proposal.status == "offered"
     assert dispute.status == DisputeStatus.PROPOSED
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=LATER
     )
     session.refresh(line)
@@ -300,7 +300,7 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
 
 def test_smaller_credit_than_requested_is_partly_upheld(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_amount_fen=5_000)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -309,7 +309,7 @@ def test_smaller_credit_than_requested_is_partly_upheld(session: Session, world:
         amount_fen=2_500,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     assert dispute.outcome == "partly_upheld"
@@ -330,7 +330,7 @@ def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: W
     session.refresh(line)
     assert line.outstanding_fen == 0
     dispute = _open(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -339,7 +339,7 @@ def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: W
         amount_fen=1_250,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     # The credit settles the unit's next open bill first (October), nothing is lost.
@@ -352,7 +352,7 @@ def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: W
 
 def test_credit_above_threshold_waits_for_the_manager(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_amount_fen=25_000)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -365,23 +365,23 @@ def test_credit_above_threshold_waits_for_the_manager(session: Session, world: W
     assert dispute.status == DisputeStatus.UNDER_REVIEW
     assert dispute.current_proposal is None
     assert all(
-        not e.kind.startswith("proposal") for e in service.visible_events(dispute, for_owner=True)
+        not e.kind.startswith("proposal") for e in intake.visible_events(dispute, for_owner=True)
     )
     before = _snapshot(session)
     with pytest.raises(Conflict):  # the owner cannot accept what was never offered
-        service.accept_proposal(
+        decisions.accept_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
         )
     assert _snapshot(session) == before
     with pytest.raises(PermissionDenied):
-        service.approve_proposal(
+        decisions.approve_proposal(
             session, dispute=dispute, proposal_id=proposal.id, actor=world.finance, now=NOW
         )
-    service.approve_proposal(
+    decisions.approve_proposal(
         session, dispute=dispute, proposal_id=proposal.id, actor=world.manager, now=NOW
     )
     assert dispute.status == DisputeStatus.PROPOSED
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     entry = session.scalar(
@@ -392,7 +392,7 @@ def test_credit_above_threshold_waits_for_the_manager(session: Session, world: W
 
 
 def test_threshold_is_a_community_setting(session: Session, world: World) -> None:
-    service.update_settings(
+    intake.update_settings(
         session,
         community=world.community,
         actor=world.manager,
@@ -403,7 +403,7 @@ def test_threshold_is_a_community_setting(session: Session, world: World) -> Non
     )
     dispute = _open(session, world)
     assert dispute.first_response_due_on == date(2026, 11, 23)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -414,7 +414,7 @@ def test_threshold_is_a_community_setting(session: Session, world: World) -> Non
     )
     assert proposal.status == "awaiting_approval"
     with pytest.raises(DomainError):
-        service.update_settings(
+        intake.update_settings(
             session,
             community=world.community,
             actor=world.manager,
@@ -427,7 +427,7 @@ def test_threshold_is_a_community_setting(session: Session, world: World) -> Non
 
 def test_manager_declines_a_draft(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_amount_fen=25_000)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -436,7 +436,7 @@ def test_manager_declines_a_draft(session: Session, world: World) -> None:
         amount_fen=25_000,
         now=NOW,
     )
-    service.decline_proposal(
+    decisions.decline_proposal(
         session,
         dispute=dispute,
         proposal_id=proposal.id,
@@ -447,14 +447,14 @@ def test_manager_declines_a_draft(session: Session, world: World) -> None:
     session.refresh(proposal)
     assert proposal.status == "declined"
     assert "proposal_declined" not in [
-        e.kind for e in service.visible_events(dispute, for_owner=True)
+        e.kind for e in intake.visible_events(dispute, for_owner=True)
     ]
 
 
 def test_roles(session: Session, world: World) -> None:
     dispute = _open(session, world)
     with pytest.raises(PermissionDenied):  # customer service does not give money away
-        service.propose(
+        decisions.propose(
             session,
             dispute=dispute,
             actor=world.cs,
@@ -464,15 +464,13 @@ def test_roles(session: Session, world: World) -> None:
             now=NOW,
         )
     with pytest.raises(PermissionDenied):  # the committee reads and gives opinions only
-        service.acknowledge(session, dispute=dispute, actor=world.committee, now=NOW)
+        decisions.acknowledge(session, dispute=dispute, actor=world.committee, now=NOW)
     stranger = factories.make_user(session, role="manager")  # of another community
     with pytest.raises(PermissionDenied):
-        service.acknowledge(session, dispute=dispute, actor=stranger, now=NOW)
-    assert service.get_scoped_dispute(session, staff=stranger, dispute_id=dispute.id) is None
-    assert (
-        service.get_owned_dispute(session, owner=world.other_owner, dispute_id=dispute.id) is None
-    )
-    service.add_opinion(
+        decisions.acknowledge(session, dispute=dispute, actor=stranger, now=NOW)
+    assert intake.get_scoped_dispute(session, staff=stranger, dispute_id=dispute.id) is None
+    assert intake.get_owned_dispute(session, owner=world.other_owner, dispute_id=dispute.id) is None
+    lifecycle.add_opinion(
         session, dispute=dispute, actor=world.committee, body="业委会建议现场复核面积", now=NOW
     )
     assert dispute.events[-1].kind == "opinion"
@@ -489,7 +487,7 @@ def test_proposal_amount_is_checked(session: Session, world: World) -> None:
         ("refund", 100, "kind"),
     ):
         with pytest.raises(DomainError) as caught:
-            service.propose(
+            decisions.propose(
                 session,
                 dispute=dispute,
                 actor=world.finance,
@@ -505,7 +503,7 @@ def test_proposal_amount_is_checked(session: Session, world: World) -> None:
 def test_accepting_a_proposal_that_does_not_exist(session: Session, world: World) -> None:
     dispute = _open(session, world)
     other = _open(session, world, target_id=world.line(1).id)
-    foreign = service.propose(
+    foreign = decisions.propose(
         session,
         dispute=other,
         actor=world.cs,
@@ -517,7 +515,7 @@ def test_accepting_a_proposal_that_does_not_exist(session: Session, world: World
     before = _snapshot(session)
     for proposal_id in (None, 999_999, "x", foreign.id):
         with pytest.raises(NotFound) as caught:
-            service.accept_proposal(
+            decisions.accept_proposal(
                 session, dispute=dispute, owner=world.owner, proposal_id=proposal_id, now=NOW
             )
         assert caught.value.field == "proposal_id"
@@ -527,7 +525,7 @@ def test_accepting_a_proposal_that_does_not_exist(session: Session, world: World
 
 def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    first = service.propose(
+    first = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -536,7 +534,7 @@ def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World
         amount_fen=500,
         now=NOW,
     )
-    second = service.propose(
+    second = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -548,15 +546,15 @@ def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World
     session.refresh(first)
     assert first.status == "superseded"
     with pytest.raises(Conflict):
-        service.accept_proposal(
+        decisions.accept_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=first.id, now=NOW
         )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=second.id, now=NOW
     )
     assert dispute.credited_fen == 1_000
     with pytest.raises(Conflict):  # accepting twice posts nothing twice
-        service.accept_proposal(
+        decisions.accept_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=second.id, now=NOW
         )
     adjustments = session.scalars(
@@ -567,7 +565,7 @@ def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World
 
 def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -577,10 +575,10 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
         now=NOW,
     )
     with pytest.raises(DomainError):  # a reason is required
-        service.reject_proposal(
+        decisions.reject_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, reason="", now=NOW
         )
-    service.reject_proposal(
+    decisions.reject_proposal(
         session,
         dispute=dispute,
         owner=world.owner,
@@ -590,20 +588,20 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
     )
     assert dispute.status == DisputeStatus.REJECTED
     assert holds.held_amounts(session, unit_ids=[world.unit.id])  # still on hold
-    service.escalate(
+    lifecycle.escalate(
         session, dispute=dispute, actor=world.owner, to="committee", reason="请业委会评理", now=NOW
     )
     assert dispute.status == DisputeStatus.ESCALATED
     assert dispute.escalated_to == "committee"
-    service.add_opinion(
+    lifecycle.add_opinion(
         session, dispute=dispute, actor=world.committee, body="建议以房产证面积为准", now=NOW
     )
     with pytest.raises(DomainError):  # an upheld bill dispute must go through a credit
-        service.close_dispute(
+        lifecycle.close_dispute(
             session, dispute=dispute, actor=world.manager, outcome="upheld", note="同意", now=NOW
         )
     # The mediator sided with the owner: a credit proposal, accepted, closes it.
-    credit = service.propose(
+    credit = decisions.propose(
         session,
         dispute=dispute,
         actor=world.manager,
@@ -613,11 +611,11 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
         now=NOW,
     )
     assert credit.status == "offered"  # a manager's own proposal needs no second approval
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=credit.id, now=NOW
     )
     assert dispute.outcome == "upheld"
-    rows = service.mediation_rows(session, community_id=world.community.id, now=NOW)
+    rows = overview.mediation_rows(session, community_id=world.community.id, now=NOW)
     assert [r["reference"] for r in rows] == [dispute.reference]
     assert rows[0]["owner"] == "王*"
     assert "13912345678" not in str(rows)
@@ -626,7 +624,7 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
 
 def test_manager_closes_not_upheld(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -635,7 +633,7 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
         amount_fen=None,
         now=NOW,
     )
-    service.reject_proposal(
+    decisions.reject_proposal(
         session,
         dispute=dispute,
         owner=world.owner,
@@ -644,10 +642,10 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
         now=NOW,
     )
     with pytest.raises(PermissionDenied):
-        service.close_dispute(
+        lifecycle.close_dispute(
             session, dispute=dispute, actor=world.cs, outcome="not_upheld", note="维持", now=NOW
         )
-    service.close_dispute(
+    lifecycle.close_dispute(
         session,
         dispute=dispute,
         actor=world.manager,
@@ -663,12 +661,12 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
 def test_owner_escalates_early_only_when_overdue(session: Session, world: World) -> None:
     dispute = _open(session, world)
     with pytest.raises(Conflict):
-        service.escalate(
+        lifecycle.escalate(
             session, dispute=dispute, actor=world.owner, to="mediator", reason="太慢", now=NOW
         )
     late = NOW + timedelta(days=5)  # Wednesday: the first response was due Tuesday
-    assert service.sla_state(dispute, today=date(2026, 11, 25))["first"] == "overdue"
-    service.escalate(
+    assert lifecycle.sla_state(dispute, today=date(2026, 11, 25))["first"] == "overdue"
+    lifecycle.escalate(
         session, dispute=dispute, actor=world.owner, to="mediator", reason="逾期未答复", now=late
     )
     assert dispute.status == DisputeStatus.ESCALATED
@@ -676,24 +674,24 @@ def test_owner_escalates_early_only_when_overdue(session: Session, world: World)
 
 def test_withdraw_releases_the_hold(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW, reason="看错了")
+    lifecycle.withdraw(session, dispute=dispute, owner=world.owner, now=NOW, reason="看错了")
     assert dispute.outcome == "withdrawn"
     assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     with pytest.raises(Conflict):
-        service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
+        lifecycle.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
     with pytest.raises(NotFound):
-        service.withdraw(session, dispute=dispute, owner=world.other_owner, now=NOW)
+        lifecycle.withdraw(session, dispute=dispute, owner=world.other_owner, now=NOW)
 
 
 def test_comments_and_internal_notes(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    service.comment(session, dispute=dispute, actor=world.owner, body="补充：附件已上传", now=NOW)
-    service.comment(
+    lifecycle.comment(session, dispute=dispute, actor=world.owner, body="补充：附件已上传", now=NOW)
+    lifecycle.comment(
         session, dispute=dispute, actor=world.cs, body="需财务复核", now=NOW, internal=True
     )
-    service.comment(session, dispute=dispute, actor=world.committee, body="关注此事", now=NOW)
-    owner_view = [e.kind for e in service.visible_events(dispute, for_owner=True)]
-    staff_view = [e.kind for e in service.visible_events(dispute, for_owner=False)]
+    lifecycle.comment(session, dispute=dispute, actor=world.committee, body="关注此事", now=NOW)
+    owner_view = [e.kind for e in intake.visible_events(dispute, for_owner=True)]
+    staff_view = [e.kind for e in intake.visible_events(dispute, for_owner=False)]
     assert owner_view == ["submitted", "comment", "opinion"]
     assert staff_view == ["submitted", "comment", "note", "opinion"]
 
@@ -754,7 +752,7 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
         requested_amount_fen=fee.amount_fen,
     )
     assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {fee.id: fee.amount_fen}
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -763,7 +761,7 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
         amount_fen=fee.amount_fen,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     session.refresh(fee)
@@ -778,44 +776,48 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
 def test_queue_filters_and_overdue(session: Session, world: World) -> None:
     a = _open(session, world)
     b = _open(session, world, target_id=world.line(1).id, now=NOW + timedelta(days=3))
-    service.acknowledge(session, dispute=b, actor=world.cs, now=NOW + timedelta(days=3))
+    decisions.acknowledge(session, dispute=b, actor=world.cs, now=NOW + timedelta(days=3))
     ids = [world.community.id]
     today = date(2026, 11, 25)
-    page = service.queue(
-        session, filters=service.QueueFilters(community_ids=ids, overdue_only=True), today=today
+    page = overview.queue(
+        session, filters=overview.QueueFilters(community_ids=ids, overdue_only=True), today=today
     )
     assert [d.id for d in page.disputes] == [a.id]
-    page = service.queue(
-        session, filters=service.QueueFilters(community_ids=ids, status="acknowledged"), today=today
+    page = overview.queue(
+        session,
+        filters=overview.QueueFilters(community_ids=ids, status="acknowledged"),
+        today=today,
     )
     assert [d.id for d in page.disputes] == [b.id]
-    page = service.queue(
-        session, filters=service.QueueFilters(community_ids=ids, sort="newest"), today=today
+    page = overview.queue(
+        session, filters=overview.QueueFilters(community_ids=ids, sort="newest"), today=today
     )
     assert [d.id for d in page.disputes] == [b.id, a.id]
-    counts = service.counts_by_status(session, community_ids=ids, today=today)
+    counts = overview.counts_by_status(session, community_ids=ids, today=today)
     assert counts["overdue"] == 1
     assert counts["submitted"] == 1
     assert (
-        service.queue(session, filters=service.QueueFilters(community_ids=[-1]), today=today).total
+        overview.queue(
+            session, filters=overview.QueueFilters(community_ids=[-1]), today=today
+        ).total
         == 0
     )
 
 
 def test_sla_state(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    assert service.sla_state(dispute, today=date(2026, 11, 23))["worst"] == "ok"
-    assert service.sla_state(dispute, today=date(2026, 11, 24))["first"] == "due_today"
-    service.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW + timedelta(days=6))
-    state = service.sla_state(dispute, today=date(2026, 11, 26))
+    assert lifecycle.sla_state(dispute, today=date(2026, 11, 23))["worst"] == "ok"
+    assert lifecycle.sla_state(dispute, today=date(2026, 11, 24))["first"] == "due_today"
+    decisions.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW + timedelta(days=6))
+    state = lifecycle.sla_state(dispute, today=date(2026, 11, 26))
     assert state["first"] == "breached"
     assert state["proposal"] == "ok"
 
 
 def test_stats_withhold_figures_below_five_resolved(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
-    stats = service.dispute_stats(session, community_id=world.community.id)
+    lifecycle.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
+    stats = overview.dispute_stats(session, community_id=world.community.id)
     assert stats["total"] == 1
     assert stats["too_few"] is True
     assert stats["by_outcome"] is None
@@ -842,7 +844,7 @@ def test_stats_with_enough_disputes(session: Session) -> None:
         )
         replied = NOW + timedelta(days=1 + index % 2)
         if index < 3:
-            proposal = service.propose(
+            proposal = decisions.propose(
                 session,
                 dispute=dispute,
                 actor=world.finance,
@@ -852,7 +854,7 @@ def test_stats_with_enough_disputes(session: Session) -> None:
                 now=replied,
             )
         else:
-            proposal = service.propose(
+            proposal = decisions.propose(
                 session,
                 dispute=dispute,
                 actor=world.cs,
@@ -861,14 +863,14 @@ def test_stats_with_enough_disputes(session: Session) -> None:
                 amount_fen=None,
                 now=replied,
             )
-        service.accept_proposal(
+        decisions.accept_proposal(
             session,
             dispute=dispute,
             owner=world.owner,
             proposal_id=proposal.id,
             now=NOW + timedelta(days=4),
         )
-    stats = service.dispute_stats(session, community_id=world.community.id)
+    stats = overview.dispute_stats(session, community_id=world.community.id)
     assert stats["too_few"] is False
     assert stats["by_outcome"]["upheld"] == 2
     assert stats["by_outcome"]["partly_upheld"] == 1
@@ -895,7 +897,7 @@ def test_public_objections_show_outcomes_not_people(session: Session, world: Wor
         requested_outcome="correction",
         requested_amount_fen=None,
     )
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -904,10 +906,10 @@ def test_public_objections_show_outcomes_not_people(session: Session, world: Wor
         amount_fen=None,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
-    counts = service.public_objections(
+    counts = overview.public_objections(
         session, community_id=world.community.id, target_type="fee_standard"
     )
     assert counts == {
@@ -920,6 +922,8 @@ def test_public_objections_show_outcomes_not_people(session: Session, world: Wor
         }
     }
     assert (
-        service.public_objections(session, community_id=world.community.id, target_type="bill_line")
+        overview.public_objections(
+            session, community_id=world.community.id, target_type="bill_line"
+        )
         == {}
     )
