@@ -46,7 +46,7 @@ from portal.disputes.models import (
 from portal.disputes.workdays import add_working_days
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
 from portal.money import fen_to_yuan_str
-from portal.tickets import service as tickets
+from portal.tickets import base as tickets_base
 from portal.tickets.models import Ticket
 from portal.timeutil import local_today, zone
 from portal.transparency.models import SpendingItem
@@ -185,7 +185,7 @@ def resolve_target(
         unit = _unit_in(units, standard.community_id, unit_id)
     else:  # service: in general, or about one of the owner's repair requests
         if ident is not None:
-            ticket = tickets.get_owned_ticket(session, user=owner, ticket_id=ident)
+            ticket = tickets_base.get_owned_ticket(session, user=owner, ticket_id=ident)
             if ticket is None:
                 raise NotFound(_l("报修单不存在"), field="target_id")
             unit = _unit_in(units, ticket.community_id, ticket.unit_id if ticket.unit_id else None)

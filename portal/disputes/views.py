@@ -57,7 +57,7 @@ from portal.extensions import db
 from portal.forms import attach_error, choices
 from portal.money import fen_to_yuan_str
 from portal.security import public, roles_required
-from portal.tickets import service as tickets
+from portal.tickets import queries as tickets_queries
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc, zone
 from portal.transparency import service as spending
 from portal.transparency.models import SpendingItem
@@ -300,7 +300,7 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
                 )
     elif target_type == TargetType.SERVICE:
         options.append(("general", _("物业服务（总体）")))
-        for t in tickets.owner_tickets(db.session, user=current_user, limit=50):
+        for t in tickets_queries.owner_tickets(db.session, user=current_user, limit=50):
             options.append((str(t.id), _("报修 %(n)s", n=t.number)))
     return options
 

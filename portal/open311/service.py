@@ -21,9 +21,12 @@ from portal.accounts.models import User
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.errors import DomainError
-from portal.tickets import service as tickets
+from portal.tickets import base as tickets_base
+from portal.tickets import intake as tickets_intake
+from portal.tickets import setup as tickets_setup
 from portal.tickets.models import (
     DONE_STATUSES,
+    OPEN_STATUSES,
     Channel,
     LocationType,
     Ticket,
@@ -78,20 +81,22 @@ def service_list(session: Session, community: Community) -> list[dict[str, Any]]
     return [
         {
             "service_code": category.code,
-            "service_name": tickets.category_name(category),
-            "description": category.description or tickets.category_name(category),
+            "service_name": tickets_setup.category_name(category),
+            "description": category.description or tickets_setup.category_name(category),
             "metadata": False,
             "type": "realtime",
-            "keywords": ", ".join(dict.fromkeys([category.name, tickets.category_name(category)])),
+            "keywords": ", ".join(
+                dict.fromkeys([category.name, tickets_setup.category_name(category)])
+            ),
             "group": "repair",
         }
-        for category in tickets.list_categories(session, community)
+        for category in tickets_setup.list_categories(session, community)
     ]
 
 
 def service_definition(session: Session, community: Community, service_code: str) -> dict[str, Any]:
     """GET service definition: no extra attributes are needed for any category."""
-    if tickets.find_category(session, community=community, code=service_code) is None:
+    if tickets_setup.find_category(session, community=community, code=service_code) is None:
         raise Open311Error(404, _l("service_code provided was not found：类别不存在"))
     return {"service_code": service_code, "attributes": []}
 
@@ -107,10 +112,10 @@ def _w3(instant: datetime | None, community: Community) -> str | None:
 
 def _status(ticket: Ticket) -> tuple[str, str | None]:
     if ticket.status in DONE_STATUSES:
-        return "closed", str(tickets.status_label(ticket.status))
+        return "closed", str(tickets_base.status_label(ticket.status))
     if ticket.status == TicketStatus.CANCELLED:
         return "closed", str(_l("已取消"))
-    return "open", str(tickets.status_label(ticket.status))
+    return "open", str(tickets_base.status_label(ticket.status))
 
 
 def _address(ticket: Ticket) -> str:
@@ -150,7 +155,7 @@ def request_dict(ticket: Ticket, *, viewer: User | None = None) -> dict[str, Any
         "service_request_id": ticket.number,
         "status": status,
         "status_notes": notes,
-        "service_name": tickets.category_name(ticket.category),
+        "service_name": tickets_setup.category_name(ticket.category),
         "service_code": ticket.category.code,
         "description": ticket.description if public_text else None,
         "agency_responsible": str(_l("%(name)s物业服务中心", name=ticket.community.name)),
@@ -234,9 +239,9 @@ def search_requests(
         if wanted - {"open", "closed"}:
             raise Open311Error(400, "status must be open or closed")
         if wanted == {"open"}:
-            query = query.where(Ticket.status.in_(tickets.OPEN_STATUSES))
+            query = query.where(Ticket.status.in_(OPEN_STATUSES))
         elif wanted == {"closed"}:
-            query = query.where(Ticket.status.not_in(tickets.OPEN_STATUSES))
+            query = query.where(Ticket.status.not_in(OPEN_STATUSES))
     page_size = max(1, min(MAX_RESULTS, page_size))
     page = max(1, page)
     return list(
@@ -276,7 +281,7 @@ def create_request(
     user: User,
     params: dict[str, str],
     now: datetime,
-    photos: Sequence[tickets.PhotoUpload] = (),
+    photos: Sequence[tickets_intake.PhotoUpload] = (),
 ) -> Ticket:
     """POST requests: file a ticket for the key's owner from GeoReport v2 parameters.
 
@@ -290,7 +295,7 @@ def create_request(
     code = (params.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, _l("service_code was not provided：请提供类别编码"))
-    if tickets.find_category(session, community=community, code=code) is None:
+    if tickets_setup.find_category(session, community=community, code=code) is None:
         raise Open311Error(404, _l("service_code provided was not found：类别不存在"))
     lat = _decimal(params.get("lat"), "lat", 90)
     long = _decimal(params.get("long"), "long", 180)
@@ -308,7 +313,7 @@ def create_request(
             raise Open311Error(400, _l("address_id 必须是您自己的房号"))
         unit, location = match[0], LocationType.IN_HOME
     try:
-        return tickets.create_ticket(
+        return tickets_intake.create_ticket(
             session,
             community=community,
             actor=user,

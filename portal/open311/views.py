@@ -20,8 +20,8 @@ from portal.extensions import csrf, db, limiter
 from portal.open311 import service
 from portal.open311.service import Open311Error
 from portal.security import public
+from portal.tickets import intake as tickets_intake
 from portal.tickets import keys
-from portal.tickets import service as tickets
 from portal.timeutil import now_utc
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -246,8 +246,8 @@ def request_create(fmt: str) -> ResponseReturnValue:
     for upload in request.files.getlist("media"):
         from portal.uploads import service as uploads
 
-        data = uploads.read_upload(upload, tickets.PHOTO_MAX_BYTES)
-        photos.append(tickets.PhotoUpload(data=data, filename=upload.filename or "media"))
+        data = uploads.read_upload(upload, tickets_intake.PHOTO_MAX_BYTES)
+        photos.append(tickets_intake.PhotoUpload(data=data, filename=upload.filename or "media"))
     ticket = service.create_request(
         db.session, user=user, params=params, now=now_utc(), photos=photos
     )

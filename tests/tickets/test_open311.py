@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.tickets import keys, service
+from portal.tickets import keys, workflow
 from portal.tickets.models import Ticket, TicketPhoto
 from portal.timeutil import now_utc
 from tests.factories import NOW
@@ -326,8 +326,8 @@ def test_request_filters_and_closed_status(client: FlaskClient, session: Session
     old = make_ticket(session, world, now=now - timedelta(days=120))
     recent = make_ticket(session, world, now=now - timedelta(days=2), category="elevator")
     done = make_ticket(session, world, now=now - timedelta(days=1))
-    service.acknowledge(session, ticket=done, actor=world.cs, now=now)
-    service.resolve(session, ticket=done, actor=world.cs, now=now, note="处理完毕")
+    workflow.acknowledge(session, ticket=done, actor=world.cs, now=now)
+    workflow.resolve(session, ticket=done, actor=world.cs, now=now, note="处理完毕")
     session.commit()
 
     def ids(query: str) -> set[str]:
