@@ -16,7 +16,7 @@ from portal.billing import ledger
 from portal.billing.models import BillLine, EntryKind
 from portal.communities.models import Community
 from portal.payments.models import Payment, Receipt, ReceiptCounter
-from portal.payments.service import channel_label
+from portal.payments.queries import channel_label
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from portal.disputes import intake as disputes_intake
 from portal.disputes import lifecycle as disputes_lifecycle
 from portal.disputes.models import OPEN_STATUSES, Dispute, DisputeStatus
 from portal.errors import DomainError
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
 from tests import factories
 from tests.factories import NOW
 
@@ -91,7 +91,7 @@ def test_hold_reads_zero_once_the_line_is_settled(session: Session) -> None:
         session, line=line, source_type="dispute", source_id=8, requested_fen=None, now=NOW
     )
     finance = factories.make_user(session, role="finance", community=unit.community)
-    payments.record_offline_payment(
+    payments_crediting.record_offline_payment(
         session,
         unit=unit,
         channel="cash",
@@ -204,7 +204,7 @@ def test_holds_match_open_disputes_after_any_transitions(
                     )
                 elif op[0] == "pay":
                     refs += 1
-                    payments.record_offline_payment(
+                    payments_crediting.record_offline_payment(
                         session,
                         unit=unit,
                         channel="cash",

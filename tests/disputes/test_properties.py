@@ -17,7 +17,7 @@ from portal.billing.models import Bill, BillLine
 from portal.disputes import base, decisions, intake, lifecycle
 from portal.disputes.models import Dispute, DisputeProposal, DisputeStatus
 from portal.errors import DomainError
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
 from tests import factories
 from tests.factories import NOW
 
@@ -112,7 +112,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                     period = billing.add_months(period, 1)
                 elif op[0] == "pay":
                     refs += 1
-                    payments.record_offline_payment(
+                    payments_crediting.record_offline_payment(
                         session,
                         unit=unit,
                         channel="cash",

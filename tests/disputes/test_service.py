@@ -23,7 +23,7 @@ from portal.disputes.models import (
     DisputeStatus,
 )
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
 from tests import factories
 from tests.disputes.helpers import (
     LATER,
@@ -316,7 +316,7 @@ def test_smaller_credit_than_requested_is_partly_upheld(session: Session, world:
 
 
 def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: World) -> None:
-    payments.record_offline_payment(
+    payments_crediting.record_offline_payment(
         session,
         unit=world.unit,
         channel="cash",
@@ -702,7 +702,7 @@ def test_comments_and_internal_notes(session: Session, world: World) -> None:
 def test_payments_do_not_settle_the_amount_on_hold(session: Session, world: World) -> None:
     line = world.line(0)
     _open(session, world, requested_amount_fen=5_000)
-    payments.record_offline_payment(
+    payments_crediting.record_offline_payment(
         session,
         unit=world.unit,
         channel="cash",

@@ -15,7 +15,8 @@ from portal.billing import ledger
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine
 from portal.errors import DomainError
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
+from portal.payments import refunding as payments_refunding
 from portal.payments.models import Payment
 from tests import factories
 from tests.factories import NOW
@@ -77,7 +78,7 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
             period = billing.add_months(period, 1)
         elif op[0] == "pay":
             refs += 1
-            payments.record_offline_payment(
+            payments_crediting.record_offline_payment(
                 session,
                 unit=unit,
                 channel="cash",
@@ -106,7 +107,7 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
             if payment is not None:
                 # more than refundable is refused, and writes nothing
                 with contextlib.suppress(DomainError):
-                    payments.request_refund(
+                    payments_refunding.request_refund(
                         session,
                         payment=payment,
                         amount_fen=op[1],

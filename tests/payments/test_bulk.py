@@ -8,7 +8,7 @@ from portal.billing import ledger
 from portal.billing import service as billing
 from portal.billing.models import EntryKind
 from portal.errors import Conflict
-from portal.payments import service
+from portal.payments import crediting
 from portal.payments.bulk import ImportRow, import_payments
 from portal.payments.models import Payment, Receipt
 from tests import factories
@@ -20,7 +20,7 @@ def test_import_pays_bills_numbers_receipts_and_balances(session: Session) -> No
     unit_a, bills_a = factories.make_billed_unit(session, community=community, periods=("2026-10",))
     unit_b, bills_b = factories.make_billed_unit(session, community=community, periods=("2026-10",))
     finance = factories.make_user(session, role="finance", community=community)
-    service.record_offline_payment(
+    crediting.record_offline_payment(
         session,
         unit=unit_a,
         channel="cash",
