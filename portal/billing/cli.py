@@ -5,7 +5,7 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from portal.billing import ledger, service
+from portal.billing import late_fees, ledger, runs
 from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
@@ -25,8 +25,8 @@ def generate_command(code: str, period: str) -> None:
     if community is None:
         raise click.ClickException(f"community {code} does not exist")
     try:
-        result = service.generate_bills(
-            db.session, community=community, period=service.period_start(period), now=now_utc()
+        result = runs.generate_bills(
+            db.session, community=community, period=runs.period_start(period), now=now_utc()
         )
     except DomainError as exc:
         db.session.rollback()
@@ -45,7 +45,7 @@ def late_fees_command(on: datetime | None) -> None:
     total = 0
     for community in communities.list_communities(db.session, public_only=False):
         day = on.date() if on else local_today(zone(community.timezone))
-        total += service.assess_late_fees(db.session, community=community, on=day, now=now_utc())
+        total += late_fees.assess_late_fees(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} late-fee lines added")
 

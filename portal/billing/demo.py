@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from portal.billing import service
+from portal.billing import runs, standards
 from portal.communities.models import Community
 from portal.demo.service import DemoContext
 from portal.notices import service as notices
@@ -22,7 +22,7 @@ STANDARDS = [  # (property type, item, basis, rate)
 def first_period(ctx: DemoContext) -> date:
     """The first billed month of the demo (ctx.months back from today)."""
     today = local_today(now=ctx.now)
-    return service.add_months(today.replace(day=1), -(ctx.months - 1))
+    return runs.add_months(today.replace(day=1), -(ctx.months - 1))
 
 
 def seed(ctx: DemoContext) -> None:
@@ -35,7 +35,7 @@ def seed(ctx: DemoContext) -> None:
 def _standards(ctx: DemoContext, community: Community, first: date) -> None:
     start = min(first, date(first.year, 1, 1))
     for property_type, item, basis, rate in STANDARDS:
-        service.create_standard(
+        standards.create_standard(
             ctx.session,
             community=community,
             property_type=property_type,
@@ -54,8 +54,8 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
     effective = notice.published_at.astimezone(DEFAULT_TZ).date() + timedelta(
         days=community.notice_period_days
     )
-    effective = service.add_months(effective.replace(day=1), 1)
-    service.create_standard(
+    effective = runs.add_months(effective.replace(day=1), 1)
+    standards.create_standard(
         ctx.session,
         community=community,
         property_type="residential",

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.billing import ledger, service
+from portal.billing import late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
 from portal.communities import service as communities
@@ -37,7 +37,7 @@ def bill_list() -> ResponseReturnValue:
     status = request.args.get("status", "all")
     if status not in ("all", "unpaid", "paid"):
         status = "all"
-    bills = service.bills_for_units(db.session, unit_ids=unit_ids, status=status)
+    bills = queries.bills_for_units(db.session, unit_ids=unit_ids, status=status)
     summaries = [
         {
             "unit": u,
@@ -54,12 +54,12 @@ def bill_list() -> ResponseReturnValue:
 @bp.route("/bills/<int:bill_id>")
 @roles_required("owner")
 def bill_detail(bill_id: int) -> ResponseReturnValue:
-    bill = service.get_owned_bill(db.session, owner=current_user, bill_id=bill_id)
+    bill = queries.get_owned_bill(db.session, owner=current_user, bill_id=bill_id)
     if bill is None:
         abort(404)
     history = [
         row
-        for row in service.unit_history(db.session, unit_id=bill.unit_id)
+        for row in queries.unit_history(db.session, unit_id=bill.unit_id)
         if (row["source_type"], row["source_id"]) == ("bill", bill.id)
         or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")
     ]
@@ -75,7 +75,7 @@ def unit_ledger(unit_id: int) -> ResponseReturnValue:
     unit = communities.get_owned_unit(db.session, user=current_user, unit_id=unit_id)
     if unit is None:
         abort(404)
-    history = service.unit_history(db.session, unit_id=unit.id)
+    history = queries.unit_history(db.session, unit_id=unit.id)
     return render_template(
         "billing/unit_ledger.html",
         unit=unit,
@@ -94,8 +94,8 @@ def standards_public(code: str) -> ResponseReturnValue:
     return render_template(
         "billing/standards_public.html",
         community=community,
-        current=service.current_standards(db.session, community_id=community.id, on=today),
-        history=service.standard_history(db.session, community_id=community.id),
+        current=standards.current_standards(db.session, community_id=community.id, on=today),
+        history=standards.standard_history(db.session, community_id=community.id),
         today=today,
     )
 
@@ -126,7 +126,7 @@ def finance_home() -> ResponseReturnValue:
 def finance_community(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     today = local_today(zone(community.timezone))
-    stats = service.collection_stats(db.session, community_id=community.id, months=6, today=today)
+    stats = queries.collection_stats(db.session, community_id=community.id, months=6, today=today)
     return render_template(
         "billing/finance_community.html", community=community, stats=stats, today=today
     )
@@ -145,7 +145,7 @@ def standard_new(code: str) -> ResponseReturnValue:
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
         try:
-            service.create_standard(
+            standards.create_standard(
                 db.session,
                 community=community,
                 property_type=form.property_type.data,
@@ -171,8 +171,8 @@ def standard_new(code: str) -> ResponseReturnValue:
         "billing/standard_new.html",
         community=community,
         form=form,
-        current=service.current_standards(db.session, community_id=community.id, on=today),
-        history=service.standard_history(db.session, community_id=community.id),
+        current=standards.current_standards(db.session, community_id=community.id, on=today),
+        history=standards.standard_history(db.session, community_id=community.id),
     )
 
 
@@ -185,9 +185,9 @@ def billing_run(code: str) -> ResponseReturnValue:
     preview = result = None
     if form.validate_on_submit():
         try:
-            period = service.period_start(form.period.data)
+            period = runs.period_start(form.period.data)
             if request.form.get("action") == "run":
-                result = service.generate_bills(
+                result = runs.generate_bills(
                     db.session,
                     community=community,
                     period=period,
@@ -197,9 +197,7 @@ def billing_run(code: str) -> ResponseReturnValue:
                 db.session.commit()
                 flash(_("已生成 %(n)s 张账单", n=result.created), "success")
             else:
-                planned, preview = service.plan_bills(
-                    db.session, community=community, period=period
-                )
+                planned, preview = runs.plan_bills(db.session, community=community, period=period)
                 preview.sample = planned[:10]  # type: ignore[attr-defined]
                 db.session.rollback()
         except DomainError as exc:
@@ -216,7 +214,7 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
     community = communities.get_scoped_community(db.session, user=current_user, code=code)
     if community is None:
         abort(404)
-    policy = service.late_fee_policy(db.session, community_id=community.id)
+    policy = late_fees.late_fee_policy(db.session, community_id=community.id)
     form = LateFeeForm(
         obj=policy,
         data=None
@@ -225,7 +223,7 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
     )
     if form.validate_on_submit():
         try:
-            service.set_late_fee_policy(
+            late_fees.set_late_fee_policy(
                 db.session,
                 community=community,
                 enabled=form.enabled.data,
@@ -252,7 +250,7 @@ def line_waive(line_id: int) -> ResponseReturnValue:
     line = db.session.get(BillLine, line_id)
     if (
         line is None
-        or service.get_scoped_bill(
+        or queries.get_scoped_bill(
             db.session, staff=current_user, bill_id=line.bill_id, roles=FINANCE
         )
         is None
@@ -261,7 +259,7 @@ def line_waive(line_id: int) -> ResponseReturnValue:
     form = WaiveForm()
     if form.validate_on_submit():
         try:
-            service.waive_line(
+            late_fees.waive_line(
                 db.session,
                 line=line,
                 amount_fen=form.amount.fen or 0,
@@ -282,7 +280,7 @@ def line_waive(line_id: int) -> ResponseReturnValue:
 @bp.route("/finance/bills/<int:bill_id>")
 @roles_required(*FINANCE, "collector", "cs")
 def staff_bill(bill_id: int) -> ResponseReturnValue:
-    bill = service.get_scoped_bill(
+    bill = queries.get_scoped_bill(
         db.session, staff=current_user, bill_id=bill_id, roles=(*FINANCE, "collector", "cs")
     )
     if bill is None:

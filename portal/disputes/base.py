@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.audit import service as audit
 from portal.billing import holds
-from portal.billing import service as billing
+from portal.billing import queries as billing_queries
 from portal.billing.models import BillLine, HoldSource
 from portal.disputes.models import (
     Dispute,
@@ -163,7 +163,7 @@ def release_hold(session: Session, dispute: Dispute, now: datetime) -> None:
 
 
 def owned_unit_ids(session: Session, user: User) -> list[int]:
-    return billing.owned_unit_ids(session, user)
+    return billing_queries.owned_unit_ids(session, user)
 
 
 def is_owner_of(session: Session, dispute: Dispute, user: User) -> bool:

@@ -12,8 +12,9 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
+from portal.billing import late_fees as billing_late_fees
 from portal.billing import ledger
-from portal.billing import service as billing
+from portal.billing import runs as billing_runs
 from portal.billing.models import BillLine, EntryKind
 from portal.disputes.base import (
     HANDLER_ROLES,
@@ -455,7 +456,7 @@ def _post_credit(
             raise NotFound(_l("账单明细不存在"))
         on_line = min(amount, line.outstanding_fen)
         if on_line > 0:
-            billing.waive_line(
+            billing_late_fees.waive_line(
                 session,
                 line=line,
                 amount_fen=on_line,
@@ -490,7 +491,7 @@ def _post_credit(
             now=now,
             actor_id=actor.id,
         )
-        billing.apply_prepayment(
+        billing_runs.apply_prepayment(
             session, unit_id=dispute.unit_id, community_id=dispute.community_id, now=now
         )
     session.execute(

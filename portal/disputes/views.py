@@ -26,7 +26,8 @@ from werkzeug.datastructures import FileStorage
 from portal import exports
 from portal.accounts.models import Role
 from portal.billing import holds
-from portal.billing import service as billing
+from portal.billing import queries as billing_queries
+from portal.billing import standards as billing_standards
 from portal.billing.models import BillLine, FeeStandard
 from portal.communities import service as communities
 from portal.communities.models import Community
@@ -266,7 +267,9 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
     units = communities.units_of(db.session, current_user)
     options: list[tuple[str, str]] = []
     if target_type == TargetType.BILL_LINE:
-        bills = billing.bills_for_units(db.session, unit_ids=[u.id for u in units], limit=36)
+        bills = billing_queries.bills_for_units(
+            db.session, unit_ids=[u.id for u in units], limit=36
+        )
         for bill in bills:
             for line in bill.lines:
                 if base.creditable_fen(line) > 0:
@@ -289,7 +292,7 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
                 )
     elif target_type == TargetType.FEE_STANDARD:
         for community_id in sorted({u.community_id for u in units}):
-            for s in billing.standard_history(db.session, community_id=community_id):
+            for s in billing_standards.standard_history(db.session, community_id=community_id):
                 options.append(
                     (
                         str(s.id),
@@ -388,7 +391,7 @@ def _owned_line(value: Any) -> BillLine | None:
     line = db.session.get(BillLine, line_id)
     if line is None:
         return None
-    bill = billing.get_owned_bill(db.session, owner=current_user, bill_id=line.bill_id)
+    bill = billing_queries.get_owned_bill(db.session, owner=current_user, bill_id=line.bill_id)
     return line if bill is not None else None
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.billing import holds, ledger
-from portal.billing import service as billing
+from portal.billing import runs as billing_runs
 from portal.billing.models import Bill, EntryKind, JournalEntry
 from portal.communities.models import Community, Unit
 from portal.errors import Conflict, DomainError
@@ -115,7 +115,7 @@ def _post_payment(
     )
     if excess and not flag_excess:
         # An intentional overpayment is a credit for the unit's next bills.
-        billing.apply_prepayment(
+        billing_runs.apply_prepayment(
             session, unit_id=payment.unit_id, community_id=payment.community_id, now=now
         )
     return entry
@@ -266,4 +266,4 @@ def record_offline_payment(
     return payment
 
 
-billing.on_prepayment_used(release_refund_due)
+billing_runs.on_prepayment_used(release_refund_due)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from portal.billing import service as billing
+from portal.billing import runs as billing_runs
 from portal.billing.demo import first_period
 from portal.billing.models import Bill
 from portal.communities.models import Community, Ownership, Unit
@@ -93,7 +93,7 @@ def _bills_and_payments(
     billed = collected = 0
     while period <= today:
         run_at = _instant(period, 0)
-        billing.generate_bills(session, community=community, period=period, now=run_at)
+        billing_runs.generate_bills(session, community=community, period=period, now=run_at)
         bills = session.scalars(
             select(Bill).where(Bill.community_id == community.id, Bill.period == period)
         ).all()
@@ -123,7 +123,7 @@ def _bills_and_payments(
             collected += amount
         import_payments(session, community=community, rows=batch)
         session.flush()
-        period = billing.add_months(period, step)
+        period = billing_runs.add_months(period, step)
     return billed, collected
 
 

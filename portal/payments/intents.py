@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.billing import holds
-from portal.billing import service as billing
+from portal.billing import queries as billing_queries
 from portal.billing.models import Bill
 from portal.communities.models import Community
 from portal.errors import Conflict, DomainError, NotFound
@@ -65,7 +65,7 @@ def payable_bills(session: Session, *, user: User, bill_ids: Sequence[int]) -> l
             .options(selectinload(Bill.lines), selectinload(Bill.unit))
             .where(
                 Bill.id.in_(unique_ids),
-                Bill.unit_id.in_(billing.owned_unit_ids(session, user) or [-1]),
+                Bill.unit_id.in_(billing_queries.owned_unit_ids(session, user) or [-1]),
             )
             .order_by(Bill.id)
         )

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
-from portal.billing import service as billing
+from portal.billing import queries as billing_queries
 from portal.billing.models import Bill, BillLine, JournalEntry, Posting
 from portal.communities.models import Unit
 from portal.payments.models import (
@@ -112,7 +112,7 @@ def get_owned_receipt(session: Session, *, user: User, receipt_id: int) -> Recei
     receipt = session.get(Receipt, receipt_id)
     if receipt is None:
         return None
-    unit_ids = billing.owned_unit_ids(session, user)
+    unit_ids = billing_queries.owned_unit_ids(session, user)
     if receipt.payment.unit_id in unit_ids or receipt.payment.payer_id == user.id:
         return receipt
     return None

@@ -13,7 +13,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.billing import holds
-from portal.billing import service as billing
+from portal.billing import late_fees as billing_late_fees
 from portal.billing.models import Bill, BillLine, HoldSource, LineHold
 from portal.disputes import base as disputes_base
 from portal.disputes import decisions as disputes_decisions
@@ -103,7 +103,9 @@ def test_hold_reads_zero_once_the_line_is_settled(session: Session) -> None:
     )
     session.expire_all()
     assert line.outstanding_fen == 25_000  # a payment is never allocated to a held amount
-    billing.waive_line(session, line=line, amount_fen=25_000, reason="更正", actor=finance, now=NOW)
+    billing_late_fees.waive_line(
+        session, line=line, amount_fen=25_000, reason="更正", actor=finance, now=NOW
+    )
     session.expire_all()
     assert holds.held_amounts(session, unit_ids=[unit.id]) == {}
     assert holds.collectable_fen(session, unit_id=unit.id) == 0

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing import holds, ledger
-from portal.billing import service as billing
+from portal.billing import late_fees as billing_late_fees
+from portal.billing import runs as billing_runs
 from portal.billing.models import Bill, BillLine
 from portal.disputes import base, decisions, intake, lifecycle
 from portal.disputes.models import Dispute, DisputeProposal, DisputeStatus
@@ -87,7 +88,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
     factories.make_standard(session, community=community, rate="2.35")
     finance = factories.make_user(session, role="finance", community=community)
     manager = factories.make_user(session, role="manager", community=community)
-    billing.set_late_fee_policy(
+    billing_late_fees.set_late_fee_policy(
         session,
         community=community,
         enabled=True,
@@ -101,15 +102,17 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
     unit = factories.make_unit(session, community=community, area_m2=Decimal("87.65"))
     owner = factories.make_user(session, role="owner", unit=unit)
     period = date(2025, 1, 1)
-    billing.generate_bills(session, community=community, period=period, now=NOW)
-    period = billing.add_months(period, 1)
+    billing_runs.generate_bills(session, community=community, period=period, now=NOW)
+    period = billing_runs.add_months(period, 1)
     refs = 0
     for op in ops:
         try:
             with session.begin_nested():
                 if op[0] == "bill":
-                    billing.generate_bills(session, community=community, period=period, now=NOW)
-                    period = billing.add_months(period, 1)
+                    billing_runs.generate_bills(
+                        session, community=community, period=period, now=NOW
+                    )
+                    period = billing_runs.add_months(period, 1)
                 elif op[0] == "pay":
                     refs += 1
                     payments_crediting.record_offline_payment(
@@ -142,8 +145,10 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         now=NOW,
                     )
                 elif op[0] == "late_fees":
-                    last = billing.add_months(period, 3) - timedelta(days=1)
-                    billing.assess_late_fees(session, community=community, on=last, now=NOW)
+                    last = billing_runs.add_months(period, 3) - timedelta(days=1)
+                    billing_late_fees.assess_late_fees(
+                        session, community=community, on=last, now=NOW
+                    )
                 else:
                     dispute = session.scalar(
                         select(Dispute)

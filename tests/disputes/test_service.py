@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
 from portal.billing import holds, ledger
-from portal.billing import service as billing
+from portal.billing import late_fees as billing_late_fees
+from portal.billing import queries as billing_queries
 from portal.billing.models import FeeStandard, JournalEntry
 from portal.disputes import base, decisions, intake, lifecycle, overview
 from portal.disputes.models import (
@@ -276,7 +277,7 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
     assert line.waived_fen == 1_250
     assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     assert ledger.check(session).ok
-    history = billing.unit_history(session, unit_id=world.unit.id)
+    history = billing_queries.unit_history(session, unit_id=world.unit.id)
     credit = [row for row in history if row["kind"] == "adjustment"]
     assert len(credit) == 1
     assert credit[0]["amount_fen"] == -1_250
@@ -721,7 +722,7 @@ def test_payments_do_not_settle_the_amount_on_hold(session: Session, world: Worl
 
 def test_late_fees_skip_the_amount_on_hold(session: Session) -> None:
     world = make_world(session, late_fees=False)
-    billing.set_late_fee_policy(
+    billing_late_fees.set_late_fee_policy(
         session,
         community=world.community,
         enabled=True,
@@ -733,7 +734,9 @@ def test_late_fees_skip_the_amount_on_hold(session: Session) -> None:
         now=NOW,
     )
     _open(session, world, requested_outcome="correction", requested_amount_fen=None)
-    billing.assess_late_fees(session, community=world.community, on=date(2026, 10, 31), now=NOW)
+    billing_late_fees.assess_late_fees(
+        session, community=world.community, on=date(2026, 10, 31), now=NOW
+    )
     september, october = world.bills
     session.refresh(september)
     session.refresh(october)

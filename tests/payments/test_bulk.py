@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing import ledger
-from portal.billing import service as billing
+from portal.billing import runs as billing_runs
 from portal.billing.models import EntryKind
 from portal.errors import Conflict
 from portal.payments import crediting
@@ -82,6 +82,8 @@ def test_billing_run_posts_every_bill_in_one_batch(session: Session) -> None:
     factories.make_standard(session, community=community)
     for _ in range(20):
         factories.make_unit(session, community=community)
-    result = billing.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    result = billing_runs.generate_bills(
+        session, community=community, period=date(2026, 11, 1), now=NOW
+    )
     assert result.created == 20
     assert ledger.check(session).ok

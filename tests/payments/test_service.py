@@ -6,7 +6,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from portal.billing import holds, ledger
-from portal.billing import service as billing
+from portal.billing import runs as billing_runs
 from portal.billing.models import JournalEntry, Posting
 from portal.errors import DomainError, NotFound
 from portal.payments import autodebit, crediting, intents, queries, refunding
@@ -186,7 +186,7 @@ def test_overpayment_is_credit_used_by_next_bill(session: Session) -> None:
     )
     assert payment.refund_due_fen == 0
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 15000
-    billing.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
+    billing_runs.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 0
     assert ledger.unit_balance(session, unit_id=unit.id) == 10000
     assert ledger.check(session).ok
