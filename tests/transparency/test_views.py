@@ -29,7 +29,7 @@ from tests.transparency.helpers import TODAY
 
 
 class FakeBilling:
-    """Stands in for portal.billing.service: the three functions transparency reads."""
+    """Stands in for billing's published figures: the three functions transparency reads."""
 
     def __init__(self, fee_fen: int = 360_000) -> None:
         self.fee_fen = fee_fen
