@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from portal import create_app
 from portal.accounts import service as accounts
-from portal.billing import service as billing
+from portal.billing import ledger
+from portal.billing import queries as billing_queries
 from portal.extensions import db
-from portal.ledger import service as ledger
 from portal.timeutil import local_today, now_utc
 
 
@@ -99,7 +99,7 @@ def main() -> None:
     with app.app_context():
         measure(
             "collection_stats (12 months, SQL)",
-            lambda: billing.collection_stats(
+            lambda: billing_queries.collection_stats(
                 db.session, community_id=community_id, today=local_today()
             ),
             repeat=max(5, args.repeat // 10),

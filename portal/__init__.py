@@ -42,7 +42,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     extensions.csrf.exempt(api_bp)
     for cli in domains.modules("cli"):
-        app.cli.add_command(cli.group)
+        for group in getattr(cli, "groups", (cli.group,)):
+            app.cli.add_command(group)
     app.cli.add_command(demo_cli.group)
     security.install(app)
     errors.install(app)

@@ -1,8 +1,12 @@
 """The domains of the portal, in dependency order, and discovery of what each one provides.
 
 A domain package may have `models.py`, `views.py` (with `bp` and optionally `NAV`), `cli.py`
-(with `group`), `api.py` (routes on the API blueprint) and `demo.py` (with `seed(ctx)`).
-The factory registers whatever exists, so adding a domain never edits shared files.
+(with `group`, or `groups` for several), `api.py` (routes on the API blueprint) and `demo.py`
+(with `seed(ctx)`). The factory registers whatever exists, so adding a domain never edits
+shared files. Discovery is all `optional_module` and `modules` are for: the factory
+(portal/__init__.py), the model registry (portal/models.py), the API blueprint
+(portal/api/__init__.py) and the demo seed (portal/demo/service.py). Code inside a domain
+imports what it calls.
 """
 
 from __future__ import annotations
@@ -13,24 +17,34 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+# A domain imports only the domains listed before it (plain imports, checked by
+# tests/test_house_rules.py). A fact a lower domain needs lives in that lower domain; the
+# factory's discovery (optional_module / modules) is the only code that looks upward.
 DOMAINS = (
-    "site",
-    "accounts",
-    "communities",
-    "audit",
-    "uploads",
-    "transparency",
-    "notices",
+    "audit",  # the append-only log every domain writes to; it knows no domain
+    "accounts",  # users, roles, tokens (may audit logins)
+    "communities",  # communities, buildings, units, ownership; `users create` scopes a user
+    "uploads",  # stored files (evidence, photos)
+    "notify",  # outbox and channels: every domain below queues its messages here
+    # The hash-chained publication log, out of transparency because notices and billing
+    # publish into it (notices, fee standards) and transparency's pages read billing.
+    "publication",
+    "notices",  # notice board; fee-change notices come before the fee standards they announce
+    # Fee standards, bills, late fees, holds and the ledger. The ledger is billing's books:
+    # its postings are per bill line and it alone moves bill-line balances, while every
+    # billing run posts to it, so the two form one domain instead of a cycle.
     "billing",
-    "ledger",
-    "payments",
-    "tickets",
-    "open311",
-    "feedback",
-    "disputes",
-    "collections",
-    "notify",
-    "reports",
+    "payments",  # intents, gateways, receipts, refunds; settles billing's lines
+    # Spending, budgets, funds, statements and the community's transparency page, which shows
+    # collection rates and fee standards (billing) and the latest notices.
+    "transparency",
+    "tickets",  # repair requests, SLA, ratings, follow-ups, Open311 keys
+    "open311",  # GeoReport v2 on top of tickets
+    "feedback",  # surveys and satisfaction; collections reads it
+    "disputes",  # objections to bill lines (billing holds), spending, standards, service
+    "collections",  # arrears cases: reads billing, payments, feedback, tickets, disputes
+    "reports",  # KPIs across domains and the public stats API
+    "site",  # the landing page: a user's units and balances
 )
 
 
@@ -45,7 +59,7 @@ class NavItem:
 
 
 def optional_module(domain: str, name: str) -> ModuleType | None:
-    """portal.<domain>.<name> when the file exists, else None."""
+    """portal.<domain>.<name> when the file exists, else None (for discovery only)."""
     dotted = f"portal.{domain}.{name}"
     try:
         spec = importlib.util.find_spec(dotted)

@@ -94,9 +94,9 @@ def make_standard(
     effective_from: date = date(2024, 1, 1),
 ) -> Any:
     """A first-version fee standard (no notice needed for version 1)."""
-    from portal.billing import service as billing
+    from portal.billing import standards as billing_standards
 
-    return billing.create_standard(
+    return billing_standards.create_standard(
         session,
         community=community,
         property_type=property_type,
@@ -121,16 +121,19 @@ def make_billed_unit(
     """A unit with a standard and bills for the given periods (default ¥250 a month)."""
     from sqlalchemy import select
 
-    from portal.billing import service as billing
+    from portal.billing import runs as billing_runs
+    from portal.billing import standards as billing_standards
     from portal.billing.models import Bill
 
     community = community or make_community(session)
-    if not billing.current_standards(session, community_id=community.id, on=date(2030, 1, 1)):
+    if not billing_standards.current_standards(
+        session, community_id=community.id, on=date(2030, 1, 1)
+    ):
         make_standard(session, community=community, rate=rate)
     unit = make_unit(session, community=community, area_m2=area_m2)
     for period in periods:
-        billing.generate_bills(
-            session, community=community, period=billing.period_start(period), now=NOW
+        billing_runs.generate_bills(
+            session, community=community, period=billing_runs.period_start(period), now=NOW
         )
     bills = list(session.scalars(select(Bill).where(Bill.unit_id == unit.id).order_by(Bill.period)))
     return unit, bills

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from portal.api import api_user, bp
 from portal.api.openapi import PATHS, SCHEMAS, _error
-from portal.billing import service
+from portal.billing import queries, standards
 from portal.billing.models import Bill, FeeStandard
 from portal.communities import service as communities
 from portal.extensions import db
@@ -70,15 +70,15 @@ def my_bills() -> ResponseReturnValue:
     status = request.args.get("status", "all")
     if status not in ("all", "unpaid", "paid"):
         abort(422, description="status must be unpaid, paid or all")
-    bills = service.bills_for_units(
-        db.session, unit_ids=service.owned_unit_ids(db.session, user), status=status
+    bills = queries.bills_for_units(
+        db.session, unit_ids=queries.owned_unit_ids(db.session, user), status=status
     )
     return jsonify({"bills": [bill_json(b) for b in bills]})
 
 
 @bp.route("/bills/<int:bill_id>")
 def bill_detail(bill_id: int) -> ResponseReturnValue:
-    bill = service.get_owned_bill(db.session, owner=api_user(), bill_id=bill_id)
+    bill = queries.get_owned_bill(db.session, owner=api_user(), bill_id=bill_id)
     if bill is None:
         abort(404, description="账单不存在")
     return jsonify(bill_json(bill))
@@ -93,9 +93,9 @@ def fee_standards(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404, description="小区不存在")
     today = local_today(zone(community.timezone))
-    current = service.current_standards(db.session, community_id=community.id, on=today)
+    current = standards.current_standards(db.session, community_id=community.id, on=today)
     current_ids = {s.id for s in current}
-    history = service.standard_history(db.session, community_id=community.id)
+    history = standards.standard_history(db.session, community_id=community.id)
     return jsonify(
         {
             "community": community.code,

@@ -5,13 +5,15 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from portal.billing import service
+from portal.billing import late_fees, ledger, runs
 from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.timeutil import local_today, now_utc, zone
 
 group = AppGroup("billing", help="Billing runs and late fees.")
+ledger_group = AppGroup("ledger", help="Double-entry ledger.")
+groups = (group, ledger_group)  # the ledger is billing's books; its commands keep their name
 
 
 @group.command("generate")
@@ -23,8 +25,8 @@ def generate_command(code: str, period: str) -> None:
     if community is None:
         raise click.ClickException(f"community {code} does not exist")
     try:
-        result = service.generate_bills(
-            db.session, community=community, period=service.period_start(period), now=now_utc()
+        result = runs.generate_bills(
+            db.session, community=community, period=runs.period_start(period), now=now_utc()
         )
     except DomainError as exc:
         db.session.rollback()
@@ -43,6 +45,37 @@ def late_fees_command(on: datetime | None) -> None:
     total = 0
     for community in communities.list_communities(db.session, public_only=False):
         day = on.date() if on else local_today(zone(community.timezone))
-        total += service.assess_late_fees(db.session, community=community, on=day, now=now_utc())
+        total += late_fees.assess_late_fees(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} late-fee lines added")
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+@ledger_group.command("check")
+@click.option("--community", "code", default=None)
+def check_command(code: str | None) -> None:
+    """Verify every entry balances and bill balances equal their postings; exit 1 if not."""
+    community_id = None
+    if code:
+        community = communities.get_community(db.session, code)
+        if community is None:
+            raise click.ClickException(f"community {code} does not exist")
+        community_id = community.id
+    report = ledger.check(db.session, community_id=community_id)
+    click.echo(f"{report.entries} entries checked")
+    if report.unbalanced:
+        click.echo(f"unbalanced entries: {report.unbalanced[:20]}", err=True)
+    if report.line_mismatches:
+        click.echo(
+            f"bill lines whose balance differs from postings: {report.line_mismatches[:20]}",
+            err=True,
+        )
+    if report.bill_mismatches:
+        click.echo(
+            f"bills whose totals differ from their lines: {report.bill_mismatches[:20]}", err=True
+        )
+    if not report.ok:
+        raise SystemExit(1)
+    click.echo("OK: debits = credits, balances match postings")

@@ -1,20 +1,14 @@
-"""Demo fee standards, 1-3 years of bills, and payments with a realistic collection rate."""
+"""Demo fee standards from the contract, and the announced change of one of them."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
-
-from portal.billing import service
-from portal.billing.models import Bill
-from portal.communities.models import Community, Ownership, Unit
+from portal.billing import runs, standards
+from portal.communities.models import Community
 from portal.demo.service import DemoContext
-from portal.domains import optional_module
-from portal.payments.bulk import ImportRow, import_payments
-from portal.payments.models import Channel
+from portal.notices import service as notices
 from portal.timeutil import DEFAULT_TZ, local_today
 
 STANDARDS = [  # (property type, item, basis, rate)
@@ -23,39 +17,25 @@ STANDARDS = [  # (property type, item, basis, rate)
     ("commercial", "property_service", "per_m2_month", "4.80"),
     ("commercial", "garbage", "per_unit_month", "30.00"),
 ]
-ONLINE = [
-    (Channel.WECHAT, 45),
-    (Channel.ALIPAY, 30),
-    (Channel.BANK_TRANSFER, 9),
-    (Channel.CASH, 5),
-    (Channel.POS, 5),
-    (Channel.AUTO_DEBIT, 6),
-]
 
 
-def _instant(day: date, rng_minutes: int) -> datetime:
-    local = datetime.combine(day, time(9, 0), tzinfo=DEFAULT_TZ) + timedelta(minutes=rng_minutes)
-    return local.astimezone(UTC)
+def first_period(ctx: DemoContext) -> date:
+    """The first billed month of the demo (ctx.months back from today)."""
+    today = local_today(now=ctx.now)
+    return runs.add_months(today.replace(day=1), -(ctx.months - 1))
 
 
 def seed(ctx: DemoContext) -> None:
-    """Standards from the contract, monthly bills and payments for each community."""
-    today = local_today(now=ctx.now)
-    first = service.add_months(today.replace(day=1), -(ctx.months - 1))
-    totals = [0, 0]
+    """Standards from the contract for each community (bills and payments: payments/demo.py)."""
+    first = first_period(ctx)
     for community in ctx.communities:
         _standards(ctx, community, first)
-        billed, collected = _bills_and_payments(ctx, community, first, today)
-        totals[0] += billed
-        totals[1] += collected
-    rate = totals[1] / totals[0] * 100 if totals[0] else 0
-    ctx.result.lines.append(f"billing: {ctx.months} months of bills, collection rate {rate:.1f}%")
 
 
 def _standards(ctx: DemoContext, community: Community, first: date) -> None:
     start = min(first, date(first.year, 1, 1))
     for property_type, item, basis, rate in STANDARDS:
-        service.create_standard(
+        standards.create_standard(
             ctx.session,
             community=community,
             property_type=property_type,
@@ -67,9 +47,6 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
             now=ctx.now,
             actor_id=None,
         )
-    notices = optional_module("notices", "service")
-    if notices is None or not hasattr(notices, "published_fee_change_notices"):
-        return
     announced = notices.published_fee_change_notices(ctx.session, community_id=community.id)
     if not announced:
         return
@@ -77,8 +54,8 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
     effective = notice.published_at.astimezone(DEFAULT_TZ).date() + timedelta(
         days=community.notice_period_days
     )
-    effective = service.add_months(effective.replace(day=1), 1)
-    service.create_standard(
+    effective = runs.add_months(effective.replace(day=1), 1)
+    standards.create_standard(
         ctx.session,
         community=community,
         property_type="residential",
@@ -92,115 +69,3 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
         actor_id=None,
         note="垃圾分类清运费由 8 元/户·月 调整为 10 元/户·月",
     )
-
-
-def _payer_profiles(ctx: DemoContext, units: list[Unit]) -> dict[int, str]:
-    """Most owners pay on time; some forget, a few are dissatisfied, struggling or wilful."""
-    profiles = {}
-    for unit in units:
-        roll = ctx.rng.random()
-        profiles[unit.id] = (
-            "prompt"
-            if roll < 0.78
-            else "late"
-            if roll < 0.90
-            else "dissatisfied"
-            if roll < 0.95
-            else "hardship"
-            if roll < 0.98
-            else "wilful"
-        )
-    return profiles
-
-
-def _bills_and_payments(
-    ctx: DemoContext, community: Community, first: date, today: date
-) -> tuple[int, int]:
-    session, rng = ctx.session, ctx.rng
-    units = ctx.units[community.id]
-    profiles = _payer_profiles(ctx, units)
-    demo_units = set(
-        session.scalars(
-            select(Ownership.unit_id)
-            .join_from(Ownership, Unit)
-            .where(Unit.community_id == community.id, Ownership.user_id.in_(_demo_user_ids()))
-        )
-    )
-    owner_of = dict(
-        session.execute(
-            select(Ownership.unit_id, Ownership.user_id).where(
-                Ownership.unit_id.in_([u.id for u in units])
-            )
-        ).all()
-    )
-    period = first
-    step = 3 if community.billing_cycle == "quarterly" else 1
-    billed = collected = 0
-    while period <= today:
-        run_at = _instant(period, 0)
-        service.generate_bills(session, community=community, period=period, now=run_at)
-        bills = session.scalars(
-            select(Bill).where(Bill.community_id == community.id, Bill.period == period)
-        ).all()
-        months_ago = (today.year - period.year) * 12 + today.month - period.month
-        batch: list[ImportRow] = []
-        for bill in bills:
-            billed += bill.amount_fen
-            profile = profiles[bill.unit_id]
-            if bill.unit_id in demo_units:
-                profile = "demo"
-            amount, delay = _decide(rng, profile, months_ago, bill.amount_fen)
-            paid_on = bill.issued_on + timedelta(days=delay)
-            if amount <= 0 or paid_on > today:
-                continue
-            channel = _channel(rng)
-            batch.append(
-                ImportRow(
-                    unit_id=bill.unit_id,
-                    bill_id=bill.id,
-                    channel=channel,
-                    txn_id=f"{channel[:2].upper()}{secrets.token_hex(8).upper()}",
-                    amount_fen=amount,
-                    received_at=_instant(paid_on, rng.randint(0, 720)),
-                    payer_id=owner_of.get(bill.unit_id),
-                )
-            )
-            collected += amount
-        import_payments(session, community=community, rows=batch)
-        session.flush()
-        period = service.add_months(period, step)
-    return billed, collected
-
-
-def _demo_user_ids():  # type: ignore[no-untyped-def]
-    from portal.accounts.models import User
-
-    return select(User.id).where(User.username.in_(["demo-owner", "demo-owner-2"]))
-
-
-def _decide(rng, profile: str, months_ago: int, amount: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """(fen paid, days after issue) for one bill of a payer with this profile."""
-    if profile == "demo":  # the demo owners keep their last two or three bills open
-        return (0, 0) if months_ago < 2 else (amount, rng.randint(1, 20))
-    if profile == "prompt":
-        return (amount, rng.randint(0, 14)) if months_ago > 0 or rng.random() < 0.6 else (0, 0)
-    if profile == "late":
-        if months_ago < 2 and rng.random() < 0.7:
-            return 0, 0
-        return amount, rng.randint(20, 75)
-    if profile == "dissatisfied":  # stopped paying some months ago after a service problem
-        return (amount, rng.randint(5, 30)) if months_ago > 5 else (0, 0)
-    if profile == "hardship":  # pays part, when they can
-        if rng.random() < 0.5:
-            return amount // 2, rng.randint(10, 60)
-        return 0, 0
-    return (amount, 10) if months_ago > 10 else (0, 0)  # wilful
-
-
-def _channel(rng) -> str:  # type: ignore[no-untyped-def]
-    pick = rng.randint(1, 100)
-    for channel, weight in ONLINE:
-        if pick <= weight:
-            return str(channel)
-        pick -= weight
-    return str(Channel.WECHAT)

@@ -1,4 +1,6 @@
-"""Fee standards (versioned, never edited), bills and their lines, late-fee policy."""
+"""Fee standards (versioned, never edited), bills and their lines, late-fee policy, holds, and
+the ledger they post to: a double-entry journal of balanced, immutable entries, whose
+receivable postings name the bill line they concern (balances are sums of postings)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -18,6 +21,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -189,3 +194,169 @@ class BillLine(Base):
 
     bill: Mapped[Bill] = relationship(back_populates="lines")
     fee_standard: Mapped[FeeStandard | None] = relationship()
+
+
+class HoldSource(StrEnum):
+    DISPUTE = "dispute"
+
+
+OPEN_HOLD = text("released_at IS NULL")
+
+
+class LineHold(Base):
+    """An amount of a bill line on hold: payments are not allocated to it, late fees are not
+    charged on it and collections leave it alone, until the hold is released.
+
+    `requested_fen` NULL holds all of the line's outstanding; otherwise the hold is
+    min(outstanding, requested_fen), so it shrinks as the line is paid and ends at zero.
+    Disputes place and release holds (in the same transaction as their status changes);
+    the hold is billing's fact so that billing and collections read it without asking up.
+    """
+
+    __tablename__ = "line_holds"
+    __table_args__ = (
+        CheckConstraint("requested_fen IS NULL OR requested_fen > 0", name="requested_positive"),
+        # The open holds of a unit: what held_amounts() reads on every payment and late fee.
+        Index(
+            "ix_line_holds_open_unit",
+            "unit_id",
+            "bill_line_id",
+            postgresql_where=OPEN_HOLD,
+            sqlite_where=OPEN_HOLD,
+        ),
+        # A source (one dispute) holds at most one line at a time.
+        Index(
+            "uq_line_holds_open_source",
+            "source_type",
+            "source_id",
+            unique=True,
+            postgresql_where=OPEN_HOLD,
+            sqlite_where=OPEN_HOLD,
+        ),
+        Index("ix_line_holds_line", "bill_line_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_line_id: Mapped[int] = mapped_column(ForeignKey("bill_lines.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(Integer)
+    requested_fen: Mapped[int | None] = mapped_column(BigInteger)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_open(self) -> bool:
+        return self.released_at is None
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+class AccountKind(StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    INCOME = "income"
+    EXPENSE = "expense"
+
+
+class EntryKind(StrEnum):
+    BILL = "bill"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    WAIVER = "waiver"
+    LATE_FEE = "late_fee"
+    ADJUSTMENT = "adjustment"
+    PREPAYMENT_APPLIED = "prepayment_applied"
+    REVERSAL = "reversal"
+
+
+class Account(Base):
+    """A ledger account, e.g. receivable:unit:12, cash:wechat, income:property_service."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (UniqueConstraint("community_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    code: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        Index("ix_journal_entries_source", "source_type", "source_id"),
+        Index("ix_journal_entries_community_at", "community_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    memo: Mapped[str] = mapped_column(String(255))
+    source_type: Mapped[str] = mapped_column(String(24))
+    source_id: Mapped[int] = mapped_column(Integer)
+    # A reversal names the entry it reverses; the unique constraint means at most once.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    postings: Mapped[list[Posting]] = relationship(back_populates="entry", order_by="Posting.id")
+
+
+class Posting(Base):
+    """One leg of an entry: a positive amount is a debit, a negative one a credit."""
+
+    __tablename__ = "postings"
+    __table_args__ = (Index("ix_postings_account", "account_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    bill_line_id: Mapped[int | None] = mapped_column(ForeignKey("bill_lines.id"), index=True)
+
+    entry: Mapped[JournalEntry] = relationship(back_populates="postings")
+    account: Mapped[Account] = relationship()
+
+
+# Immutability in the database itself: UPDATE and DELETE are refused by triggers.
+IMMUTABLE_TABLES = ("journal_entries", "postings")
+
+
+def _install_triggers(table_name: str) -> None:
+    table = Base.metadata.tables[table_name]
+    for op in ("UPDATE", "DELETE"):
+        name = f"{table_name}_no_{op.lower()}"
+        event.listen(
+            table,
+            "after_create",
+            DDL(
+                f"CREATE TRIGGER {name} BEFORE {op} ON {table_name} "
+                f"BEGIN SELECT RAISE(ABORT, 'ledger rows are immutable'); END"
+            ).execute_if(dialect="sqlite"),
+        )
+    event.listen(
+        table,
+        "after_create",
+        DDL(
+            f"CREATE TRIGGER {table_name}_immutable BEFORE UPDATE OR DELETE ON {table_name} "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_immutable()"
+        ).execute_if(dialect="postgresql"),
+    )
+
+
+PG_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION ledger_immutable() RETURNS trigger AS $$ BEGIN "
+    "RAISE EXCEPTION 'ledger rows are immutable'; END $$ LANGUAGE plpgsql"
+)
+event.listen(
+    Base.metadata.tables["journal_entries"],
+    "before_create",
+    DDL(PG_FUNCTION).execute_if(dialect="postgresql"),
+)
+for _name in IMMUTABLE_TABLES:
+    _install_triggers(_name)

@@ -6,15 +6,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.billing import service
+from portal.billing import late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
 from portal.communities import service as communities
-from portal.domains import NavItem, optional_module
+from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
-from portal.ledger import service as ledger
+from portal.notices import service as notices
 from portal.security import public, roles_required
 from portal.timeutil import local_today, now_utc, zone
 
@@ -37,7 +37,7 @@ def bill_list() -> ResponseReturnValue:
     status = request.args.get("status", "all")
     if status not in ("all", "unpaid", "paid"):
         status = "all"
-    bills = service.bills_for_units(db.session, unit_ids=unit_ids, status=status)
+    bills = queries.bills_for_units(db.session, unit_ids=unit_ids, status=status)
     summaries = [
         {
             "unit": u,
@@ -54,24 +54,19 @@ def bill_list() -> ResponseReturnValue:
 @bp.route("/bills/<int:bill_id>")
 @roles_required("owner")
 def bill_detail(bill_id: int) -> ResponseReturnValue:
-    bill = service.get_owned_bill(db.session, owner=current_user, bill_id=bill_id)
+    bill = queries.get_owned_bill(db.session, owner=current_user, bill_id=bill_id)
     if bill is None:
         abort(404)
     history = [
         row
-        for row in service.unit_history(db.session, unit_id=bill.unit_id)
+        for row in queries.unit_history(db.session, unit_id=bill.unit_id)
         if (row["source_type"], row["source_id"]) == ("bill", bill.id)
         or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")
     ]
-    disputes = optional_module("disputes", "service")
-    line_disputes = (
-        disputes.line_disputes(db.session, line_ids=[line.id for line in bill.lines])
-        if disputes is not None
-        else {}
-    )
-    return render_template(
-        "billing/bill_detail.html", bill=bill, history=history, line_disputes=line_disputes
-    )
+    # Each line's dispute (reference, status, outcome) reaches the template through the
+    # `line_disputes` template global that the disputes blueprint registers: disputes sits
+    # above billing, which knows only the holds (holds.line_holds) disputes place.
+    return render_template("billing/bill_detail.html", bill=bill, history=history)
 
 
 @bp.route("/units/<int:unit_id>/ledger")
@@ -80,7 +75,7 @@ def unit_ledger(unit_id: int) -> ResponseReturnValue:
     unit = communities.get_owned_unit(db.session, user=current_user, unit_id=unit_id)
     if unit is None:
         abort(404)
-    history = service.unit_history(db.session, unit_id=unit.id)
+    history = queries.unit_history(db.session, unit_id=unit.id)
     return render_template(
         "billing/unit_ledger.html",
         unit=unit,
@@ -99,8 +94,8 @@ def standards_public(code: str) -> ResponseReturnValue:
     return render_template(
         "billing/standards_public.html",
         community=community,
-        current=service.current_standards(db.session, community_id=community.id, on=today),
-        history=service.standard_history(db.session, community_id=community.id),
+        current=standards.current_standards(db.session, community_id=community.id, on=today),
+        history=standards.standard_history(db.session, community_id=community.id),
         today=today,
     )
 
@@ -131,7 +126,7 @@ def finance_home() -> ResponseReturnValue:
 def finance_community(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     today = local_today(zone(community.timezone))
-    stats = service.collection_stats(db.session, community_id=community.id, months=6, today=today)
+    stats = queries.collection_stats(db.session, community_id=community.id, months=6, today=today)
     return render_template(
         "billing/finance_community.html", community=community, stats=stats, today=today
     )
@@ -142,17 +137,15 @@ def finance_community(code: str) -> ResponseReturnValue:
 def standard_new(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     form = StandardForm()
-    notices = optional_module("notices", "service")
     options = [("", _("（首次制定，无需公告）"))]
-    if notices is not None and hasattr(notices, "published_fee_change_notices"):
-        options += [
-            (str(n.id), n.title)
-            for n in notices.published_fee_change_notices(db.session, community_id=community.id)
-        ]
+    options += [
+        (str(n.id), n.title)
+        for n in notices.published_fee_change_notices(db.session, community_id=community.id)
+    ]
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
         try:
-            service.create_standard(
+            standards.create_standard(
                 db.session,
                 community=community,
                 property_type=form.property_type.data,
@@ -178,8 +171,8 @@ def standard_new(code: str) -> ResponseReturnValue:
         "billing/standard_new.html",
         community=community,
         form=form,
-        current=service.current_standards(db.session, community_id=community.id, on=today),
-        history=service.standard_history(db.session, community_id=community.id),
+        current=standards.current_standards(db.session, community_id=community.id, on=today),
+        history=standards.standard_history(db.session, community_id=community.id),
     )
 
 
@@ -192,9 +185,9 @@ def billing_run(code: str) -> ResponseReturnValue:
     preview = result = None
     if form.validate_on_submit():
         try:
-            period = service.period_start(form.period.data)
+            period = runs.period_start(form.period.data)
             if request.form.get("action") == "run":
-                result = service.generate_bills(
+                result = runs.generate_bills(
                     db.session,
                     community=community,
                     period=period,
@@ -204,9 +197,7 @@ def billing_run(code: str) -> ResponseReturnValue:
                 db.session.commit()
                 flash(_("已生成 %(n)s 张账单", n=result.created), "success")
             else:
-                planned, preview = service.plan_bills(
-                    db.session, community=community, period=period
-                )
+                planned, preview = runs.plan_bills(db.session, community=community, period=period)
                 preview.sample = planned[:10]  # type: ignore[attr-defined]
                 db.session.rollback()
         except DomainError as exc:
@@ -223,7 +214,7 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
     community = communities.get_scoped_community(db.session, user=current_user, code=code)
     if community is None:
         abort(404)
-    policy = service.late_fee_policy(db.session, community_id=community.id)
+    policy = late_fees.late_fee_policy(db.session, community_id=community.id)
     form = LateFeeForm(
         obj=policy,
         data=None
@@ -232,7 +223,7 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
     )
     if form.validate_on_submit():
         try:
-            service.set_late_fee_policy(
+            late_fees.set_late_fee_policy(
                 db.session,
                 community=community,
                 enabled=form.enabled.data,
@@ -259,7 +250,7 @@ def line_waive(line_id: int) -> ResponseReturnValue:
     line = db.session.get(BillLine, line_id)
     if (
         line is None
-        or service.get_scoped_bill(
+        or queries.get_scoped_bill(
             db.session, staff=current_user, bill_id=line.bill_id, roles=FINANCE
         )
         is None
@@ -268,7 +259,7 @@ def line_waive(line_id: int) -> ResponseReturnValue:
     form = WaiveForm()
     if form.validate_on_submit():
         try:
-            service.waive_line(
+            late_fees.waive_line(
                 db.session,
                 line=line,
                 amount_fen=form.amount.fen or 0,
@@ -289,7 +280,7 @@ def line_waive(line_id: int) -> ResponseReturnValue:
 @bp.route("/finance/bills/<int:bill_id>")
 @roles_required(*FINANCE, "collector", "cs")
 def staff_bill(bill_id: int) -> ResponseReturnValue:
-    bill = service.get_scoped_bill(
+    bill = queries.get_scoped_bill(
         db.session, staff=current_user, bill_id=bill_id, roles=(*FINANCE, "collector", "cs")
     )
     if bill is None:

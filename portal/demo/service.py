@@ -16,7 +16,7 @@ from portal.accounts import service as accounts
 from portal.accounts.models import Role, User
 from portal.communities import service as communities
 from portal.communities.models import Community, FeeRegime, PropertyType, Unit
-from portal.transparency import publication
+from portal.publication import service as publication
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - documented public demo password
 DEMO_STAFF = ("cs", "engineer", "finance", "collector", "manager", "committee")

@@ -13,7 +13,7 @@ from portal.accounts.models import User
 from portal.api import api_user, bp, json_body
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.communities import service as communities
-from portal.disputes import service
+from portal.disputes import base, decisions, intake, overview
 from portal.disputes.models import Dispute, DisputeEvent, ProposalStatus
 from portal.errors import DomainError
 from portal.extensions import db
@@ -56,7 +56,7 @@ def dispute_json(
 ) -> dict[str, Any]:
     """The contract's dispute shape plus timings, the offered proposal and the timeline."""
     if label is None:
-        label = service.target_labels(db.session, [dispute]).get(dispute.id)
+        label = intake.target_labels(db.session, [dispute]).get(dispute.id)
     body: dict[str, Any] = {
         "id": dispute.id,
         "reference": dispute.reference,
@@ -98,16 +98,16 @@ def dispute_json(
             for p in proposals
         ]
         body["events"] = [
-            _event_json(e, viewer) for e in service.visible_events(dispute, for_owner=for_owner)
+            _event_json(e, viewer) for e in intake.visible_events(dispute, for_owner=for_owner)
         ]
     return body
 
 
 def _visible(user: User, dispute_id: int) -> tuple[Dispute, bool]:
-    owned = service.get_owned_dispute(db.session, owner=user, dispute_id=dispute_id)
+    owned = intake.get_owned_dispute(db.session, owner=user, dispute_id=dispute_id)
     if owned is not None:
         return owned, True
-    scoped = service.get_scoped_dispute(db.session, staff=user, dispute_id=dispute_id)
+    scoped = intake.get_scoped_dispute(db.session, staff=user, dispute_id=dispute_id)
     if scoped is None:
         abort(404, description="异议不存在")
     return scoped, False
@@ -119,11 +119,11 @@ def dispute_list() -> ResponseReturnValue:
     code = request.args.get("community")
     if code:
         community = communities.get_community(db.session, code)
-        if community is None or not service.staff_roles_in(user, community.id):
+        if community is None or not base.staff_roles_in(user, community.id):
             abort(404, description="小区不存在")
-        page = service.queue(
+        page = overview.queue(
             db.session,
-            filters=service.QueueFilters(
+            filters=overview.QueueFilters(
                 community_ids=[community.id], status=request.args.get("status", "open")
             ),
             today=local_today(zone(community.timezone)),
@@ -132,8 +132,8 @@ def dispute_list() -> ResponseReturnValue:
         )
         rows, for_owner = page.disputes, False
     else:
-        rows, for_owner = service.owner_disputes(db.session, owner=user), True
-    labels = service.target_labels(db.session, rows)
+        rows, for_owner = intake.owner_disputes(db.session, owner=user), True
+    labels = intake.target_labels(db.session, rows)
     return jsonify(
         {
             "disputes": [
@@ -158,7 +158,7 @@ def dispute_create() -> ResponseReturnValue:
         unit_id = data.get("unit_id")
         if unit_id is not None and (isinstance(unit_id, bool) or not isinstance(unit_id, int)):
             raise DomainError("unit_id 必须是整数", field="unit_id")
-        dispute = service.open_dispute(
+        dispute = intake.open_dispute(
             db.session,
             owner=user,
             target_type=data["target_type"],
@@ -188,13 +188,13 @@ def dispute_detail(dispute_id: int) -> ResponseReturnValue:
 
 def _owner_decision(dispute_id: int, accept: bool) -> ResponseReturnValue:
     user = api_user()
-    dispute = service.get_owned_dispute(db.session, owner=user, dispute_id=dispute_id)
+    dispute = intake.get_owned_dispute(db.session, owner=user, dispute_id=dispute_id)
     if dispute is None:
         abort(404, description="异议不存在")
     data = json_body()
     try:
         if accept:
-            service.accept_proposal(
+            decisions.accept_proposal(
                 db.session,
                 dispute=dispute,
                 owner=user,
@@ -203,7 +203,7 @@ def _owner_decision(dispute_id: int, accept: bool) -> ResponseReturnValue:
             )
         else:
             reason = data.get("reason")
-            service.reject_proposal(
+            decisions.reject_proposal(
                 db.session,
                 dispute=dispute,
                 owner=user,

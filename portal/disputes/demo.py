@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.communities.models import Community, Ownership, Unit
-from portal.disputes import service
+from portal.disputes import decisions, intake, lifecycle
+from portal.disputes.intake import get_settings
 from portal.disputes.models import Dispute
-from portal.domains import optional_module
 from portal.timeutil import zone
+from portal.transparency.models import SpendingItem
 
 if TYPE_CHECKING:
     from portal.demo.service import DemoContext
@@ -158,7 +159,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
     ) -> Dispute:
         return step(
             when,
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner,
             target_type="bill_line",
             target_id=line.id,
@@ -186,14 +187,14 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(days_ago - 1),
-            service.acknowledge,
+            decisions.acknowledge,
             dispute=d,
             actor=cast.cs,
             message="已收到，正在核实。",
         )
         p = step(
             at(days_ago - 3),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.finance,
             kind="credit",
@@ -203,12 +204,12 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         if p.status == "awaiting_approval":
             step(
                 at(days_ago - 4),
-                service.approve_proposal,
+                decisions.approve_proposal,
                 dispute=d,
                 proposal_id=p.id,
                 actor=cast.manager,
             )
-        step(at(days_ago - 5), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+        step(at(days_ago - 5), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         made += 1
 
     # ---- closed in the owner's favour (credits through the ledger)
@@ -274,17 +275,17 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         if line is None:
             continue
         d = open_on_line(owner, line, at(days_ago), reason, text, requested_outcome="explanation")
-        step(at(days_ago - 1), service.start_review, dispute=d, actor=cast.cs)
+        step(at(days_ago - 1), decisions.start_review, dispute=d, actor=cast.cs)
         p = step(
             at(days_ago - 4),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.cs,
             kind="explanation",
             body=reply,
             amount_fen=None,
         )
-        step(at(days_ago - 5), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+        step(at(days_ago - 5), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         made += 1
 
     # ---- closed: not upheld after the committee looked at it
@@ -300,10 +301,10 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=line.amount_fen,
         )
-        step(at(109), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(109), decisions.acknowledge, dispute=d, actor=cast.cs)
         p = step(
             at(104),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.cs,
             kind="explanation",
@@ -312,7 +313,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(101),
-            service.reject_proposal,
+            decisions.reject_proposal,
             dispute=d,
             owner=owner,
             proposal_id=p.id,
@@ -320,7 +321,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(100),
-            service.escalate,
+            lifecycle.escalate,
             dispute=d,
             actor=owner,
             to="committee",
@@ -329,14 +330,14 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         if cast.committee is not None:
             step(
                 at(95),
-                service.add_opinion,
+                lifecycle.add_opinion,
                 dispute=d,
                 actor=cast.committee,
                 body="业委会经讨论认为：合同未约定空置减免，按户收取符合约定；建议物业下次续约时讨论空置房政策。",
             )
         step(
             at(92),
-            service.close_dispute,
+            lifecycle.close_dispute,
             dispute=d,
             actor=cast.manager,
             outcome="not_upheld",
@@ -356,8 +357,8 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             "面积好像不对，请核实。",
             requested_outcome="correction",
         )
-        step(at(59), service.acknowledge, dispute=d, actor=cast.cs)
-        step(at(58), service.withdraw, dispute=d, owner=owner, reason="自己看错了，面积没问题。")
+        step(at(59), decisions.acknowledge, dispute=d, actor=cast.cs)
+        step(at(58), lifecycle.withdraw, dispute=d, owner=owner, reason="自己看错了，面积没问题。")
         made += 1
 
     # ---- records: spending items and fee standards
@@ -389,7 +390,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             "垃圾清运费本月出现两次？",
             requested_outcome="explanation",
         )
-        step(at(2), service.acknowledge, dispute=d, actor=cast.cs, message="已受理，财务核对中。")
+        step(at(2), decisions.acknowledge, dispute=d, actor=cast.cs, message="已受理，财务核对中。")
         made += 1
     owner, unit = next(pool)
     line = _line(session, unit, item="property_service", paid=False, issued_by=day(6))
@@ -403,7 +404,7 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=min(5000, line.amount_fen),
         )
-        step(at(5), service.start_review, dispute=d, actor=cast.cs, message="已安排现场查看。")
+        step(at(5), decisions.start_review, dispute=d, actor=cast.cs, message="已安排现场查看。")
         made += 1
     owner, unit = next(pool)
     line = _line(session, unit, item="property_service", paid=False, issued_by=day(20))
@@ -417,10 +418,10 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=line.amount_fen,
         )
-        step(at(19), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(19), decisions.acknowledge, dispute=d, actor=cast.cs)
         p = step(
             at(14),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.finance,
             kind="credit",
@@ -429,19 +430,24 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
         )
         step(
             at(12),
-            service.reject_proposal,
+            decisions.reject_proposal,
             dispute=d,
             owner=owner,
             proposal_id=p.id,
             reason="漏水影响居住，30 元太少。",
         )
         made += 1
-    owner, unit = next(pool)
-    line = _line(session, unit, item="property_service", paid=False, issued_by=day(9))
-    if line is not None and line.amount_fen > 30000:
-        amount = 30000
-    else:
-        amount = line.amount_fen if line is not None else 0
+    # A correction above the approval threshold waits for the manager: take the first owner
+    # whose bill is large enough for that.
+    threshold = get_settings(session, community.id).approval_threshold_fen
+    line = None
+    for _ in range(12):
+        owner, unit = next(pool)
+        found = _line(session, unit, item="property_service", paid=False, issued_by=day(9))
+        if found is not None and found.amount_fen > threshold:
+            line = found
+            break
+    amount = min(line.amount_fen, max(30000, threshold + 1)) if line is not None else 0
     if line is not None:
         d = open_on_line(
             owner,
@@ -452,10 +458,10 @@ def _seed_community(ctx: DemoContext, community: Community, cast: Cast) -> int:
             requested_outcome="credit",
             requested_amount_fen=amount,
         )
-        step(at(8), service.start_review, dispute=d, actor=cast.finance)
+        step(at(8), decisions.start_review, dispute=d, actor=cast.finance)
         step(
             at(4),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.finance,
             kind="correction",
@@ -479,23 +485,19 @@ def _record_cases(
 ) -> int:
     session = ctx.session
     made = 0
-    models = optional_module("transparency", "models")
-    items = []
-    if models is not None:
-        items = list(
-            session.scalars(
-                select(models.SpendingItem)
-                .where(
-                    models.SpendingItem.community_id == community.id,
-                    models.SpendingItem.status == "published",
-                    models.SpendingItem.amount_fen > 100_000,
-                    # objections come after publication
-                    models.SpendingItem.published_at < at(50),
-                )
-                .order_by(models.SpendingItem.spent_on.desc(), models.SpendingItem.id)
-                .limit(6)
+    items = list(
+        session.scalars(
+            select(SpendingItem)
+            .where(
+                SpendingItem.community_id == community.id,
+                SpendingItem.status == "published",
+                SpendingItem.amount_fen > 100_000,
+                SpendingItem.published_at < at(50),  # objections come after publication
             )
+            .order_by(SpendingItem.spent_on.desc(), SpendingItem.id)
+            .limit(6)
         )
+    )
     texts = [
         ("amount_questioned", "这笔维修费比市场价高很多，请公开比价过程。"),
         ("purpose_questioned", "这项支出和本小区有什么关系？"),
@@ -507,7 +509,7 @@ def _record_cases(
         days = 45 - index * 18
         d = step(
             at(days),
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner,
             target_type="spending",
             target_id=item.id,
@@ -516,31 +518,31 @@ def _record_cases(
             requested_outcome="explanation",
             requested_amount_fen=None,
         )
-        step(at(days - 1), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(days - 1), decisions.acknowledge, dispute=d, actor=cast.cs)
         if index == 0:  # answered with the comparison quotes; the owner accepted
             p = step(
                 at(days - 5),
-                service.propose,
+                decisions.propose,
                 dispute=d,
                 actor=cast.manager,
                 kind="explanation",
                 body="已补充公开三家比价单和验收记录，见该支出的凭证。",
                 amount_fen=None,
             )
-            step(at(days - 6), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+            step(at(days - 6), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         elif index == 1:  # a correction: it was booked to the wrong community
             p = step(
                 at(days - 4),
-                service.propose,
+                decisions.propose,
                 dispute=d,
                 actor=cast.finance,
                 kind="correction",
                 body="经核查该笔为邻近项目费用，误记入本小区，已发布更正记录。",
                 amount_fen=None,
             )
-            step(at(days - 5), service.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
+            step(at(days - 5), decisions.accept_proposal, dispute=d, owner=owner, proposal_id=p.id)
         else:  # still under review
-            step(at(days - 1), service.start_review, dispute=d, actor=cast.finance)
+            step(at(days - 1), decisions.start_review, dispute=d, actor=cast.finance)
         made += 1
     standard = session.scalar(
         select(FeeStandard)
@@ -552,7 +554,7 @@ def _record_cases(
         owner, _unit = next(pool)
         d = step(
             at(30),
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner,
             target_type="fee_standard",
             target_id=standard.id,
@@ -561,10 +563,10 @@ def _record_cases(
             requested_outcome="correction",
             requested_amount_fen=None,
         )
-        step(at(29), service.acknowledge, dispute=d, actor=cast.cs)
+        step(at(29), decisions.acknowledge, dispute=d, actor=cast.cs)
         p = step(
             at(24),
-            service.propose,
+            decisions.propose,
             dispute=d,
             actor=cast.manager,
             kind="explanation",
@@ -573,7 +575,7 @@ def _record_cases(
         )
         step(
             at(22),
-            service.reject_proposal,
+            decisions.reject_proposal,
             dispute=d,
             owner=owner,
             proposal_id=p.id,
@@ -581,7 +583,7 @@ def _record_cases(
         )
         step(
             at(21),
-            service.escalate,
+            lifecycle.escalate,
             dispute=d,
             actor=owner,
             to="mediator",
@@ -612,7 +614,7 @@ def _demo_owner_cases(
         if line is not None:
             d = step(
                 at(4),
-                service.open_dispute,
+                intake.open_dispute,
                 owner=owner,
                 target_type="bill_line",
                 target_id=line.id,
@@ -623,14 +625,14 @@ def _demo_owner_cases(
             )
             step(
                 at(3),
-                service.acknowledge,
+                decisions.acknowledge,
                 dispute=d,
                 actor=cast.cs,
                 message="已收到，正在向清运公司核实。",
             )
             step(
                 at(1),
-                service.propose,
+                decisions.propose,
                 dispute=d,
                 actor=cast.finance,
                 kind="credit",
@@ -642,7 +644,7 @@ def _demo_owner_cases(
     if owner2 is not None:
         d = step(
             at(1),
-            service.open_dispute,
+            intake.open_dispute,
             owner=owner2,
             target_type="service",
             target_id=None,

@@ -25,11 +25,13 @@ from werkzeug.datastructures import FileStorage
 
 from portal import exports
 from portal.accounts.models import Role
-from portal.billing import service as billing
-from portal.billing.models import BillLine
+from portal.billing import holds
+from portal.billing import queries as billing_queries
+from portal.billing import standards as billing_standards
+from portal.billing.models import BillLine, FeeStandard
 from portal.communities import service as communities
 from portal.communities.models import Community
-from portal.disputes import service
+from portal.disputes import base, decisions, intake, lifecycle, overview
 from portal.disputes.forms import (
     CloseForm,
     CommentForm,
@@ -50,17 +52,20 @@ from portal.disputes.models import (
     DisputeStatus,
     TargetType,
 )
-from portal.domains import NavItem, optional_module
+from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
 from portal.money import fen_to_yuan_str
 from portal.security import public, roles_required
+from portal.tickets import queries as tickets_queries
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc, zone
+from portal.transparency import service as spending
+from portal.transparency.models import SpendingItem
 
 bp = Blueprint("disputes", __name__)
 
-STAFF = tuple(str(r) for r in service.READ_ROLES)
+STAFF = tuple(str(r) for r in base.READ_ROLES)
 NAV = [
     NavItem("disputes.dispute_list", _l("我的异议"), ("owner",), order=35),
     NavItem("disputes.staff_queue", _l("异议处理"), STAFF, order=33),
@@ -157,14 +162,14 @@ def dispute_label_filter(value: Any, kind: str) -> str:
         "escalation": ESCALATION_LABELS,
         "event": EVENT_TEXT,
         "sla": SLA_LABELS,
-        "target": service.TARGET_LABELS,
+        "target": base.TARGET_LABELS,
     }[kind]
     return str(table.get(str(value), value or ""))
 
 
 @bp.app_template_filter("dispute_reason")
 def dispute_reason_filter(dispute: Dispute) -> str:
-    return str(service.REASONS.get(dispute.target_type, {}).get(dispute.reason, dispute.reason))
+    return str(base.REASONS.get(dispute.target_type, {}).get(dispute.reason, dispute.reason))
 
 
 @bp.app_template_global("objection_badge")
@@ -179,7 +184,7 @@ def objection_badge(target_type: str, target_id: Any) -> Markup:
     cache: dict[tuple[str, int], dict[int, dict[str, Any]]] = g.setdefault("_objection_counts", {})
     key = (target_type, record.community_id)
     if key not in cache:
-        cache[key] = service.public_objections(
+        cache[key] = overview.public_objections(
             db.session, community_id=record.community_id, target_type=target_type
         )
     counts = cache[key].get(target_id)
@@ -200,18 +205,27 @@ def dispute_stats_for(community_id: int) -> dict[str, Any]:
     """Aggregated dispute figures for a community page (see disputes/_community_section.html)."""
     cache: dict[int, dict[str, Any]] = g.setdefault("_dispute_stats", {})
     if community_id not in cache:
-        cache[community_id] = service.dispute_stats(db.session, community_id=community_id)
+        cache[community_id] = overview.dispute_stats(db.session, community_id=community_id)
     return cache[community_id]
+
+
+class _LineDisputes:
+    """`line_disputes.get(line_id)`: the latest dispute on a bill line, for the bill page
+    (billing/bill_detail.html). Billing sits below disputes in DOMAINS, so instead of its view
+    asking up, the page reads this template global (one query per line; bills have few)."""
+
+    def get(self, line_id: int) -> Dispute | None:
+        return intake.line_disputes(db.session, line_ids=[line_id]).get(line_id)
+
+
+bp.add_app_template_global(_LineDisputes(), "line_disputes")
 
 
 def _public_record(target_type: str, target_id: int) -> Any:
     if target_type == TargetType.FEE_STANDARD:
-        from portal.billing.models import FeeStandard
-
         return db.session.get(FeeStandard, target_id)
     if target_type == TargetType.SPENDING:
-        models = optional_module("transparency", "models")
-        return db.session.get(models.SpendingItem, target_id) if models is not None else None
+        return db.session.get(SpendingItem, target_id)
     return None
 
 
@@ -219,13 +233,12 @@ def _today(community: Community | None = None) -> date:
     return local_today(zone(community.timezone) if community else DEFAULT_TZ)
 
 
-def _uploads(field: str = "evidence") -> list[service.Upload]:
+def _uploads(field: str = "evidence") -> list[base.Upload]:
     from portal.uploads import service as uploads
 
     files: list[FileStorage] = [f for f in request.files.getlist(field) if f and f.filename]
     return [
-        service.Upload(data=uploads.read_upload(f), filename=f.filename or "evidence")
-        for f in files
+        base.Upload(data=uploads.read_upload(f), filename=f.filename or "evidence") for f in files
     ]
 
 
@@ -240,11 +253,11 @@ def _fail(exc: DomainError) -> None:
 @bp.route("/disputes/")
 @roles_required("owner")
 def dispute_list() -> ResponseReturnValue:
-    disputes = service.owner_disputes(db.session, owner=current_user)
+    disputes = intake.owner_disputes(db.session, owner=current_user)
     return render_template(
         "disputes/dispute_list.html",
         disputes=disputes,
-        labels=service.target_labels(db.session, disputes),
+        labels=intake.target_labels(db.session, disputes),
         today=_today(),
     )
 
@@ -254,10 +267,12 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
     units = communities.units_of(db.session, current_user)
     options: list[tuple[str, str]] = []
     if target_type == TargetType.BILL_LINE:
-        bills = billing.bills_for_units(db.session, unit_ids=[u.id for u in units], limit=36)
+        bills = billing_queries.bills_for_units(
+            db.session, unit_ids=[u.id for u in units], limit=36
+        )
         for bill in bills:
             for line in bill.lines:
-                if service.creditable_fen(line) > 0:
+                if base.creditable_fen(line) > 0:
                     options.append(
                         (
                             str(line.id),
@@ -266,21 +281,18 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
                         )
                     )
     elif target_type == TargetType.SPENDING:
-        spending = optional_module("transparency", "service")
-        if spending is not None:
-            for community_id in sorted({u.community_id for u in units}):
-                page = spending.list_items(db.session, community_id=community_id, per_page=100)
-                for item in page.items:
-                    options.append(
-                        (
-                            str(item.id),
-                            f"{item.spent_on} {item.description} "
-                            f"¥{fen_to_yuan_str(item.amount_fen)}",
-                        )
+        for community_id in sorted({u.community_id for u in units}):
+            page = spending.list_items(db.session, community_id=community_id, per_page=100)
+            for item in page.items:
+                options.append(
+                    (
+                        str(item.id),
+                        f"{item.spent_on} {item.description} ¥{fen_to_yuan_str(item.amount_fen)}",
                     )
+                )
     elif target_type == TargetType.FEE_STANDARD:
         for community_id in sorted({u.community_id for u in units}):
-            for s in billing.standard_history(db.session, community_id=community_id):
+            for s in billing_standards.standard_history(db.session, community_id=community_id):
                 options.append(
                     (
                         str(s.id),
@@ -291,10 +303,8 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
                 )
     elif target_type == TargetType.SERVICE:
         options.append(("general", _("物业服务（总体）")))
-        tickets = optional_module("tickets", "service")
-        if tickets is not None:
-            for t in tickets.owner_tickets(db.session, user=current_user, limit=50):
-                options.append((str(t.id), _("报修 %(n)s", n=t.number)))
+        for t in tickets_queries.owner_tickets(db.session, user=current_user, limit=50):
+            options.append((str(t.id), _("报修 %(n)s", n=t.number)))
     return options
 
 
@@ -321,8 +331,8 @@ def dispute_new() -> ResponseReturnValue:
     )
     options = _target_options(target_type)
     form.target_id.choices = choices(options)
-    form.reason.choices = choices(list(service.REASONS[target_type].items()))
-    allowed = set(service.OUTCOMES_FOR[target_type])
+    form.reason.choices = choices(list(base.REASONS[target_type].items()))
+    allowed = set(base.OUTCOMES_FOR[target_type])
     form.requested_outcome.choices = [
         c for c in form.requested_outcome.choices if c.value in allowed
     ]
@@ -334,7 +344,7 @@ def dispute_new() -> ResponseReturnValue:
     if form.validate_on_submit():
         target_id = None if form.target_id.data == "general" else form.target_id.data
         try:
-            dispute = service.open_dispute(
+            dispute = intake.open_dispute(
                 db.session,
                 owner=current_user,
                 target_type=target_type,
@@ -353,7 +363,7 @@ def dispute_new() -> ResponseReturnValue:
             attach_error(form, exc)
         else:
             db.session.commit()
-            settings = service.get_settings(db.session, dispute.community_id)
+            settings = intake.get_settings(db.session, dispute.community_id)
             flash(
                 _(
                     "异议已提交（编号 %(ref)s）。我们会在 %(n)s 个工作日内首次答复；"
@@ -381,12 +391,12 @@ def _owned_line(value: Any) -> BillLine | None:
     line = db.session.get(BillLine, line_id)
     if line is None:
         return None
-    bill = billing.get_owned_bill(db.session, owner=current_user, bill_id=line.bill_id)
+    bill = billing_queries.get_owned_bill(db.session, owner=current_user, bill_id=line.bill_id)
     return line if bill is not None else None
 
 
 def _owned_or_404(dispute_id: int) -> Dispute:
-    dispute = service.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
+    dispute = intake.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
     if dispute is None:
         abort(404)
     return dispute
@@ -397,14 +407,14 @@ def _detail_context(dispute: Dispute, *, for_owner: bool) -> dict[str, Any]:
     line = db.session.get(BillLine, dispute.bill_line_id) if dispute.bill_line_id else None
     return {
         "dispute": dispute,
-        "events": service.visible_events(dispute, for_owner=for_owner),
-        "label": service.target_labels(db.session, [dispute]).get(dispute.id, ""),
-        "sla": service.sla_state(dispute, today=today),
+        "events": intake.visible_events(dispute, for_owner=for_owner),
+        "label": intake.target_labels(db.session, [dispute]).get(dispute.id, ""),
+        "sla": lifecycle.sla_state(dispute, today=today),
         "line": line,
-        "held_fen": service.held_amounts(db.session, unit_ids=[dispute.unit_id]).get(
+        "held_fen": holds.held_amounts(db.session, unit_ids=[dispute.unit_id]).get(
             dispute.bill_line_id or 0, 0
         ),
-        "settings": service.get_settings(db.session, dispute.community_id),
+        "settings": intake.get_settings(db.session, dispute.community_id),
         "tz": dispute.community.timezone,
         "today": today,
     }
@@ -450,7 +460,7 @@ def dispute_accept(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.accept_proposal(
+        lambda d: decisions.accept_proposal(
             db.session,
             dispute=d,
             owner=current_user,
@@ -467,7 +477,7 @@ def dispute_reject(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.reject_proposal(
+        lambda d: decisions.reject_proposal(
             db.session,
             dispute=d,
             owner=current_user,
@@ -485,7 +495,7 @@ def dispute_escalate(dispute_id: int) -> ResponseReturnValue:
     form = EscalateForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.escalate(
+        lambda d: lifecycle.escalate(
             db.session,
             dispute=d,
             actor=current_user,
@@ -503,7 +513,7 @@ def dispute_withdraw(dispute_id: int) -> ResponseReturnValue:
     form = WithdrawForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.withdraw(
+        lambda d: lifecycle.withdraw(
             db.session, dispute=d, owner=current_user, now=now_utc(), reason=form.reason.data or ""
         ),
         _("异议已撤回"),
@@ -516,7 +526,7 @@ def dispute_comment(dispute_id: int) -> ResponseReturnValue:
     form = CommentForm()
     return _owner_action(
         dispute_id,
-        lambda d: service.comment(
+        lambda d: lifecycle.comment(
             db.session, dispute=d, actor=current_user, body=form.body.data or "", now=now_utc()
         ),
         _("留言已发送"),
@@ -528,7 +538,7 @@ def dispute_comment(dispute_id: int) -> ResponseReturnValue:
 def dispute_evidence_add(dispute_id: int) -> ResponseReturnValue:
     return _owner_action(
         dispute_id,
-        lambda d: service.add_evidence(
+        lambda d: intake.add_evidence(
             db.session, dispute=d, actor=current_user, uploads=_uploads(), now=now_utc()
         ),
         _("材料已上传"),
@@ -540,9 +550,9 @@ def dispute_evidence_add(dispute_id: int) -> ResponseReturnValue:
 def evidence_file(dispute_id: int, evidence_id: int) -> ResponseReturnValue:
     from portal.uploads import service as uploads
 
-    dispute = service.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
+    dispute = intake.get_owned_dispute(db.session, owner=current_user, dispute_id=dispute_id)
     if dispute is None:
-        dispute = service.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
+        dispute = intake.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
     evidence = db.session.get(DisputeEvidence, evidence_id)
     if dispute is None or evidence is None or evidence.dispute_id != dispute.id:
         abort(404)
@@ -566,7 +576,7 @@ def staff_queue() -> ResponseReturnValue:
         community = scoped[0]
     ids = [community.id] if community else [c.id for c in scoped]
     status = request.args.get("status", "open")
-    filters = service.QueueFilters(
+    filters = overview.QueueFilters(
         community_ids=ids,
         status=status,
         target_type=request.args.get("target_type", ""),
@@ -574,7 +584,7 @@ def staff_queue() -> ResponseReturnValue:
         sort=request.args.get("sort", "oldest"),
     )
     today = _today(community)
-    page = service.queue(
+    page = overview.queue(
         db.session, filters=filters, today=today, page=request.args.get("page", 1, type=int)
     )
     return render_template(
@@ -585,16 +595,16 @@ def staff_queue() -> ResponseReturnValue:
         community=community,
         statuses=list(DisputeStatus),
         target_types=list(TargetType),
-        labels=service.target_labels(db.session, page.disputes),
-        sla={d.id: service.sla_state(d, today=today) for d in page.disputes},
-        counts=service.counts_by_status(db.session, community_ids=ids, today=today),
+        labels=intake.target_labels(db.session, page.disputes),
+        sla={d.id: lifecycle.sla_state(d, today=today) for d in page.disputes},
+        counts=overview.counts_by_status(db.session, community_ids=ids, today=today),
         today=today,
         is_manager=current_user.is_admin or bool(current_user.community_ids("manager")),
     )
 
 
 def _scoped_or_404(dispute_id: int) -> Dispute:
-    dispute = service.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
+    dispute = intake.get_scoped_dispute(db.session, staff=current_user, dispute_id=dispute_id)
     if dispute is None:
         abort(404)
     return dispute
@@ -604,27 +614,27 @@ def _scoped_or_404(dispute_id: int) -> Dispute:
 @roles_required(*STAFF)
 def staff_detail(dispute_id: int) -> ResponseReturnValue:
     dispute = _scoped_or_404(dispute_id)
-    roles = service.staff_roles_in(current_user, dispute.community_id)
+    roles = base.staff_roles_in(current_user, dispute.community_id)
     context = _detail_context(dispute, for_owner=False)
     close_form = CloseForm()
     close_form.outcome.choices = choices(
-        [(o, OUTCOME_LABELS[o]) for o in service.CLOSE_OUTCOMES[dispute.target_type]]
+        [(o, OUTCOME_LABELS[o]) for o in lifecycle.CLOSE_OUTCOMES[dispute.target_type]]
     )
-    is_handler = bool(roles & set(service.HANDLER_ROLES))
+    is_handler = bool(roles & set(base.HANDLER_ROLES))
     return render_template(
         "disputes/staff_detail.html",
         **context,
         roles=roles,
         is_handler=is_handler,
         is_manager=Role.MANAGER in roles,
-        can_money=bool(roles & set(service.MONEY_ROLES)),
+        can_money=bool(roles & set(base.MONEY_ROLES)),
         # Handlers call the owner back; the committee never sees owners' phone numbers.
         show_phone=is_handler,
         message_form=MessageForm(),
         proposal_form=ProposalForm(
             data={
                 "kind": "credit"
-                if dispute.requested_outcome == "credit" and roles & set(service.MONEY_ROLES)
+                if dispute.requested_outcome == "credit" and roles & set(base.MONEY_ROLES)
                 else "explanation",
                 "amount": fen_to_yuan_str(dispute.requested_amount_fen)
                 if dispute.requested_amount_fen
@@ -637,7 +647,7 @@ def staff_detail(dispute_id: int) -> ResponseReturnValue:
         opinion_form=OpinionForm(),
         escalate_form=EscalateForm(data={"to": "committee"}),
         evidence_form=EvidenceForm(),
-        propose_statuses=service.PROPOSE_FROM,
+        propose_statuses=decisions.PROPOSE_FROM,
     )
 
 
@@ -654,12 +664,12 @@ def _staff_action(dispute_id: int, action: Any, done: str) -> ResponseReturnValu
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/acknowledge", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_acknowledge(dispute_id: int) -> ResponseReturnValue:
     form = MessageForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.acknowledge(
+        lambda d: decisions.acknowledge(
             db.session,
             dispute=d,
             actor=current_user,
@@ -671,12 +681,12 @@ def staff_acknowledge(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/review", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_review(dispute_id: int) -> ResponseReturnValue:
     form = MessageForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.start_review(
+        lambda d: decisions.start_review(
             db.session,
             dispute=d,
             actor=current_user,
@@ -688,7 +698,7 @@ def staff_review(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/propose", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_propose(dispute_id: int) -> ResponseReturnValue:
     dispute = _scoped_or_404(dispute_id)
     form = ProposalForm()
@@ -698,7 +708,7 @@ def staff_propose(dispute_id: int) -> ResponseReturnValue:
                 flash(f"{field.label.text}：{error}", "error")
         return redirect(url_for(".staff_detail", dispute_id=dispute_id))
     try:
-        proposal = service.propose(
+        proposal = decisions.propose(
             db.session,
             dispute=dispute,
             actor=current_user,
@@ -724,7 +734,7 @@ def staff_approve(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.approve_proposal(
+        lambda d: decisions.approve_proposal(
             db.session,
             dispute=d,
             proposal_id=form.proposal_id.data,
@@ -741,7 +751,7 @@ def staff_decline(dispute_id: int) -> ResponseReturnValue:
     form = ProposalDecisionForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.decline_proposal(
+        lambda d: decisions.decline_proposal(
             db.session,
             dispute=d,
             proposal_id=form.proposal_id.data,
@@ -759,7 +769,7 @@ def staff_escalate(dispute_id: int) -> ResponseReturnValue:
     form = EscalateForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.escalate(
+        lambda d: lifecycle.escalate(
             db.session,
             dispute=d,
             actor=current_user,
@@ -777,7 +787,7 @@ def staff_close(dispute_id: int) -> ResponseReturnValue:
     form = CloseForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.close_dispute(
+        lambda d: lifecycle.close_dispute(
             db.session,
             dispute=d,
             actor=current_user,
@@ -795,7 +805,7 @@ def staff_comment(dispute_id: int) -> ResponseReturnValue:
     form = CommentForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.comment(
+        lambda d: lifecycle.comment(
             db.session,
             dispute=d,
             actor=current_user,
@@ -813,7 +823,7 @@ def staff_opinion(dispute_id: int) -> ResponseReturnValue:
     form = OpinionForm()
     return _staff_action(
         dispute_id,
-        lambda d: service.add_opinion(
+        lambda d: lifecycle.add_opinion(
             db.session, dispute=d, actor=current_user, body=form.body.data or "", now=now_utc()
         ),
         _("业委会意见已记录"),
@@ -821,11 +831,11 @@ def staff_opinion(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/staff/disputes/<int:dispute_id>/evidence", methods=["POST"])
-@roles_required(*service.HANDLER_ROLES)
+@roles_required(*base.HANDLER_ROLES)
 def staff_evidence_add(dispute_id: int) -> ResponseReturnValue:
     return _staff_action(
         dispute_id,
-        lambda d: service.add_evidence(
+        lambda d: intake.add_evidence(
             db.session, dispute=d, actor=current_user, uploads=_uploads(), now=now_utc()
         ),
         _("材料已上传"),
@@ -838,7 +848,7 @@ def staff_settings(code: str) -> ResponseReturnValue:
     community = communities.get_scoped_community(db.session, user=current_user, code=code)
     if community is None:
         abort(404)
-    current = service.get_settings(db.session, community.id)
+    current = intake.get_settings(db.session, community.id)
     form = SettingsForm(
         data={
             "first_response_days": current.first_response_days,
@@ -849,7 +859,7 @@ def staff_settings(code: str) -> ResponseReturnValue:
     )
     if form.validate_on_submit():
         try:
-            service.update_settings(
+            intake.update_settings(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -918,7 +928,7 @@ def _mediation_community(code: str) -> Community:
 @roles_required(*STAFF)
 def mediation_list(code: str) -> ResponseReturnValue:
     community = _mediation_community(code)
-    rows = service.mediation_rows(db.session, community_id=community.id, now=now_utc())
+    rows = overview.mediation_rows(db.session, community_id=community.id, now=now_utc())
     return render_template(
         "disputes/mediation_list.html",
         community=community,
@@ -934,7 +944,7 @@ def mediation_export(code: str, fmt: str) -> ResponseReturnValue:
     community = _mediation_community(code)
     rows = [
         _display_row(r)
-        for r in service.mediation_rows(db.session, community_id=community.id, now=now_utc())
+        for r in overview.mediation_rows(db.session, community_id=community.id, now=now_utc())
     ]
     headers = [str(label) for _key, label in MEDIATION_COLUMNS]
     name = f"{community.code}-mediation-list-{_today(community).isoformat()}.{fmt}"
@@ -961,7 +971,7 @@ def community_objections(code: str) -> ResponseReturnValue:
     community = communities.visible_community(db.session, code=code, user=current_user)
     if community is None:
         abort(404)
-    stats = service.dispute_stats(db.session, community_id=community.id)
+    stats = overview.dispute_stats(db.session, community_id=community.id)
     records = public_records(community)
     return render_template(
         "disputes/community_objections.html",
@@ -976,10 +986,10 @@ def public_records(community: Community) -> list[dict[str, Any]]:
     """Published records with objections, anonymised: what, how many, and the latest result."""
     out: list[dict[str, Any]] = []
     for target_type in (TargetType.SPENDING, TargetType.FEE_STANDARD):
-        counts = service.public_objections(
+        counts = overview.public_objections(
             db.session, community_id=community.id, target_type=target_type
         )
-        labels = service.record_labels(db.session, [(target_type, i) for i in counts])
+        labels = intake.record_labels(db.session, [(target_type, i) for i in counts])
         for target_id, numbers in counts.items():
             if target_type == TargetType.SPENDING:
                 url = url_for(

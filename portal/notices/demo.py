@@ -15,8 +15,8 @@ from portal.demo.festivals import mid_autumn, spring_festival
 from portal.demo.service import DemoContext
 from portal.notices import markdown, service
 from portal.notices.models import Notice, NoticeCategory, NoticeRead, NoticeStatus, OutageType
+from portal.publication import service as publication
 from portal.timeutil import zone
-from portal.transparency import publication
 
 FEE_CHANGE_TITLE = "【收费标准调整公示】关于物业服务费收费标准的公告"
 

@@ -30,7 +30,7 @@ from portal.notices.models import (
     NoticeStatus,
     OutageType,
 )
-from portal.transparency import publication
+from portal.publication import service as publication
 from portal.uploads import service as uploads
 
 MANAGE_ROLES = (Role.CS, Role.MANAGER)

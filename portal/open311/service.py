@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 (wiki.open311.org/GeoReport_v2): API keys, and the spec's shapes.
+"""Open311 GeoReport v2 (wiki.open311.org/GeoReport_v2): the spec's shapes (keys: tickets/keys.py).
 
 Communities are the jurisdictions (jurisdiction_id = community code), ticket categories are the
 services (service_code = category code), and tickets are the service requests
@@ -8,10 +8,7 @@ numbers, and for in-home requests neither the unit nor the owner's own words.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,12 +21,14 @@ from portal.accounts.models import User
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.errors import DomainError
-from portal.tickets import service as tickets
+from portal.tickets import base as tickets_base
+from portal.tickets import intake as tickets_intake
+from portal.tickets import setup as tickets_setup
 from portal.tickets.models import (
     DONE_STATUSES,
+    OPEN_STATUSES,
     Channel,
     LocationType,
-    Open311Key,
     Ticket,
     TicketCategory,
     TicketStatus,
@@ -37,8 +36,6 @@ from portal.tickets.models import (
 from portal.tickets.stats import json_number
 from portal.timeutil import to_local, zone
 
-KEY_PREFIX = "o311_"
-MAX_KEYS = 5
 DEFAULT_SPAN = timedelta(days=90)
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
@@ -52,73 +49,6 @@ class Open311Error(Exception):
         self.status = status
         self.code = code or status
         self.description = str(description)
-
-
-# ---------------------------------------------------------------- keys
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    key: str
-    row: Open311Key
-
-
-def create_key(session: Session, *, user: User, label: str, now: datetime) -> IssuedKey:
-    """A new api_key for an owner; the clear text is shown once, only its hash is kept."""
-    if not user.is_owner:
-        raise DomainError(_l("只有业主可以申请 Open311 密钥"), field="label")
-    live = session.scalars(
-        select(Open311Key).where(Open311Key.user_id == user.id, Open311Key.revoked_at.is_(None))
-    ).all()
-    if len(live) >= MAX_KEYS:
-        raise DomainError(
-            _l("最多同时持有 %(n)s 个密钥，请先撤销不用的", n=MAX_KEYS), field="label"
-        )
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = Open311Key(
-        user_id=user.id,
-        key_hash=_digest(key),
-        label=(label or "").strip()[:64],
-        prefix=key[: len(KEY_PREFIX) + 6],
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return IssuedKey(key=key, row=row)
-
-
-def user_keys(session: Session, *, user: User) -> list[Open311Key]:
-    return list(
-        session.scalars(
-            select(Open311Key).where(Open311Key.user_id == user.id).order_by(Open311Key.id.desc())
-        )
-    )
-
-
-def revoke_key(session: Session, *, user: User, key_id: int, now: datetime) -> bool:
-    """Revoke one of the user's own keys; False when it is not theirs (→ 404)."""
-    row = session.get(Open311Key, key_id)
-    if row is None or row.user_id != user.id:
-        return False
-    if row.revoked_at is None:
-        row.revoked_at = now
-        session.flush()
-    return True
-
-
-def user_for_key(session: Session, *, key: str, now: datetime) -> User | None:
-    """The active owner a live key belongs to, else None."""
-    if not key:
-        return None
-    row = session.scalar(select(Open311Key).where(Open311Key.key_hash == _digest(key.strip())))
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    row.last_used_at = now
-    return row.user
 
 
 # ---------------------------------------------------------------- jurisdictions and services
@@ -151,20 +81,22 @@ def service_list(session: Session, community: Community) -> list[dict[str, Any]]
     return [
         {
             "service_code": category.code,
-            "service_name": tickets.category_name(category),
-            "description": category.description or tickets.category_name(category),
+            "service_name": tickets_setup.category_name(category),
+            "description": category.description or tickets_setup.category_name(category),
             "metadata": False,
             "type": "realtime",
-            "keywords": ", ".join(dict.fromkeys([category.name, tickets.category_name(category)])),
+            "keywords": ", ".join(
+                dict.fromkeys([category.name, tickets_setup.category_name(category)])
+            ),
             "group": "repair",
         }
-        for category in tickets.list_categories(session, community)
+        for category in tickets_setup.list_categories(session, community)
     ]
 
 
 def service_definition(session: Session, community: Community, service_code: str) -> dict[str, Any]:
     """GET service definition: no extra attributes are needed for any category."""
-    if tickets.find_category(session, community=community, code=service_code) is None:
+    if tickets_setup.find_category(session, community=community, code=service_code) is None:
         raise Open311Error(404, _l("service_code provided was not found：类别不存在"))
     return {"service_code": service_code, "attributes": []}
 
@@ -180,10 +112,10 @@ def _w3(instant: datetime | None, community: Community) -> str | None:
 
 def _status(ticket: Ticket) -> tuple[str, str | None]:
     if ticket.status in DONE_STATUSES:
-        return "closed", str(tickets.status_label(ticket.status))
+        return "closed", str(tickets_base.status_label(ticket.status))
     if ticket.status == TicketStatus.CANCELLED:
         return "closed", str(_l("已取消"))
-    return "open", str(tickets.status_label(ticket.status))
+    return "open", str(tickets_base.status_label(ticket.status))
 
 
 def _address(ticket: Ticket) -> str:
@@ -223,7 +155,7 @@ def request_dict(ticket: Ticket, *, viewer: User | None = None) -> dict[str, Any
         "service_request_id": ticket.number,
         "status": status,
         "status_notes": notes,
-        "service_name": tickets.category_name(ticket.category),
+        "service_name": tickets_setup.category_name(ticket.category),
         "service_code": ticket.category.code,
         "description": ticket.description if public_text else None,
         "agency_responsible": str(_l("%(name)s物业服务中心", name=ticket.community.name)),
@@ -307,9 +239,9 @@ def search_requests(
         if wanted - {"open", "closed"}:
             raise Open311Error(400, "status must be open or closed")
         if wanted == {"open"}:
-            query = query.where(Ticket.status.in_(tickets.OPEN_STATUSES))
+            query = query.where(Ticket.status.in_(OPEN_STATUSES))
         elif wanted == {"closed"}:
-            query = query.where(Ticket.status.not_in(tickets.OPEN_STATUSES))
+            query = query.where(Ticket.status.not_in(OPEN_STATUSES))
     page_size = max(1, min(MAX_RESULTS, page_size))
     page = max(1, page)
     return list(
@@ -349,7 +281,7 @@ def create_request(
     user: User,
     params: dict[str, str],
     now: datetime,
-    photos: Sequence[tickets.PhotoUpload] = (),
+    photos: Sequence[tickets_intake.PhotoUpload] = (),
 ) -> Ticket:
     """POST requests: file a ticket for the key's owner from GeoReport v2 parameters.
 
@@ -363,7 +295,7 @@ def create_request(
     code = (params.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, _l("service_code was not provided：请提供类别编码"))
-    if tickets.find_category(session, community=community, code=code) is None:
+    if tickets_setup.find_category(session, community=community, code=code) is None:
         raise Open311Error(404, _l("service_code provided was not found：类别不存在"))
     lat = _decimal(params.get("lat"), "lat", 90)
     long = _decimal(params.get("long"), "long", 180)
@@ -381,7 +313,7 @@ def create_request(
             raise Open311Error(400, _l("address_id 必须是您自己的房号"))
         unit, location = match[0], LocationType.IN_HOME
     try:
-        return tickets.create_ticket(
+        return tickets_intake.create_ticket(
             session,
             community=community,
             actor=user,

@@ -20,7 +20,8 @@ from portal.extensions import csrf, db, limiter
 from portal.open311 import service
 from portal.open311.service import Open311Error
 from portal.security import public
-from portal.tickets import service as tickets
+from portal.tickets import intake as tickets_intake
+from portal.tickets import keys
 from portal.timeutil import now_utc
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -116,7 +117,7 @@ def _viewer() -> Any:
     key = _param("api_key")
     if key is None:
         return None
-    user = service.user_for_key(db.session, key=key, now=now_utc())
+    user = keys.user_for_key(db.session, key=key, now=now_utc())
     if user is None:
         raise Open311Error(403, "Invalid api_key received")
     return user
@@ -225,7 +226,7 @@ def request_create(fmt: str) -> ResponseReturnValue:
     key = _param("api_key")
     if key is None:
         raise Open311Error(403, "api_key was not provided -- can't proceed with create_request.")
-    user = service.user_for_key(db.session, key=key, now=now_utc())
+    user = keys.user_for_key(db.session, key=key, now=now_utc())
     if user is None:
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     params = {
@@ -245,8 +246,8 @@ def request_create(fmt: str) -> ResponseReturnValue:
     for upload in request.files.getlist("media"):
         from portal.uploads import service as uploads
 
-        data = uploads.read_upload(upload, tickets.PHOTO_MAX_BYTES)
-        photos.append(tickets.PhotoUpload(data=data, filename=upload.filename or "media"))
+        data = uploads.read_upload(upload, tickets_intake.PHOTO_MAX_BYTES)
+        photos.append(tickets_intake.PhotoUpload(data=data, filename=upload.filename or "media"))
     ticket = service.create_request(
         db.session, user=user, params=params, now=now_utc(), photos=photos
     )

@@ -9,7 +9,7 @@ from portal.api import api_user, bp, json_body
 from portal.api.openapi import PATHS, SCHEMAS, _error
 from portal.errors import json_error
 from portal.extensions import db
-from portal.payments import service
+from portal.payments import intents
 from portal.payments.views import gateways, intent_json
 from portal.timeutil import now_utc
 
@@ -29,7 +29,7 @@ def create_payment() -> ResponseReturnValue:
     if not isinstance(channel, str) or channel not in available:
         names = ", ".join(available) or "（无可用渠道）"
         return json_error(422, "invalid", f"channel 须为 {names}", field="channel")
-    intent = service.create_intent(
+    intent = intents.create_intent(
         db.session,
         user=user,
         bill_ids=bill_ids,
@@ -49,7 +49,7 @@ def create_payment() -> ResponseReturnValue:
 
 @bp.route("/payments/<int:intent_id>")
 def payment_detail(intent_id: int) -> ResponseReturnValue:
-    intent = service.get_owned_intent(db.session, user=api_user(), intent_id=intent_id)
+    intent = intents.get_owned_intent(db.session, user=api_user(), intent_id=intent_id)
     if intent is None:
         abort(404, description="支付单不存在")
     return jsonify(intent_json(intent))

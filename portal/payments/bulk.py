@@ -12,12 +12,11 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from portal.billing.models import BillLine
+from portal.billing import ledger
+from portal.billing.models import BillLine, EntryKind
 from portal.communities.models import Community
-from portal.ledger import service as ledger
-from portal.ledger.models import EntryKind
 from portal.payments.models import Payment, Receipt, ReceiptCounter
-from portal.payments.service import channel_label
+from portal.payments.queries import channel_label
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.communities import service as communities
 from portal.extensions import db
-from portal.payments import service
+from portal.payments import autodebit
 from portal.payments.models import Payment, PaymentIntent
 from portal.timeutil import local_today, now_utc, zone
 
@@ -23,7 +23,7 @@ def autodebit_command(on: datetime | None) -> None:
     total = 0
     for community in communities.list_communities(db.session, public_only=False):
         day = on.date() if on else local_today(zone(community.timezone))
-        total += service.debit_due_bills(db.session, community=community, on=day, now=now_utc())
+        total += autodebit.debit_due_bills(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} bills collected by auto-debit")
 

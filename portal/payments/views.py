@@ -29,7 +29,8 @@ from portal.errors import DomainError, json_error
 from portal.extensions import csrf, db
 from portal.forms import attach_error, choices
 from portal.money import fen_to_yuan_str
-from portal.payments import service
+from portal.payments import autodebit as auto_debit
+from portal.payments import crediting, intents, queries, refunding
 from portal.payments.forms import MandateForm, OfflinePaymentForm, PayForm, RefundForm
 from portal.payments.gateways import registry
 from portal.payments.gateways.base import BadNotification, Gateway
@@ -71,7 +72,7 @@ CHANNEL_NAMES = {
 def pay() -> ResponseReturnValue:
     bill_ids = [int(i) for i in request.values.getlist("bill_ids") if i.isdigit()]
     try:
-        bills = service.payable_bills(db.session, user=current_user, bill_ids=bill_ids)
+        bills = intents.payable_bills(db.session, user=current_user, bill_ids=bill_ids)
     except DomainError as exc:
         if exc.status == 404:
             abort(404)
@@ -85,7 +86,7 @@ def pay() -> ResponseReturnValue:
     if form.validate_on_submit():
         gateway = available[form.channel.data]
         try:
-            intent = service.create_intent(
+            intent = intents.create_intent(
                 db.session,
                 user=current_user,
                 bill_ids=bill_ids,
@@ -106,7 +107,7 @@ def pay() -> ResponseReturnValue:
             if intent.pay_url:
                 return redirect(intent.pay_url)
             return redirect(url_for(".intent_status", intent_id=intent.id))
-    due = service.payable_fen(db.session, bills=bills)
+    due = intents.payable_fen(db.session, bills=bills)
     total = sum(due.values())
     held_total = sum(b.outstanding_fen for b in bills) - total
     return render_template(
@@ -124,7 +125,7 @@ def pay() -> ResponseReturnValue:
 @bp.route("/payments/<int:intent_id>")
 @roles_required("owner")
 def intent_status(intent_id: int) -> ResponseReturnValue:
-    intent = service.get_owned_intent(db.session, user=current_user, intent_id=intent_id)
+    intent = intents.get_owned_intent(db.session, user=current_user, intent_id=intent_id)
     if intent is None:
         abort(404)
     payment = db.session.query(Payment).filter_by(intent_id=intent.id).order_by(Payment.id).first()
@@ -141,7 +142,7 @@ def intent_status(intent_id: int) -> ResponseReturnValue:
 def sandbox_checkout(out_trade_no: str) -> ResponseReturnValue:
     """The simulated checkout: clearly test mode; it sends the signed callback itself."""
     gateway = gateways().get("sandbox")
-    intent = service.intent_by_trade_no(db.session, out_trade_no)
+    intent = intents.intent_by_trade_no(db.session, out_trade_no)
     if gateway is None or intent is None or intent.user_id != current_user.id:
         abort(404)
     if request.method == "POST":
@@ -180,7 +181,7 @@ def _process_notification(
     now = now_utc()
     try:
         notification = gateway.parse_notification(headers=headers, body=body, now=now)
-        service.handle_notification(db.session, channel=channel, notification=notification, now=now)
+        intents.handle_notification(db.session, channel=channel, notification=notification, now=now)
     except BadNotification as exc:
         db.session.rollback()
         current_app.logger.warning("refused %s callback: %s", channel, exc.reason)
@@ -204,21 +205,21 @@ def _ack(gateway: Gateway, ok: bool, message: str = "") -> Response:
 @bp.route("/receipts/<int:receipt_id>")
 @roles_required("owner")
 def receipt_detail(receipt_id: int) -> ResponseReturnValue:
-    receipt = service.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
+    receipt = queries.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
     if receipt is None:
         abort(404)
     return render_template(
         "payments/receipt.html",
         receipt=receipt,
-        lines=service.receipt_lines(db.session, payment=receipt.payment),
-        label=service.channel_label,
+        lines=queries.receipt_lines(db.session, payment=receipt.payment),
+        label=queries.channel_label,
     )
 
 
 @bp.route("/receipts/<int:receipt_id>.pdf")
 @roles_required("owner")
 def receipt_pdf(receipt_id: int) -> ResponseReturnValue:
-    receipt = service.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
+    receipt = queries.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
     if receipt is None:
         abort(404)
     pdf = _receipt_pdf_bytes(receipt)
@@ -237,7 +238,7 @@ def _receipt_pdf_bytes(receipt: Any) -> bytes:
     community = unit.community
     payer = db.session.get(User, payment.payer_id) if payment.payer_id else None
     name = (payer.display_name if payer else "") or ""
-    lines = service.receipt_lines(db.session, payment=payment)
+    lines = queries.receipt_lines(db.session, payment=payment)
     return render_receipt_pdf(
         ReceiptData(
             community_name=community.name,
@@ -246,7 +247,7 @@ def _receipt_pdf_bytes(receipt: Any) -> bytes:
             issued_at=receipt.issued_at,
             payer_name=(name[:1] + "*" * max(1, len(name) - 1)) if name else "业主",
             unit_code=unit.code,
-            channel_label=service.channel_label(payment.channel),
+            channel_label=queries.channel_label(payment.channel),
             txn_ref=payment.txn_id,
             lines=[
                 (f"{row['item']} {row['unit']}".strip(), row["period"], row["amount_fen"])
@@ -272,7 +273,7 @@ def autodebit() -> ResponseReturnValue:
         if unit is None:
             abort(404)
         try:
-            service.set_mandate(
+            auto_debit.set_mandate(
                 db.session,
                 user=current_user,
                 unit=unit,
@@ -290,7 +291,7 @@ def autodebit() -> ResponseReturnValue:
     return render_template(
         "payments/autodebit.html",
         form=form,
-        mandates=service.mandates_of(db.session, user=current_user),
+        mandates=auto_debit.mandates_of(db.session, user=current_user),
     )
 
 
@@ -303,7 +304,7 @@ def autodebit_status(mandate_id: int, action: str) -> ResponseReturnValue:
     status = {"pause": "paused", "resume": "active", "cancel": "cancelled"}.get(action)
     if status is None:
         abort(404)
-    service.set_mandate_status(db.session, mandate=mandate, status=status, now=now_utc())
+    auto_debit.set_mandate_status(db.session, mandate=mandate, status=status, now=now_utc())
     db.session.commit()
     flash(_("已更新"), "success")
     return redirect(url_for(".autodebit"))
@@ -349,7 +350,7 @@ def payment_journal(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
     start, end = _range()
     channel = request.args.get("channel") or None
-    payments = service.journal(
+    payments = queries.journal(
         db.session, community_id=community.id, start=start, end=end, channel=channel
     )
     fmt = request.args.get("format")
@@ -364,13 +365,13 @@ def payment_journal(code: str) -> ResponseReturnValue:
         community=community,
         payments=payments,
         units=units,
-        totals=service.daily_totals(db.session, community_id=community.id, start=start, end=end),
-        refund_due=service.refund_due(db.session, community_id=community.id),
+        totals=queries.daily_totals(db.session, community_id=community.id, start=start, end=end),
+        refund_due=queries.refund_due(db.session, community_id=community.id),
         start=start,
         end=end,
         channel=channel,
-        label=service.channel_label,
-        channels=service.CHANNEL_LABELS,
+        label=queries.channel_label,
+        channels=queries.CHANNEL_LABELS,
     )
 
 
@@ -379,7 +380,7 @@ def _export(code: str, payments: list[Payment], fmt: str, start: date, end: date
     rows = [
         [
             p.received_at.astimezone(DEFAULT_TZ).strftime("%Y-%m-%d %H:%M"),
-            service.channel_label(p.channel),
+            queries.channel_label(p.channel),
             p.txn_id,
             p.unit_id,
             fen_to_yuan_str(p.amount_fen),
@@ -409,7 +410,7 @@ def offline_payment(code: str) -> ResponseReturnValue:
                 raise DomainError(
                     _l("本小区没有房号 %(code)s", code=form.unit_code.data), field="unit_code"
                 )
-            payment = service.record_offline_payment(
+            payment = crediting.record_offline_payment(
                 db.session,
                 unit=unit,
                 channel=form.channel.data,
@@ -444,7 +445,7 @@ def refund_new(payment_id: int) -> ResponseReturnValue:
     form = RefundForm()
     if form.validate_on_submit():
         try:
-            refund = service.request_refund(
+            refund = refunding.request_refund(
                 db.session,
                 payment=payment,
                 amount_fen=form.amount.fen or 0,
@@ -470,8 +471,8 @@ def refund_new(payment_id: int) -> ResponseReturnValue:
         "payments/refund_new.html",
         payment=payment,
         form=form,
-        refundable=service.refundable_fen(db.session, payment=payment),
-        label=service.channel_label,
+        refundable=refunding.refundable_fen(db.session, payment=payment),
+        label=queries.channel_label,
     )
 
 
@@ -489,7 +490,7 @@ def refund_decide(refund_id: int, decision: str) -> ResponseReturnValue:
     ):
         abort(404)
     try:
-        service.decide_refund(
+        refunding.decide_refund(
             db.session,
             refund=refund,
             approve=decision == "approve",
@@ -521,7 +522,7 @@ def refund_list(code: str) -> ResponseReturnValue:
         "payments/refund_list.html",
         community=community,
         refunds=refunds,
-        label=service.channel_label,
+        label=queries.channel_label,
     )
 
 

@@ -7,8 +7,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import text
 
+from portal.billing import ledger
 from portal.communities import service as communities
-from portal.domains import optional_module
 from portal.extensions import LOCALES, db
 from portal.security import public, safe_next
 
@@ -23,9 +23,7 @@ def index() -> ResponseReturnValue:
     balances: dict[int, int] = {}
     if current_user.is_authenticated and current_user.is_owner:
         my_units = communities.units_of(db.session, current_user)
-        ledger = optional_module("ledger", "service")
-        if ledger is not None:
-            balances = {u.id: ledger.unit_balance(db.session, unit_id=u.id) for u in my_units}
+        balances = {u.id: ledger.unit_balance(db.session, unit_id=u.id) for u in my_units}
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)

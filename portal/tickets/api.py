@@ -17,7 +17,7 @@ from portal.communities.models import Building, Unit
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.security import public
-from portal.tickets import service, stats
+from portal.tickets import aftercare, base, intake, queries, setup, stats
 from portal.tickets.models import Channel, LocationType, Ticket, TicketEvent
 from portal.timeutil import now_utc
 
@@ -56,7 +56,7 @@ def ticket_json(
         "number": ticket.number,
         "community": ticket.community.code,
         "category": ticket.category.code,
-        "category_name": service.category_name(ticket.category),
+        "category_name": setup.category_name(ticket.category),
         "status": ticket.status,
         "urgency": ticket.urgency,
         "channel": ticket.channel,
@@ -97,20 +97,20 @@ def ticket_json(
     }
     if events:
         body["events"] = [
-            event_json(e, viewer) for e in service.visible_events(ticket, for_owner=for_owner)
+            event_json(e, viewer) for e in queries.visible_events(ticket, for_owner=for_owner)
         ]
     return body
 
 
 def _visible_ticket(user: User, ticket_id: int) -> tuple[Ticket, bool]:
     """(ticket, seen as its owner) or a 404: owners see theirs, staff their communities'."""
-    owned = service.get_owned_ticket(db.session, user=user, ticket_id=ticket_id)
+    owned = base.get_owned_ticket(db.session, user=user, ticket_id=ticket_id)
     if (
         owned is None
-        and service.get_scoped_ticket(db.session, staff=user, ticket_id=ticket_id) is None
+        and base.get_scoped_ticket(db.session, staff=user, ticket_id=ticket_id) is None
     ):
         abort(404, description="工单不存在")
-    ticket = service.load_detail(db.session, ticket_id)
+    ticket = queries.load_detail(db.session, ticket_id)
     if ticket is None:
         abort(404, description="工单不存在")
     return ticket, owned is not None
@@ -122,12 +122,12 @@ def ticket_list() -> ResponseReturnValue:
     code = request.args.get("community")
     if code:
         community = communities.get_community(db.session, code)
-        if community is None or not service.staff_roles_in(user, community.id):
+        if community is None or not base.staff_roles_in(user, community.id):
             abort(404, description="小区不存在")
-        page = service.board(
+        page = queries.board(
             db.session,
             staff=user,
-            filters=service.BoardFilters(
+            filters=queries.BoardFilters(
                 community_id=community.id, status=request.args.get("status", "all")
             ),
             now=now_utc(),
@@ -136,7 +136,7 @@ def ticket_list() -> ResponseReturnValue:
         )
         rows, for_owner = page.tickets, False
     else:
-        rows, for_owner = service.owner_tickets(db.session, user=user, limit=200), True
+        rows, for_owner = queries.owner_tickets(db.session, user=user, limit=200), True
     return jsonify(
         {"tickets": [ticket_json(t, user, for_owner=for_owner, events=False) for t in rows]}
     )
@@ -199,7 +199,7 @@ def ticket_create() -> ResponseReturnValue:
                 preferred_on = date.fromisoformat(str(data["preferred_on"]))
             except ValueError as exc:
                 raise DomainError("preferred_on 须为 YYYY-MM-DD", field="preferred_on") from exc
-        ticket = service.create_ticket(
+        ticket = intake.create_ticket(
             db.session,
             community=unit.community,
             actor=user,
@@ -218,7 +218,7 @@ def ticket_create() -> ResponseReturnValue:
         db.session.rollback()
         raise
     db.session.commit()
-    loaded = service.load_detail(db.session, ticket.id)
+    loaded = queries.load_detail(db.session, ticket.id)
     assert loaded is not None  # noqa: S101 - just committed
     return jsonify(ticket_json(loaded, user, for_owner=True)), 201
 
@@ -233,7 +233,7 @@ def ticket_detail(ticket_id: int) -> ResponseReturnValue:
 @bp.route("/tickets/<int:ticket_id>/rating", methods=["POST"])
 def ticket_rating(ticket_id: int) -> ResponseReturnValue:
     user = api_user()
-    ticket = service.get_owned_ticket(db.session, user=user, ticket_id=ticket_id)
+    ticket = base.get_owned_ticket(db.session, user=user, ticket_id=ticket_id)
     if ticket is None:
         abort(404, description="工单不存在")
     data = json_body()
@@ -241,7 +241,7 @@ def ticket_rating(ticket_id: int) -> ResponseReturnValue:
     try:
         if not isinstance(comment, str):
             raise DomainError("comment 必须是字符串", field="comment")
-        rating = service.rate(
+        rating = aftercare.rate(
             db.session,
             ticket=ticket,
             actor=user,

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from portal.communities import service as communities
 from portal.extensions import db
-from portal.tickets import service, stats
+from portal.tickets import aftercare, stats
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
 group = AppGroup("tickets", help="Repair requests: follow-up jobs and statistics.")
@@ -21,7 +21,7 @@ group = AppGroup("tickets", help="Repair requests: follow-up jobs and statistics
 def followups_command(run_on: datetime | None) -> None:
     """Close tickets resolved 7+ days ago, ask "still fixed?" at 14 days; idempotent per date."""
     day = run_on.date() if run_on else local_today(DEFAULT_TZ)
-    result = service.run_followups(db.session, day=day, now=now_utc())
+    result = aftercare.run_followups(db.session, day=day, now=now_utc())
     db.session.commit()
     click.echo(
         f"{day}: {result.closed} closed, {result.rechecks} recheck prompts, "

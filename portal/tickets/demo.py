@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from portal.accounts.models import RoleAssignment, User
 from portal.communities import service as communities
 from portal.communities.models import Community, Ownership, Unit
-from portal.tickets import service
+from portal.tickets import aftercare, setup
 from portal.tickets.models import (
     EventKind,
     FollowupKind,
@@ -230,7 +230,7 @@ def seed(ctx: DemoContext) -> None:
     for index, community in enumerate(ctx.communities):
         total += _seed_community(ctx, community, index)
     today = to_local(ctx.now, zone("Asia/Shanghai")).date()
-    result = service.run_followups(ctx.session, day=today, now=ctx.now)
+    result = aftercare.run_followups(ctx.session, day=today, now=ctx.now)
     ctx.session.flush()
     ctx.result.lines.append(
         f"tickets: {total} repair requests, {result.rechecks} recheck prompts "
@@ -240,8 +240,8 @@ def seed(ctx: DemoContext) -> None:
 
 def _seed_community(ctx: DemoContext, community: Community, index: int) -> int:
     session = ctx.session
-    categories = {c.code: c for c in service.list_categories(session, community)}
-    settings = service.get_settings(session, community.id)
+    categories = {c.code: c for c in setup.list_categories(session, community)}
+    settings = setup.get_settings(session, community.id)
     if index == 1:  # the second demo community times normal requests in working hours
         settings.business_hours = True
         settings.work_start_min, settings.work_end_min, settings.work_days = 510, 1080, "123456"
@@ -425,10 +425,10 @@ def _plan(
     urgency = force.get("urgency", "urgent" if rng.randrange(100) < urgent_share else "normal")
     phone = rng.random() < 0.25
     tz = zone(community.timezone)
-    first_target, resolve_target = service.sla_minutes(
+    first_target, resolve_target = setup.sla_minutes(
         ctx.session, community_id=community.id, category_id=category_id, urgency=urgency
     )
-    hours = service.working_hours_for(settings, urgency)
+    hours = setup.working_hours_for(settings, urgency)
     first_due = add_working_minutes(created, first_target, tz, hours)
     resolve_due = add_working_minutes(created, resolve_target, tz, hours)
     # First response: mostly well inside the target, a long tail beyond it.
@@ -628,7 +628,7 @@ def _plan(
                 data={"score": score, "channel": plan.rating["channel"]},
             )
         )
-        if score <= service.LOW_RATING:  # a service-recovery call, done unless very recent
+        if score <= aftercare.LOW_RATING:  # a service-recovery call, done unless very recent
             done = rate_at < now - timedelta(days=4)
             plan.followups.append(
                 _followup(
@@ -648,7 +648,7 @@ def _plan(
         close_at = resolved + timedelta(hours=rng.randint(2, 48))
         closer = reporter_id
     else:
-        close_at, closer = resolved + timedelta(days=service.AUTO_CLOSE_DAYS, hours=1), None
+        close_at, closer = resolved + timedelta(days=aftercare.AUTO_CLOSE_DAYS, hours=1), None
     if close_at < now and not force.get("stay_resolved"):
         row["closed_at"] = close_at
         move(
@@ -659,12 +659,12 @@ def _plan(
             data={"by": "owner" if closer else "system"},
         )
     # Two weeks on, the daily job asked "is it still fixed?"; most owners said yes.
-    asked = resolved + timedelta(days=service.RECHECK_DAYS, hours=1)
+    asked = resolved + timedelta(days=aftercare.RECHECK_DAYS, hours=1)
     if asked < now:
         plan.events.append(_event(EventKind.RECHECK_ASKED, asked, None))
         answered = asked + timedelta(hours=rng.randint(2, 96))
         if force.get("recheck_open") or (answered >= now or rng.random() < 0.2):
-            expired = asked + timedelta(days=service.RECHECK_EXPIRE_DAYS) < now
+            expired = asked + timedelta(days=aftercare.RECHECK_EXPIRE_DAYS) < now
             state = FollowupStatus.EXPIRED if expired else FollowupStatus.OPEN
             plan.followups.append(
                 _followup(
@@ -672,7 +672,7 @@ def _plan(
                     row,
                     asked,
                     tz,
-                    days=service.RECHECK_EXPIRE_DAYS,
+                    days=aftercare.RECHECK_EXPIRE_DAYS,
                     status=state,
                 )
             )
@@ -683,7 +683,7 @@ def _plan(
                     row,
                     asked,
                     tz,
-                    days=service.RECHECK_EXPIRE_DAYS,
+                    days=aftercare.RECHECK_EXPIRE_DAYS,
                     status=FollowupStatus.DONE,
                     done_at=answered,
                     answer="fixed",

@@ -27,7 +27,7 @@ from sqlalchemy.sql import ColumnElement
 
 from portal.communities.models import Community
 from portal.tickets.models import OPEN_STATUSES, Ticket, TicketCategory, TicketStatus
-from portal.tickets.service import category_name, list_categories
+from portal.tickets.setup import category_name, list_categories
 from portal.timeutil import to_local, zone
 
 MIN_SAMPLE = 5

@@ -22,9 +22,8 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
-from portal.open311 import service as open311
 from portal.security import public, roles_required, safe_next
-from portal.tickets import figures, service, stats
+from portal.tickets import aftercare, base, figures, intake, keys, queries, setup, stats, workflow
 from portal.tickets.forms import (
     SCORE_CHOICES,
     AcknowledgeForm,
@@ -53,12 +52,12 @@ from portal.tickets.models import (
     TicketStatus,
     Urgency,
 )
-from portal.tickets.sla import sla_state
+from portal.tickets.sla import DEFAULT_TARGETS, sla_state
 from portal.timeutil import now_utc
 
 bp = Blueprint("tickets", __name__)
 
-STAFF = service.TICKET_STAFF_ROLES
+STAFF = base.TICKET_STAFF_ROLES
 NAV = [
     NavItem("tickets.ticket_list", _l("报修"), ("owner",), order=30),
     NavItem("tickets.board", _l("工单看板"), ("cs", "manager"), order=31),
@@ -109,7 +108,7 @@ EVENT_TEXT: dict[str, Any] = {
 
 @bp.app_template_filter("ticket_status")
 def ticket_status_filter(value: str) -> str:
-    return service.status_label(value)
+    return base.status_label(value)
 
 
 @bp.app_template_filter("ticket_label")
@@ -119,7 +118,7 @@ def ticket_label_filter(value: Any) -> str:
 
 @bp.app_template_filter("category_name")
 def category_name_filter(category: Any) -> str:
-    return service.category_name(category)
+    return setup.category_name(category)
 
 
 @bp.app_template_filter("event_text")
@@ -166,13 +165,13 @@ def _sla(ticket: Ticket, now: datetime) -> str:
     return min((first, second), key=order.index)
 
 
-def _photos_from(field_name: str) -> list[service.PhotoUpload]:
+def _photos_from(field_name: str) -> list[intake.PhotoUpload]:
     from portal.uploads import service as uploads
 
     files: list[FileStorage] = [f for f in request.files.getlist(field_name) if f and f.filename]
     return [
-        service.PhotoUpload(
-            data=uploads.read_upload(f, service.PHOTO_MAX_BYTES), filename=f.filename or "photo"
+        intake.PhotoUpload(
+            data=uploads.read_upload(f, intake.PHOTO_MAX_BYTES), filename=f.filename or "photo"
         )
         for f in files
     ]
@@ -195,16 +194,16 @@ def _fail(exc: DomainError) -> None:
 @roles_required("owner")
 def ticket_list() -> ResponseReturnValue:
     now = now_utc()
-    mine = service.owner_tickets(db.session, user=current_user)
+    mine = queries.owner_tickets(db.session, user=current_user)
     units = communities.units_of(db.session, current_user)
     community_ids = sorted({u.community_id for u in units})
     common = []
     for community_id in community_ids:
-        common.extend(service.common_area_tickets(db.session, community_id=community_id, limit=5))
+        common.extend(queries.common_area_tickets(db.session, community_id=community_id, limit=5))
     return render_template(
         "tickets/ticket_list.html",
         tickets=mine,
-        rechecks=service.pending_rechecks(db.session, user=current_user),
+        rechecks=aftercare.pending_rechecks(db.session, user=current_user),
         to_rate=[t for t in mine if t.status in DONE_STATUSES and t.rating is None],
         common=common,
         communities={u.community_id: u.community for u in units},
@@ -216,7 +215,7 @@ def ticket_list() -> ResponseReturnValue:
 def _owner_form_choices(form: TicketForm, community: Community, units: list[Any]) -> None:
     form.unit_id.choices = choices([(str(u.id), f"{u.community.name} {u.code}") for u in units])
     form.category.choices = choices(
-        [(c.code, service.category_name(c)) for c in service.list_categories(db.session, community)]
+        [(c.code, setup.category_name(c)) for c in setup.list_categories(db.session, community)]
     )
     buildings = db.session.scalars(
         select(Building).where(Building.community_id == community.id).order_by(Building.code)
@@ -241,7 +240,7 @@ def ticket_new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             photos = _photos_from("photos")
-            ticket = service.create_ticket(
+            ticket = intake.create_ticket(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -269,7 +268,7 @@ def ticket_new() -> ResponseReturnValue:
             return redirect(url_for(".ticket_detail", ticket_id=ticket.id))
     else:
         db.session.commit()  # default categories created on first use
-    open_common = service.common_area_tickets(db.session, community_id=community.id, limit=10)
+    open_common = queries.common_area_tickets(db.session, community_id=community.id, limit=10)
     return render_template(
         "tickets/ticket_new.html",
         form=form,
@@ -291,7 +290,7 @@ def _target_summary(community: Community) -> dict[str, str]:
     """The community's default first-response target per urgency, in hours."""
     return {
         urgency: hours_text(
-            service.sla_minutes(
+            setup.sla_minutes(
                 db.session, community_id=community.id, category_id=-1, urgency=urgency
             )[0]
         )
@@ -300,7 +299,7 @@ def _target_summary(community: Community) -> dict[str, str]:
 
 
 def _owned_or_404(ticket_id: int) -> Ticket:
-    ticket = service.get_owned_ticket(db.session, user=current_user, ticket_id=ticket_id)
+    ticket = base.get_owned_ticket(db.session, user=current_user, ticket_id=ticket_id)
     if ticket is None:
         abort(404)
     return ticket
@@ -310,7 +309,7 @@ def _owned_or_404(ticket_id: int) -> Ticket:
 @roles_required("owner")
 def ticket_detail(ticket_id: int) -> ResponseReturnValue:
     _owned_or_404(ticket_id)
-    ticket = service.load_detail(db.session, ticket_id)
+    ticket = queries.load_detail(db.session, ticket_id)
     if ticket is None:
         abort(404)
     now = now_utc()
@@ -319,18 +318,18 @@ def ticket_detail(ticket_id: int) -> ResponseReturnValue:
     return render_template(
         "tickets/ticket_detail.html",
         ticket=ticket,
-        events=service.visible_events(ticket, for_owner=True),
+        events=queries.visible_events(ticket, for_owner=True),
         comment_form=CommentForm(),
         reason_form=ReasonForm(),
         rating_form=rating_form,
-        can_reopen=service.can_reopen(ticket, now),
-        reopen_until=ticket.resolved_at + timedelta(days=service.REOPEN_DAYS)
+        can_reopen=workflow.can_reopen(ticket, now),
+        reopen_until=ticket.resolved_at + timedelta(days=workflow.REOPEN_DAYS)
         if ticket.resolved_at
         else None,
         sla=_sla(ticket, now),
         rechecks=[
             f
-            for f in service.pending_rechecks(db.session, user=current_user)
+            for f in aftercare.pending_rechecks(db.session, user=current_user)
             if f.ticket_id == ticket.id
         ],
         recheck_form=RecheckForm(),
@@ -343,7 +342,7 @@ def ticket_comment(ticket_id: int) -> ResponseReturnValue:
     ticket = _owned_or_404(ticket_id)
     form = CommentForm()
     try:
-        service.comment(
+        workflow.comment(
             db.session,
             ticket=ticket,
             actor=current_user,
@@ -365,7 +364,7 @@ def ticket_cancel(ticket_id: int) -> ResponseReturnValue:
     ticket = _owned_or_404(ticket_id)
     form = ReasonForm()
     try:
-        service.cancel(
+        workflow.cancel(
             db.session,
             ticket=ticket,
             actor=current_user,
@@ -387,7 +386,7 @@ def ticket_reopen(ticket_id: int) -> ResponseReturnValue:
     ticket = _owned_or_404(ticket_id)
     form = ReasonForm()
     try:
-        service.reopen(
+        workflow.reopen(
             db.session,
             ticket=ticket,
             actor=current_user,
@@ -407,7 +406,7 @@ def ticket_reopen(ticket_id: int) -> ResponseReturnValue:
 def ticket_confirm(ticket_id: int) -> ResponseReturnValue:
     ticket = _owned_or_404(ticket_id)
     try:
-        service.close(db.session, ticket=ticket, actor=current_user, now=now_utc(), by_owner=True)
+        workflow.close(db.session, ticket=ticket, actor=current_user, now=now_utc(), by_owner=True)
     except DomainError as exc:
         _fail(exc)
     else:
@@ -426,7 +425,7 @@ def ticket_rate(ticket_id: int) -> ResponseReturnValue:
         flash(_("请选择 1 到 5 分"), "error")
         return _back(ticket, staff=False)
     try:
-        service.rate(
+        aftercare.rate(
             db.session,
             ticket=ticket,
             actor=current_user,
@@ -445,13 +444,13 @@ def ticket_rate(ticket_id: int) -> ResponseReturnValue:
 @bp.route("/tickets/rechecks/<int:followup_id>", methods=["POST"])
 @roles_required("owner")
 def recheck_answer(followup_id: int) -> ResponseReturnValue:
-    followup = service.get_owned_followup(db.session, user=current_user, followup_id=followup_id)
+    followup = aftercare.get_owned_followup(db.session, user=current_user, followup_id=followup_id)
     if followup is None:
         abort(404)
     form = RecheckForm()
     fixed = bool(form.fixed.data) and not form.not_fixed.data
     try:
-        service.answer_recheck(
+        aftercare.answer_recheck(
             db.session,
             followup=followup,
             actor=current_user,
@@ -475,12 +474,12 @@ def ticket_photo(ticket_id: int, photo_id: int) -> ResponseReturnValue:
     from portal.uploads import service as uploads
     from portal.uploads.models import StoredFile
 
-    ticket = service.get_scoped_ticket(db.session, staff=current_user, ticket_id=ticket_id)
+    ticket = base.get_scoped_ticket(db.session, staff=current_user, ticket_id=ticket_id)
     if ticket is None:
-        ticket = service.get_owned_ticket(db.session, user=current_user, ticket_id=ticket_id)
+        ticket = base.get_owned_ticket(db.session, user=current_user, ticket_id=ticket_id)
     if ticket is None:
         abort(404)
-    photo = service.get_photo(db.session, ticket=ticket, photo_id=photo_id)
+    photo = queries.get_photo(db.session, ticket=ticket, photo_id=photo_id)
     if photo is None:
         abort(404)
     stored = db.session.get(StoredFile, photo.stored_file_id)
@@ -497,10 +496,10 @@ def common_list(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     mine = {u.community_id for u in communities.units_of(db.session, current_user)}
-    if community.id not in mine and not service.staff_roles_in(current_user, community.id):
+    if community.id not in mine and not base.staff_roles_in(current_user, community.id):
         abort(404)
     show_all = request.args.get("all") == "1"
-    rows = service.common_area_tickets(
+    rows = queries.common_area_tickets(
         db.session, community_id=community.id, open_only=not show_all, limit=100
     )
     return render_template(
@@ -518,7 +517,7 @@ def key_list() -> ResponseReturnValue:
     issued = None
     if form.validate_on_submit():
         try:
-            issued = open311.create_key(
+            issued = keys.create_key(
                 db.session, user=current_user, label=form.label.data or "", now=now_utc()
             )
         except DomainError as exc:
@@ -530,7 +529,7 @@ def key_list() -> ResponseReturnValue:
         "tickets/key_list.html",
         form=form,
         issued=issued,
-        keys=open311.user_keys(db.session, user=current_user),
+        keys=keys.user_keys(db.session, user=current_user),
         endpoint=url_for("open311.service_list", fmt="json", _external=True).rsplit("/", 1)[0],
         communities=sorted(
             {u.community.code for u in communities.units_of(db.session, current_user)}
@@ -541,7 +540,7 @@ def key_list() -> ResponseReturnValue:
 @bp.route("/tickets/open311-keys/<int:key_id>/revoke", methods=["POST"])
 @roles_required("owner")
 def key_revoke(key_id: int) -> ResponseReturnValue:
-    if not open311.revoke_key(db.session, user=current_user, key_id=key_id, now=now_utc()):
+    if not keys.revoke_key(db.session, user=current_user, key_id=key_id, now=now_utc()):
         abort(404)
     db.session.commit()
     flash(_("密钥已撤销"), "success")
@@ -565,7 +564,7 @@ def board() -> ResponseReturnValue:
     if community is None and len(scoped) == 1:
         community = scoped[0]
     assignee_arg = request.args.get("assignee", "")
-    filters = service.BoardFilters(
+    filters = queries.BoardFilters(
         community_id=community.id if community else None,
         status=request.args.get("status", "open"),
         category_id=request.args.get("category", type=int),
@@ -574,14 +573,14 @@ def board() -> ResponseReturnValue:
         overdue=request.args.get("overdue") == "1",
         search=request.args.get("q", "")[:40],
     )
-    page = service.board(
+    page = queries.board(
         db.session,
         staff=current_user,
         filters=filters,
         now=now,
         page=request.args.get("page", 1, type=int),
     )
-    categories = service.list_categories(db.session, community) if community else []
+    categories = setup.list_categories(db.session, community) if community else []
     buildings = (
         db.session.scalars(
             select(Building).where(Building.community_id == community.id).order_by(Building.code)
@@ -589,7 +588,7 @@ def board() -> ResponseReturnValue:
         if community
         else []
     )
-    engineers = service.engineers_of(db.session, community.id) if community else []
+    engineers = base.engineers_of(db.session, community.id) if community else []
     db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
@@ -604,14 +603,12 @@ def board() -> ResponseReturnValue:
         statuses=list(TicketStatus),
         sla={t.id: _sla(t, now) for t in page.tickets},
         args=args,
-        can_manage=bool(
-            community and "manager" in service.staff_roles_in(current_user, community.id)
-        ),
+        can_manage=bool(community and "manager" in base.staff_roles_in(current_user, community.id)),
         can_dispatch=bool(
             community is None
-            or service.staff_roles_in(current_user, community.id) & set(service.DISPATCH_ROLES)
+            or base.staff_roles_in(current_user, community.id) & set(base.DISPATCH_ROLES)
         ),
-        tasks=len(service.open_service_tasks(db.session, staff=current_user)),
+        tasks=len(aftercare.open_service_tasks(db.session, staff=current_user)),
     )
 
 
@@ -624,7 +621,7 @@ def bulk_acknowledge() -> ResponseReturnValue:
         return redirect(request.referrer or url_for(".board"))
     now = now_utc()
     try:
-        count = service.bulk_acknowledge(db.session, ticket_ids=ids, actor=current_user, now=now)
+        count = workflow.bulk_acknowledge(db.session, ticket_ids=ids, actor=current_user, now=now)
     except DomainError as exc:
         _fail(exc)
     else:
@@ -648,7 +645,7 @@ def bulk_acknowledge() -> ResponseReturnValue:
 @roles_required(*STAFF)
 def queue() -> ResponseReturnValue:
     now = now_utc()
-    rows = service.engineer_queue(db.session, engineer=current_user)
+    rows = queries.engineer_queue(db.session, engineer=current_user)
     return render_template(
         "tickets/queue.html", tickets=rows, sla={t.id: _sla(t, now) for t in rows}
     )
@@ -656,7 +653,7 @@ def queue() -> ResponseReturnValue:
 
 def _staff_form_choices(form: StaffTicketForm, community: Community) -> None:
     form.category.choices = choices(
-        [(c.code, service.category_name(c)) for c in service.list_categories(db.session, community)]
+        [(c.code, setup.category_name(c)) for c in setup.list_categories(db.session, community)]
     )
     buildings = db.session.scalars(
         select(Building).where(Building.community_id == community.id).order_by(Building.code)
@@ -669,7 +666,7 @@ def _staff_form_choices(form: StaffTicketForm, community: Community) -> None:
 @bp.route("/staff/tickets/new", methods=["GET", "POST"])
 @roles_required("cs", "manager")
 def staff_new() -> ResponseReturnValue:
-    scoped = _staff_communities(*service.DISPATCH_ROLES)
+    scoped = _staff_communities(*base.DISPATCH_ROLES)
     code = request.values.get("community", "")
     community = next((c for c in scoped if c.code == code), scoped[0] if scoped else None)
     if community is None:
@@ -685,7 +682,7 @@ def staff_new() -> ResponseReturnValue:
                 )
                 if unit is None:
                     raise DomainError(_l("本小区没有这个房号"), field="unit_code")
-            ticket = service.create_ticket(
+            ticket = intake.create_ticket(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -720,7 +717,7 @@ def staff_new() -> ResponseReturnValue:
 
 
 def _scoped_or_404(ticket_id: int) -> Ticket:
-    ticket = service.get_scoped_ticket(db.session, staff=current_user, ticket_id=ticket_id)
+    ticket = base.get_scoped_ticket(db.session, staff=current_user, ticket_id=ticket_id)
     if ticket is None:
         abort(404)
     return ticket
@@ -730,14 +727,14 @@ def _scoped_or_404(ticket_id: int) -> Ticket:
 @roles_required(*STAFF)
 def staff_detail(ticket_id: int) -> ResponseReturnValue:
     _scoped_or_404(ticket_id)
-    ticket = service.load_detail(db.session, ticket_id)
+    ticket = queries.load_detail(db.session, ticket_id)
     if ticket is None:
         abort(404)
     now = now_utc()
-    roles = service.staff_roles_in(current_user, ticket.community_id)
+    roles = base.staff_roles_in(current_user, ticket.community_id)
     assign_form = AssignForm(data={"assignee_id": ticket.assignee_id})
     assign_form.assignee_id.choices = choices(
-        [(str(u.id), u.display_name) for u in service.engineers_of(db.session, ticket.community_id)]
+        [(str(u.id), u.display_name) for u in base.engineers_of(db.session, ticket.community_id)]
     )
     rating_form = RatingForm()
     rating_form.score.choices = choices(SCORE_CHOICES)  # type: ignore[arg-type]
@@ -749,8 +746,8 @@ def staff_detail(ticket_id: int) -> ResponseReturnValue:
     return render_template(
         "tickets/staff_detail.html",
         ticket=ticket,
-        events=service.visible_events(ticket, for_owner=False),
-        dispatch=bool(roles & set(service.DISPATCH_ROLES)),
+        events=queries.visible_events(ticket, for_owner=False),
+        dispatch=bool(roles & set(base.DISPATCH_ROLES)),
         mine=ticket.assignee_id == current_user.id,
         ack_form=AcknowledgeForm(),
         assign_form=assign_form,
@@ -791,7 +788,7 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
     message = _("已保存")
     try:
         if action == "acknowledge":
-            service.acknowledge(
+            workflow.acknowledge(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -803,7 +800,7 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
             assignee = db.session.get(User, request.form.get("assignee_id", type=int) or -1)
             if assignee is None:
                 raise DomainError(_l("请选择工程人员"), field="assignee")
-            service.assign(
+            workflow.assign(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -813,10 +810,10 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
             )
             message = _("已派给 %(name)s", name=assignee.display_name)
         elif action == "start":
-            service.start_work(db.session, ticket=ticket, actor=current_user, now=now)
+            workflow.start_work(db.session, ticket=ticket, actor=current_user, now=now)
             message = _("已开始处理")
         elif action == "resolve":
-            service.resolve(
+            workflow.resolve(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -826,10 +823,10 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
             )
             message = _("已标记为解决")
         elif action == "close":
-            service.close(db.session, ticket=ticket, actor=current_user, now=now)
+            workflow.close(db.session, ticket=ticket, actor=current_user, now=now)
             message = _("已关闭")
         elif action == "cancel":
-            service.cancel(
+            workflow.cancel(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -839,7 +836,7 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
             )
             message = _("已取消")
         elif action == "reopen":
-            service.reopen(
+            workflow.reopen(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -849,7 +846,7 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
             )
             message = _("已重新打开")
         elif action == "comment":
-            service.comment(
+            workflow.comment(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -860,7 +857,7 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
             message = _("已添加")
         elif action == "rate":
             score = request.form.get("score", "")
-            service.rate(
+            aftercare.rate(
                 db.session,
                 ticket=ticket,
                 actor=current_user,
@@ -896,7 +893,7 @@ def staff_action(ticket_id: int, action: str) -> ResponseReturnValue:
 def followup_list() -> ResponseReturnValue:
     return render_template(
         "tickets/followup_list.html",
-        tasks=service.open_service_tasks(db.session, staff=current_user),
+        tasks=aftercare.open_service_tasks(db.session, staff=current_user),
         form=FollowupForm(),
     )
 
@@ -904,12 +901,14 @@ def followup_list() -> ResponseReturnValue:
 @bp.route("/staff/tickets/followups/<int:followup_id>", methods=["POST"])
 @roles_required("cs", "manager")
 def followup_done(followup_id: int) -> ResponseReturnValue:
-    followup = service.get_scoped_followup(db.session, staff=current_user, followup_id=followup_id)
+    followup = aftercare.get_scoped_followup(
+        db.session, staff=current_user, followup_id=followup_id
+    )
     if followup is None:
         abort(404)
     form = FollowupForm()
     try:
-        service.complete_followup(
+        aftercare.complete_followup(
             db.session,
             followup=followup,
             actor=current_user,
@@ -934,13 +933,13 @@ def ticket_settings(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     now = now_utc()
-    categories = service.list_categories(db.session, community, active_only=False)
-    settings = service.get_settings(db.session, community.id)
+    categories = setup.list_categories(db.session, community, active_only=False)
+    settings = setup.get_settings(db.session, community.id)
     category_form = CategoryForm(prefix="cat")
     sla_form = SlaForm(prefix="sla")
     sla_form.category_id.choices = choices(
         [("", _("全部类别（默认）"))]
-        + [(str(c.id), service.category_name(c)) for c in categories if c.active]
+        + [(str(c.id), setup.category_name(c)) for c in categories if c.active]
     )
     hours_form = WorkHoursForm(
         prefix="hours",
@@ -954,7 +953,7 @@ def ticket_settings(code: str) -> ResponseReturnValue:
     kind = request.form.get("kind") if request.method == "POST" else None
     try:
         if kind == "category" and category_form.validate_on_submit():
-            service.save_category(
+            setup.save_category(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -968,7 +967,7 @@ def ticket_settings(code: str) -> ResponseReturnValue:
         elif kind == "sla" and sla_form.validate_on_submit():
             first = sla_form.first_response_hours.data
             resolve = sla_form.resolution_hours.data
-            service.set_sla_target(
+            setup.set_sla_target(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -979,7 +978,7 @@ def ticket_settings(code: str) -> ResponseReturnValue:
                 resolution_minutes=int(resolve * 60) if resolve is not None else None,
             )
         elif kind == "hours" and hours_form.validate_on_submit():
-            service.update_settings(
+            setup.update_settings(
                 db.session,
                 community=community,
                 actor=current_user,
@@ -999,15 +998,15 @@ def ticket_settings(code: str) -> ResponseReturnValue:
         if kind is not None:
             flash(_("已保存"), "success")
             return redirect(url_for(".ticket_settings", code=community.code))
-    categories = service.list_categories(db.session, community, active_only=False)
-    targets = service.sla_targets(db.session, community.id)
+    categories = setup.list_categories(db.session, community, active_only=False)
+    targets = setup.sla_targets(db.session, community.id)
     return render_template(
         "tickets/ticket_settings.html",
         community=community,
         categories=categories,
         targets=targets,
-        defaults=service.DEFAULT_TARGETS,
-        settings=service.get_settings(db.session, community.id),
+        defaults=DEFAULT_TARGETS,
+        settings=setup.get_settings(db.session, community.id),
         category_form=category_form,
         sla_form=sla_form,
         hours_form=hours_form,

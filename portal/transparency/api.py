@@ -1,4 +1,4 @@
-"""Public JSON API: communities, spending, the publication log and collection statistics.
+"""Public JSON API: communities, spending and the publication log (statistics: reports/api.py).
 
 These endpoints need no token for a public community; an owners-only community answers only
 a token of one of its members or staff (anyone else gets 404, as if it did not exist).
@@ -6,7 +6,6 @@ a token of one of its members or staff (anyone else gets 404, as if it did not e
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import abort, g, jsonify, request, url_for
@@ -16,12 +15,11 @@ from portal.api import bp
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.communities import service as communities
 from portal.communities.models import Community
-from portal.domains import optional_module
 from portal.extensions import db
-from portal.reports import queries
+from portal.publication import service as publication
 from portal.security import public
 from portal.timeutil import local_today, zone
-from portal.transparency import publication, summary
+from portal.transparency import summary
 
 
 def _visible(code: str) -> Community:
@@ -107,28 +105,6 @@ def community_publication_log(code: str) -> ResponseReturnValue:
     )
 
 
-@bp.route("/communities/<code>/stats")
-@public
-def community_stats(code: str) -> ResponseReturnValue:
-    community = _visible(code)
-    stats = queries.collection_stats(db.session, community_id=community.id)
-    body: dict[str, Any] = {k: v for k, v in stats.items() if k not in ("community",)}
-    body["community"] = community.code
-    body["collection_rate_by_month"] = [
-        {**row, "rate": queries.rate_number(row["rate"])}
-        for row in stats["collection_rate_by_month"]
-    ]
-    body["by_building"] = [
-        {**row, "rate": queries.rate_number(row["rate"])} for row in stats["by_building"]
-    ]
-    body["k_anonymity"] = queries.K_ANONYMITY
-    body["as_of"] = date.isoformat(local_today(zone(community.timezone)))
-    disputes = optional_module("disputes", "service")
-    if disputes is not None:
-        body["disputes"] = disputes.dispute_stats(db.session, community_id=community.id)
-    return jsonify(body)
-
-
 # --- OpenAPI ----------------------------------------------------------------------------
 
 _CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -191,14 +167,6 @@ PATHS.update(
                 "security": _OPTIONAL_AUTH,
                 "parameters": [_CODE],
                 "responses": {"200": _ok("PublicationLog", "The chain"), "404": _404},
-            }
-        },
-        "/communities/{code}/stats": {
-            "get": {
-                "summary": "Collection rate by month and by building (k-anonymous, k = 5)",
-                "security": _OPTIONAL_AUTH,
-                "parameters": [_CODE],
-                "responses": {"200": _ok("Stats", "Statistics"), "404": _404},
             }
         },
     }
@@ -319,41 +287,6 @@ SCHEMAS.update(
                             "payload": {"type": "object"},
                             "prev_hash": {"type": "string"},
                             "hash": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-        "Stats": {
-            "type": "object",
-            "required": ["community", "collection_rate_by_month", "by_building"],
-            "properties": {
-                "community": {"type": "string"},
-                "collection_rate_by_month": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["month", "billed_fen", "collected_fen", "rate"],
-                        "properties": {
-                            "month": {"type": "string"},
-                            "billed_fen": {"type": "integer"},
-                            "collected_fen": {"type": "integer"},
-                            "rate": {"type": ["number", "null"]},
-                        },
-                    },
-                },
-                "by_building": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["building", "units", "rate"],
-                        "properties": {
-                            "building": {"type": "string"},
-                            "units": {"type": "integer"},
-                            "rate": {
-                                "type": ["number", "null"],
-                                "description": "null when fewer than 5 units",
-                            },
                         },
                     },
                 },

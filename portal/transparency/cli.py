@@ -5,7 +5,7 @@ from flask.cli import AppGroup
 
 from portal.communities import service as communities
 from portal.extensions import db
-from portal.transparency import publication
+from portal.publication import service as publication
 
 group = AppGroup("transparency", help="Publication log.")
 

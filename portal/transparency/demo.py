@@ -20,8 +20,9 @@ from sqlalchemy import select
 from portal.accounts.models import Role, RoleAssignment, User
 from portal.communities.models import Community, FeeRegime
 from portal.demo.service import DemoContext
+from portal.publication import service as publication
 from portal.timeutil import local_today, zone
-from portal.transparency import budgets, funds, publication, statements
+from portal.transparency import budgets, funds, statements
 from portal.transparency import service as spending
 from portal.transparency.models import (
     AnnualStatement,

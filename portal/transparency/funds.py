@@ -16,7 +16,7 @@ from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.communities.models import Community
 from portal.errors import DomainError
-from portal.transparency import publication
+from portal.publication import service as publication
 from portal.transparency import service as spending
 from portal.transparency.models import (
     FundAccount,

@@ -1,5 +1,5 @@
-"""Transparency: the publication log, spending with evidence, budgets, the common-revenue and
-maintenance-fund accounts, and annual income-and-expenditure statements.
+"""Transparency: spending with evidence, budgets, the common-revenue and maintenance-fund
+accounts, and annual income-and-expenditure statements.
 
 Published rows are never edited: a correction is a new row whose `supersedes_id` points at the
 old one, and both stay visible. What was published is in the hash-chained publication log, so
@@ -32,23 +32,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.accounts.models import User
 from portal.db import Base, UTCDateTime
 from portal.uploads.models import StoredFile
-
-
-class PublicationEntry(Base):
-    """One link of a community's hash chain: hash = sha256(prev_hash || canonical(entry))."""
-
-    __tablename__ = "publication_entries"
-    __table_args__ = (UniqueConstraint("community_id", "seq"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[int] = mapped_column(Integer)
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class RecordStatus(StrEnum):

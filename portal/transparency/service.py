@@ -20,7 +20,7 @@ from portal.accounts.models import Role, User
 from portal.audit import service as audit
 from portal.communities.models import Community, FeeRegime
 from portal.errors import DomainError
-from portal.transparency import publication
+from portal.publication import service as publication
 from portal.transparency.models import (
     RecordStatus,
     SpendingCategory,

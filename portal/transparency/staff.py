@@ -22,10 +22,10 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import YuanField, attach_error, choices
 from portal.money import fen_to_yuan_str
-from portal.reports import queries
+from portal.publication import service as publication
 from portal.security import roles_required
 from portal.timeutil import now_utc
-from portal.transparency import budgets, funds, publication, statements
+from portal.transparency import budgets, funds, queries, statements
 from portal.transparency import service as spending
 from portal.transparency.forms import (
     BudgetStartForm,

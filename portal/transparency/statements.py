@@ -15,8 +15,9 @@ from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.communities.models import Community, FeeRegime
 from portal.errors import DomainError
-from portal.transparency import publication, summary
+from portal.publication import service as publication
 from portal.transparency import service as spending
+from portal.transparency import summary
 from portal.transparency.budgets import check_year
 from portal.transparency.models import AnnualStatement, RecordStatus
 

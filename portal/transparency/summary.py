@@ -13,7 +13,8 @@ from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
 from portal.communities.models import Community, FeeRegime
-from portal.transparency import budgets, publication
+from portal.publication import service as publication
+from portal.transparency import budgets
 from portal.transparency import service as spending
 from portal.transparency.models import SpendingCategory, SpendingItem
 

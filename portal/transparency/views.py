@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,14 +17,16 @@ from flask_login import current_user
 
 from portal import exports
 from portal.communities import service as communities
+from portal.communities import views as community_views
 from portal.communities.models import Community
-from portal.domains import NavItem, optional_module
+from portal.domains import NavItem
 from portal.extensions import db
 from portal.money import fen_to_yuan_str
-from portal.reports import figures, queries
+from portal.notices import service as notices
+from portal.publication import service as publication
 from portal.security import public
 from portal.timeutil import local_today, now_utc, zone
-from portal.transparency import funds, publication, statements, summary
+from portal.transparency import figures, funds, queries, statements, summary
 from portal.transparency import service as spending
 from portal.transparency.models import FundAccount, FundMovement, RecordStatus
 
@@ -31,7 +34,7 @@ bp = Blueprint("transparency", __name__)
 
 NAV = [
     NavItem("transparency.my_share", _l("我的物业费去向"), ("owner",), order=30),
-    NavItem("transparency.staff_home", _l("收支公开管理"), ("finance", "manager"), order=60),
+    NavItem("transparency.staff_home", _l("收支公开管理"), ("finance", "manager"), order=59),
 ]
 KIND_LABELS = {
     "spending": _l("支出"),
@@ -80,9 +83,6 @@ def fee_regime_note(community: Community) -> str:
 
 
 def _notices_preview(community: Community) -> list[Any]:
-    notices = optional_module("notices", "service")
-    if notices is None:
-        return []
     return notices.visible_notices(db.session, community_id=community.id, now=now_utc(), limit=3)
 
 
@@ -188,6 +188,13 @@ def render_community_page(community: Community) -> ResponseReturnValue:
         last_entry=chain[0] if chain else None,
         can_edit=current_user.is_authenticated and spending.can_edit(current_user, community.id),
     )
+
+
+@bp.record_once
+def _install_community_page(state: BlueprintSetupState) -> None:
+    # /c/<code> (communities.community_public) shows this page as the community's public
+    # face; communities sits below transparency in DOMAINS, so it finds the page here.
+    state.app.extensions[community_views.PUBLIC_PAGE] = render_community_page
 
 
 @bp.route("/c/<code>/transparency")

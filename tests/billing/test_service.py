@@ -5,11 +5,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import service
+from portal.billing import late_fees, ledger, queries, runs, standards
 from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.errors import DomainError
-from portal.ledger import service as ledger
-from portal.transparency import publication
+from portal.publication import service as publication
 from tests import factories
 from tests.factories import NOW
 
@@ -21,7 +20,7 @@ def test_bill_lines_explain_and_round_once(session: Session) -> None:
         session, community=community, item_code="garbage", basis="per_unit_month", rate="8.00"
     )
     unit = factories.make_unit(session, community=community, area_m2=Decimal("89.50"))
-    result = service.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
+    result = runs.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
     assert result.created == 1
     bill = session.scalar(select(Bill).where(Bill.unit_id == unit.id))
     amounts = {line.item_code: line.amount_fen for line in bill.lines}
@@ -38,8 +37,8 @@ def test_billing_run_is_idempotent(session: Session) -> None:
     factories.make_standard(session, community=community)
     for _ in range(3):
         factories.make_unit(session, community=community)
-    first = service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
-    again = service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    first = runs.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    again = runs.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
     assert (first.created, again.created, again.existing) == (3, 0, 3)
     assert session.scalar(select(func.count(Bill.id))) == 3
 
@@ -49,8 +48,8 @@ def test_quarterly_billing(session: Session) -> None:
     factories.make_standard(session, community=community, rate="2.00")
     factories.make_unit(session, community=community, area_m2=Decimal("100.00"))
     with pytest.raises(DomainError, match="季度"):
-        service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
-    service.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
+        runs.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    runs.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
     bill = session.scalar(select(Bill))
     assert bill.period_label == "2026-Q4"
     assert bill.amount_fen == 60000  # 100㎡ × 2.00 × 3 months
@@ -60,7 +59,7 @@ def test_standard_versions_need_timely_notice(session: Session) -> None:
     community = factories.make_community(session, notice_period_days=30)
     v1 = factories.make_standard(session, community=community, rate="2.00")
     with pytest.raises(DomainError, match="公告") as info:
-        service.create_standard(
+        standards.create_standard(
             session,
             community=community,
             property_type="residential",
@@ -90,14 +89,10 @@ def test_standard_with_notice_in_time(session: Session, monkeypatch: pytest.Monk
         def published_fee_change_notices(session: Session, *, community_id: int) -> list:
             return [FakeNotice()]
 
-    monkeypatch.setattr(
-        service,
-        "optional_module",
-        lambda domain, name: FakeNotices if domain == "notices" else None,
-    )
+    monkeypatch.setattr(standards, "notices", FakeNotices)
     too_soon = date(2026, 11, 20)
     with pytest.raises(DomainError, match="最早 2026-12-01") as info:
-        service.create_standard(
+        standards.create_standard(
             session,
             community=community,
             property_type="residential",
@@ -111,7 +106,7 @@ def test_standard_with_notice_in_time(session: Session, monkeypatch: pytest.Monk
             actor_id=None,
         )
     assert info.value.field == "effective_from"
-    v2 = service.create_standard(
+    v2 = standards.create_standard(
         session,
         community=community,
         property_type="residential",
@@ -126,9 +121,9 @@ def test_standard_with_notice_in_time(session: Session, monkeypatch: pytest.Monk
     )
     assert v2.version == 2
     assert v2.supersedes_id is not None
-    in_force = service.current_standards(session, community_id=community.id, on=date(2026, 12, 1))
+    in_force = standards.current_standards(session, community_id=community.id, on=date(2026, 12, 1))
     assert [s.rate for s in in_force] == [Decimal("2.2000")]
-    before = service.current_standards(session, community_id=community.id, on=date(2026, 11, 30))
+    before = standards.current_standards(session, community_id=community.id, on=date(2026, 11, 30))
     assert [s.rate for s in before] == [Decimal("2.0000")]
 
 
@@ -154,7 +149,7 @@ def test_bad_standards_refused(session: Session, field: str, kwargs: dict) -> No
         "approval_ref": "合同",
     } | kwargs
     with pytest.raises(DomainError) as info:
-        service.create_standard(session, community=community, now=NOW, actor_id=None, **args)
+        standards.create_standard(session, community=community, now=NOW, actor_id=None, **args)
     assert info.value.field == field
     assert session.scalar(select(func.count(FeeStandard.id))) == 0
 
@@ -177,10 +172,10 @@ def test_late_fees_off_by_default_then_capped_and_idempotent(session: Session) -
     _unit, bills = factories.make_billed_unit(session, community=community, periods=("2026-01",))
     bill = bills[0]
     on = date(2026, 6, 30)
-    assert service.assess_late_fees(session, community=community, on=on, now=NOW) == 0
+    assert late_fees.assess_late_fees(session, community=community, on=on, now=NOW) == 0
     manager = factories.make_user(session, role="manager", community=community)
     with pytest.raises(DomainError, match="合同依据"):
-        service.set_late_fee_policy(
+        late_fees.set_late_fee_policy(
             session,
             community=community,
             enabled=True,
@@ -191,7 +186,7 @@ def test_late_fees_off_by_default_then_capped_and_idempotent(session: Session) -
             actor=manager,
             now=NOW,
         )
-    service.set_late_fee_policy(
+    late_fees.set_late_fee_policy(
         session,
         community=community,
         enabled=True,
@@ -204,9 +199,9 @@ def test_late_fees_off_by_default_then_capped_and_idempotent(session: Session) -
     )
     total = 0
     for month in range(3, 13):
-        day = service.add_months(date(2026, month, 1), 1) - timedelta(days=1)
-        service.assess_late_fees(session, community=community, on=day, now=NOW)
-        again = service.assess_late_fees(session, community=community, on=day, now=NOW)
+        day = runs.add_months(date(2026, month, 1), 1) - timedelta(days=1)
+        late_fees.assess_late_fees(session, community=community, on=day, now=NOW)
+        again = late_fees.assess_late_fees(session, community=community, on=day, now=NOW)
         assert again == 0
     session.expire_all()
     late = [line for line in bill.lines if line.kind == "late_fee"]
@@ -221,10 +216,12 @@ def test_waive_line_is_audited_and_reduces_balance(session: Session) -> None:
     finance = factories.make_user(session, role="finance", community=unit.community)
     line = bills[0].lines[0]
     with pytest.raises(DomainError):
-        service.waive_line(session, line=line, amount_fen=30000, reason="x", actor=finance, now=NOW)
+        late_fees.waive_line(
+            session, line=line, amount_fen=30000, reason="x", actor=finance, now=NOW
+        )
     with pytest.raises(DomainError, match="原因"):
-        service.waive_line(session, line=line, amount_fen=100, reason=" ", actor=finance, now=NOW)
-    service.waive_line(
+        late_fees.waive_line(session, line=line, amount_fen=100, reason=" ", actor=finance, now=NOW)
+    late_fees.waive_line(
         session, line=line, amount_fen=5000, reason="电梯停运两周", actor=finance, now=NOW
     )
     session.expire_all()
@@ -242,8 +239,8 @@ def test_collection_stats_suppress_small_buildings(session: Session) -> None:
     for _ in range(5):
         factories.make_unit(session, building=big)
     factories.make_unit(session, building=small)
-    service.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
-    stats = service.collection_stats(session, community_id=community.id, today=date(2026, 11, 20))
+    runs.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    stats = queries.collection_stats(session, community_id=community.id, today=date(2026, 11, 20))
     rates = {row["code"]: row for row in stats["by_building"]}
     assert rates["A-1"]["rate"] == 0.0
     assert rates["A-2"]["rate"] is None
@@ -255,6 +252,6 @@ def test_owner_cannot_load_another_owners_bill(session: Session) -> None:
     unit_a, bills_a = factories.make_billed_unit(session, community=community)
     _unit_b, bills_b = factories.make_billed_unit(session, community=community)
     owner_a = factories.make_user(session, role="owner", unit=unit_a)
-    assert service.get_owned_bill(session, owner=owner_a, bill_id=bills_a[0].id) is not None
-    assert service.get_owned_bill(session, owner=owner_a, bill_id=bills_b[0].id) is None
+    assert queries.get_owned_bill(session, owner=owner_a, bill_id=bills_a[0].id) is not None
+    assert queries.get_owned_bill(session, owner=owner_a, bill_id=bills_b[0].id) is None
     assert session.scalar(select(func.count(BillLine.id))) >= 2

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.billing import ledger
 from portal.disputes.models import Dispute
-from portal.ledger import service as ledger
 from portal.money import fen_to_yuan_str
 from tests import factories
 from tests.disputes.helpers import make_world

@@ -3,8 +3,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from portal.reports import queries
-from portal.transparency import budgets
+from portal.transparency import budgets, queries
 from portal.transparency import service as spending
 from tests import factories
 from tests.factories import NOW

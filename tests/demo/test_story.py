@@ -22,16 +22,11 @@ from portal.disputes.models import Dispute
 from portal.extensions import db
 from portal.notices.models import Notice
 from portal.payments.models import Payment, PaymentIntent, Receipt
+from portal.publication.models import PublicationEntry
 from portal.tickets.demo import NOTES
 from portal.tickets.models import EventKind, Ticket, TicketCategory, TicketEvent
 from portal.timeutil import DEFAULT_TZ, to_local
-from portal.transparency.models import (
-    AnnualStatement,
-    Budget,
-    FundMovement,
-    PublicationEntry,
-    SpendingItem,
-)
+from portal.transparency.models import AnnualStatement, Budget, FundMovement, SpendingItem
 
 INSTANTS = [
     datetime(2026, 11, 20, 2, 0, tzinfo=UTC),  # late autumn, 10:00 in Shanghai

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
-from portal.billing import service as billing
+from portal.billing import late_fees as billing_late_fees
+from portal.billing import runs as billing_runs
 from portal.billing.models import Bill, BillLine, LineKind
 from portal.communities.models import Community, Unit
 from tests import factories
@@ -60,11 +61,11 @@ def make_world(
         session, role="manager", community=community, display_name="赵经理"
     )
     for period in periods:
-        billing.generate_bills(
-            session, community=community, period=billing.period_start(period), now=NOW
+        billing_runs.generate_bills(
+            session, community=community, period=billing_runs.period_start(period), now=NOW
         )
     if late_fees:
-        billing.set_late_fee_policy(
+        billing_late_fees.set_late_fee_policy(
             session,
             community=community,
             enabled=True,
@@ -75,7 +76,9 @@ def make_world(
             actor=manager,
             now=NOW,
         )
-        billing.assess_late_fees(session, community=community, on=date(2026, 10, 31), now=NOW)
+        billing_late_fees.assess_late_fees(
+            session, community=community, on=date(2026, 10, 31), now=NOW
+        )
     bills = list(session.scalars(select(Bill).where(Bill.unit_id == unit.id).order_by(Bill.period)))
     for bill in bills:
         session.refresh(bill)

@@ -166,13 +166,13 @@ def test_other_owner_and_staff_visibility(
 def test_accept_and_reject_over_the_api(
     client: FlaskClient, session: Session, world: World
 ) -> None:
-    from portal.disputes import service
+    from portal.disputes import decisions
     from tests.factories import NOW
 
     headers = _token(client, world.owner)
     created = _create(client, headers, target_id=world.line(0).id).json
     dispute = session.get(Dispute, created["id"])
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,

@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
-from portal.disputes import service
+from portal.billing import ledger
+from portal.billing.models import JournalEntry
+from portal.disputes import decisions, intake
 from portal.disputes.models import Dispute
 from portal.errors import Conflict
 from portal.extensions import db
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry
 from tests.disputes.helpers import make_world
 from tests.factories import NOW
 
@@ -51,7 +51,7 @@ def test_parallel_submissions_make_one_dispute(app: Flask, session: Session) -> 
     owner_id, line_id = world.owner.id, world.line(0).id
 
     def submit(s: Session) -> None:
-        service.open_dispute(
+        intake.open_dispute(
             s,
             owner=s.get(User, owner_id),
             target_type="bill_line",
@@ -71,7 +71,7 @@ def test_parallel_submissions_make_one_dispute(app: Flask, session: Session) -> 
 
 def test_parallel_accepts_post_one_credit(app: Flask, session: Session) -> None:
     world = make_world(session)
-    dispute = service.open_dispute(
+    dispute = intake.open_dispute(
         session,
         owner=world.owner,
         target_type="bill_line",
@@ -82,7 +82,7 @@ def test_parallel_accepts_post_one_credit(app: Flask, session: Session) -> None:
         requested_amount_fen=1_000,
         now=NOW,
     )
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -95,7 +95,7 @@ def test_parallel_accepts_post_one_credit(app: Flask, session: Session) -> None:
     dispute_id, proposal_id, owner_id = dispute.id, proposal.id, world.owner.id
 
     def accept(s: Session) -> None:
-        service.accept_proposal(
+        decisions.accept_proposal(
             s,
             dispute=s.get(Dispute, dispute_id),
             owner=s.get(User, owner_id),

@@ -10,10 +10,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.disputes import service
+from portal.billing import ledger
+from portal.disputes import overview
 from portal.disputes.models import Dispute, DisputeStatus, ProposalStatus
 from portal.extensions import db
-from portal.ledger import service as ledger
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def _check_disputes(output: str, session: Session) -> None:
         times = [e.at for e in d.events]
         assert times == sorted(times), d.reference
     assert ledger.check(session).ok
-    stats = service.dispute_stats(session, community_id=disputes[0].community_id)
+    stats = overview.dispute_stats(session, community_id=disputes[0].community_id)
     assert stats["too_few"] is False
     demo_owner = [d for d in disputes if d.owner.username == "demo-owner"]
     assert demo_owner

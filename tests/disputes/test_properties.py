@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import service as billing
+from portal.billing import holds, ledger
+from portal.billing import late_fees as billing_late_fees
+from portal.billing import runs as billing_runs
 from portal.billing.models import Bill, BillLine
-from portal.disputes import service
+from portal.disputes import base, decisions, intake, lifecycle
 from portal.disputes.models import Dispute, DisputeProposal, DisputeStatus
 from portal.errors import DomainError
-from portal.ledger import service as ledger
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
 from tests import factories
 from tests.factories import NOW
 
@@ -61,9 +62,9 @@ def _invariants(session: Session, unit_id: int) -> None:
     }
     for line in lines.values():
         assert 0 <= line.outstanding_fen <= line.amount_fen
-    for line_id, held in service.held_amounts(session, unit_ids=[unit_id]).items():
+    for line_id, held in holds.held_amounts(session, unit_ids=[unit_id]).items():
         assert 0 < held <= lines[line_id].outstanding_fen
-    assert 0 <= service.collectable_fen(session, unit_id=unit_id) <= outstanding
+    assert 0 <= holds.collectable_fen(session, unit_id=unit_id) <= outstanding
     for dispute in session.scalars(select(Dispute)):
         accepted = session.scalar(
             select(func.coalesce(func.sum(DisputeProposal.amount_fen), 0)).where(
@@ -87,7 +88,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
     factories.make_standard(session, community=community, rate="2.35")
     finance = factories.make_user(session, role="finance", community=community)
     manager = factories.make_user(session, role="manager", community=community)
-    billing.set_late_fee_policy(
+    billing_late_fees.set_late_fee_policy(
         session,
         community=community,
         enabled=True,
@@ -101,18 +102,20 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
     unit = factories.make_unit(session, community=community, area_m2=Decimal("87.65"))
     owner = factories.make_user(session, role="owner", unit=unit)
     period = date(2025, 1, 1)
-    billing.generate_bills(session, community=community, period=period, now=NOW)
-    period = billing.add_months(period, 1)
+    billing_runs.generate_bills(session, community=community, period=period, now=NOW)
+    period = billing_runs.add_months(period, 1)
     refs = 0
     for op in ops:
         try:
             with session.begin_nested():
                 if op[0] == "bill":
-                    billing.generate_bills(session, community=community, period=period, now=NOW)
-                    period = billing.add_months(period, 1)
+                    billing_runs.generate_bills(
+                        session, community=community, period=period, now=NOW
+                    )
+                    period = billing_runs.add_months(period, 1)
                 elif op[0] == "pay":
                     refs += 1
-                    payments.record_offline_payment(
+                    payments_crediting.record_offline_payment(
                         session,
                         unit=unit,
                         channel="cash",
@@ -130,7 +133,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         .order_by(BillLine.id)
                     ).all()
                     line = lines[op[1] % len(lines)]
-                    service.open_dispute(
+                    intake.open_dispute(
                         session,
                         owner=owner,
                         target_type="bill_line",
@@ -138,12 +141,14 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         reason="other",
                         statement="金额有误，请核实",
                         requested_outcome=op[3],
-                        requested_amount_fen=min(op[2], service.creditable_fen(line)) or None,
+                        requested_amount_fen=min(op[2], base.creditable_fen(line)) or None,
                         now=NOW,
                     )
                 elif op[0] == "late_fees":
-                    last = billing.add_months(period, 3) - timedelta(days=1)
-                    billing.assess_late_fees(session, community=community, on=last, now=NOW)
+                    last = billing_runs.add_months(period, 3) - timedelta(days=1)
+                    billing_late_fees.assess_late_fees(
+                        session, community=community, on=last, now=NOW
+                    )
                 else:
                     dispute = session.scalar(
                         select(Dispute)
@@ -154,8 +159,8 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         continue
                     if op[0] == "propose":
                         line = session.get(BillLine, dispute.bill_line_id)
-                        amount = min(op[1], service.creditable_fen(line))
-                        service.propose(
+                        amount = min(op[1], base.creditable_fen(line))
+                        decisions.propose(
                             session,
                             dispute=dispute,
                             actor=finance if op[1] % 2 else manager,
@@ -166,7 +171,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         )
                     elif op[0] == "accept":
                         offer = dispute.current_proposal
-                        service.accept_proposal(
+                        decisions.accept_proposal(
                             session,
                             dispute=dispute,
                             owner=owner,
@@ -175,7 +180,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                         )
                     elif op[0] == "reject":
                         offer = dispute.current_proposal
-                        service.reject_proposal(
+                        decisions.reject_proposal(
                             session,
                             dispute=dispute,
                             owner=owner,
@@ -184,7 +189,7 @@ def test_books_balance_after_any_sequence_of_disputes(session: Session, ops: lis
                             now=NOW,
                         )
                     else:
-                        service.withdraw(session, dispute=dispute, owner=owner, now=NOW)
+                        lifecycle.withdraw(session, dispute=dispute, owner=owner, now=NOW)
         except DomainError:
             pass  # refused operations write nothing (the savepoint rolled back)
         session.expire_all()

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
-from portal.billing import service as billing
-from portal.billing.models import FeeStandard
-from portal.disputes import service
+from portal.billing import holds, ledger
+from portal.billing import late_fees as billing_late_fees
+from portal.billing import queries as billing_queries
+from portal.billing.models import FeeStandard, JournalEntry
+from portal.disputes import base, decisions, intake, lifecycle, overview
 from portal.disputes.models import (
     Dispute,
     DisputeEvent,
@@ -22,9 +24,7 @@ from portal.disputes.models import (
     DisputeStatus,
 )
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
 from tests import factories
 from tests.disputes.helpers import (
     LATER,
@@ -55,7 +55,7 @@ def _open(session: Session, world: World, **kwargs: Any) -> Dispute:
         "now": NOW,
     }
     args.update(kwargs)
-    return service.open_dispute(session, **args)
+    return intake.open_dispute(session, **args)
 
 
 def _snapshot(session: Session) -> tuple[int, ...]:
@@ -76,28 +76,26 @@ def test_open_on_own_line_puts_requested_amount_on_hold(session: Session, world:
     # NOW is Friday 2026-11-20 10:00 in Shanghai: 2 and 10 working days later.
     assert dispute.first_response_due_on == date(2026, 11, 24)
     assert dispute.proposal_due_on == date(2026, 12, 4)
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {world.line(0).id: 1_250}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {world.line(0).id: 1_250}
     outstanding = sum(b.outstanding_fen for b in world.bills)
-    assert service.collectable_fen(session, unit_id=world.unit.id) == outstanding - 1_250
+    assert holds.collectable_fen(session, unit_id=world.unit.id) == outstanding - 1_250
     assert [e.kind for e in dispute.events] == ["submitted"]
 
 
 def test_correction_holds_the_whole_line(session: Session, world: World) -> None:
     line = world.line(0)
     _open(session, world, requested_outcome="correction", requested_amount_fen=None)
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {
-        line.id: line.outstanding_fen
-    }
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {line.id: line.outstanding_fen}
 
 
 def test_explanation_ignores_an_amount_and_holds_the_line(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_outcome="explanation", requested_amount_fen=500)
     assert dispute.requested_amount_fen is None
-    assert service.held_amounts(session, unit_ids=[world.unit.id])[world.line(0).id] == 25_000
+    assert holds.held_amounts(session, unit_ids=[world.unit.id])[world.line(0).id] == 25_000
 
 
 def test_evidence_is_stored_and_linked(session: Session, world: World) -> None:
-    dispute = _open(session, world, uploads=[service.Upload(png_bytes(), "房产证.png")])
+    dispute = _open(session, world, uploads=[base.Upload(png_bytes(), "房产证.png")])
     assert len(dispute.evidence) == 1
     assert dispute.evidence[0].file.content_type == "image/png"
 
@@ -117,7 +115,7 @@ def test_evidence_is_stored_and_linked(session: Session, world: World) -> None:
         ({"requested_amount_fen": None}, DomainError, "requested_amount"),
         ({"requested_outcome": "refund_everything"}, DomainError, "requested_outcome"),
         (
-            {"uploads": [service.Upload(b"<svg onload=alert(1)>", "x.svg")]},
+            {"uploads": [base.Upload(b"<svg onload=alert(1)>", "x.svg")]},
             DomainError,
             "file",
         ),
@@ -162,7 +160,7 @@ def test_second_open_dispute_on_the_same_line_is_refused(session: Session, world
 
 def test_a_closed_dispute_frees_the_line_for_a_new_one(session: Session, world: World) -> None:
     first = _open(session, world)
-    service.withdraw(session, dispute=first, owner=world.owner, now=NOW)
+    lifecycle.withdraw(session, dispute=first, owner=world.owner, now=NOW)
     second = _open(session, world)
     assert second.id != first.id
     assert first.open_key is None
@@ -221,7 +219,7 @@ def test_objection_to_a_published_spending_item(session: Session, world: World) 
         requested_outcome="explanation",
     )
     assert dispute.bill_line_id is None
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     # The same owner cannot open a second one on it; another owner can.
     with pytest.raises(Conflict):
         _open(
@@ -241,7 +239,7 @@ def test_objection_to_a_published_spending_item(session: Session, world: World) 
         reason="other",
         requested_outcome="explanation",
     )
-    counts = service.public_objections(
+    counts = overview.public_objections(
         session, community_id=world.community.id, target_type="spending"
     )
     assert counts == {
@@ -255,9 +253,9 @@ def test_objection_to_a_published_spending_item(session: Session, world: World) 
 def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world: World) -> None:
     line = world.line(0)
     dispute = _open(session, world)
-    service.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW, message="已收到")
-    service.start_review(session, dispute=dispute, actor=world.cs, now=NOW)
-    proposal = service.propose(
+    decisions.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW, message="已收到")
+    decisions.start_review(session, dispute=dispute, actor=world.cs, now=NOW)
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -268,7 +266,7 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
     )
     assert proposal.status == "offered"
     assert dispute.status == DisputeStatus.PROPOSED
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=LATER
     )
     session.refresh(line)
@@ -277,9 +275,9 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
     assert dispute.credited_fen == 1_250
     assert line.outstanding_fen == 25_000 - 1_250
     assert line.waived_fen == 1_250
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     assert ledger.check(session).ok
-    history = billing.unit_history(session, unit_id=world.unit.id)
+    history = billing_queries.unit_history(session, unit_id=world.unit.id)
     credit = [row for row in history if row["kind"] == "adjustment"]
     assert len(credit) == 1
     assert credit[0]["amount_fen"] == -1_250
@@ -303,7 +301,7 @@ def test_credit_accepted_posts_an_adjustment_and_closes(session: Session, world:
 
 def test_smaller_credit_than_requested_is_partly_upheld(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_amount_fen=5_000)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -312,14 +310,14 @@ def test_smaller_credit_than_requested_is_partly_upheld(session: Session, world:
         amount_fen=2_500,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     assert dispute.outcome == "partly_upheld"
 
 
 def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: World) -> None:
-    payments.record_offline_payment(
+    payments_crediting.record_offline_payment(
         session,
         unit=world.unit,
         channel="cash",
@@ -333,7 +331,7 @@ def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: W
     session.refresh(line)
     assert line.outstanding_fen == 0
     dispute = _open(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -342,7 +340,7 @@ def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: W
         amount_fen=1_250,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     # The credit settles the unit's next open bill first (October), nothing is lost.
@@ -355,7 +353,7 @@ def test_credit_on_a_paid_line_becomes_credit_balance(session: Session, world: W
 
 def test_credit_above_threshold_waits_for_the_manager(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_amount_fen=25_000)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -368,23 +366,23 @@ def test_credit_above_threshold_waits_for_the_manager(session: Session, world: W
     assert dispute.status == DisputeStatus.UNDER_REVIEW
     assert dispute.current_proposal is None
     assert all(
-        not e.kind.startswith("proposal") for e in service.visible_events(dispute, for_owner=True)
+        not e.kind.startswith("proposal") for e in intake.visible_events(dispute, for_owner=True)
     )
     before = _snapshot(session)
     with pytest.raises(Conflict):  # the owner cannot accept what was never offered
-        service.accept_proposal(
+        decisions.accept_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
         )
     assert _snapshot(session) == before
     with pytest.raises(PermissionDenied):
-        service.approve_proposal(
+        decisions.approve_proposal(
             session, dispute=dispute, proposal_id=proposal.id, actor=world.finance, now=NOW
         )
-    service.approve_proposal(
+    decisions.approve_proposal(
         session, dispute=dispute, proposal_id=proposal.id, actor=world.manager, now=NOW
     )
     assert dispute.status == DisputeStatus.PROPOSED
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     entry = session.scalar(
@@ -395,7 +393,7 @@ def test_credit_above_threshold_waits_for_the_manager(session: Session, world: W
 
 
 def test_threshold_is_a_community_setting(session: Session, world: World) -> None:
-    service.update_settings(
+    intake.update_settings(
         session,
         community=world.community,
         actor=world.manager,
@@ -406,7 +404,7 @@ def test_threshold_is_a_community_setting(session: Session, world: World) -> Non
     )
     dispute = _open(session, world)
     assert dispute.first_response_due_on == date(2026, 11, 23)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -417,7 +415,7 @@ def test_threshold_is_a_community_setting(session: Session, world: World) -> Non
     )
     assert proposal.status == "awaiting_approval"
     with pytest.raises(DomainError):
-        service.update_settings(
+        intake.update_settings(
             session,
             community=world.community,
             actor=world.manager,
@@ -430,7 +428,7 @@ def test_threshold_is_a_community_setting(session: Session, world: World) -> Non
 
 def test_manager_declines_a_draft(session: Session, world: World) -> None:
     dispute = _open(session, world, requested_amount_fen=25_000)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -439,7 +437,7 @@ def test_manager_declines_a_draft(session: Session, world: World) -> None:
         amount_fen=25_000,
         now=NOW,
     )
-    service.decline_proposal(
+    decisions.decline_proposal(
         session,
         dispute=dispute,
         proposal_id=proposal.id,
@@ -450,14 +448,14 @@ def test_manager_declines_a_draft(session: Session, world: World) -> None:
     session.refresh(proposal)
     assert proposal.status == "declined"
     assert "proposal_declined" not in [
-        e.kind for e in service.visible_events(dispute, for_owner=True)
+        e.kind for e in intake.visible_events(dispute, for_owner=True)
     ]
 
 
 def test_roles(session: Session, world: World) -> None:
     dispute = _open(session, world)
     with pytest.raises(PermissionDenied):  # customer service does not give money away
-        service.propose(
+        decisions.propose(
             session,
             dispute=dispute,
             actor=world.cs,
@@ -467,15 +465,13 @@ def test_roles(session: Session, world: World) -> None:
             now=NOW,
         )
     with pytest.raises(PermissionDenied):  # the committee reads and gives opinions only
-        service.acknowledge(session, dispute=dispute, actor=world.committee, now=NOW)
+        decisions.acknowledge(session, dispute=dispute, actor=world.committee, now=NOW)
     stranger = factories.make_user(session, role="manager")  # of another community
     with pytest.raises(PermissionDenied):
-        service.acknowledge(session, dispute=dispute, actor=stranger, now=NOW)
-    assert service.get_scoped_dispute(session, staff=stranger, dispute_id=dispute.id) is None
-    assert (
-        service.get_owned_dispute(session, owner=world.other_owner, dispute_id=dispute.id) is None
-    )
-    service.add_opinion(
+        decisions.acknowledge(session, dispute=dispute, actor=stranger, now=NOW)
+    assert intake.get_scoped_dispute(session, staff=stranger, dispute_id=dispute.id) is None
+    assert intake.get_owned_dispute(session, owner=world.other_owner, dispute_id=dispute.id) is None
+    lifecycle.add_opinion(
         session, dispute=dispute, actor=world.committee, body="业委会建议现场复核面积", now=NOW
     )
     assert dispute.events[-1].kind == "opinion"
@@ -492,7 +488,7 @@ def test_proposal_amount_is_checked(session: Session, world: World) -> None:
         ("refund", 100, "kind"),
     ):
         with pytest.raises(DomainError) as caught:
-            service.propose(
+            decisions.propose(
                 session,
                 dispute=dispute,
                 actor=world.finance,
@@ -508,7 +504,7 @@ def test_proposal_amount_is_checked(session: Session, world: World) -> None:
 def test_accepting_a_proposal_that_does_not_exist(session: Session, world: World) -> None:
     dispute = _open(session, world)
     other = _open(session, world, target_id=world.line(1).id)
-    foreign = service.propose(
+    foreign = decisions.propose(
         session,
         dispute=other,
         actor=world.cs,
@@ -520,7 +516,7 @@ def test_accepting_a_proposal_that_does_not_exist(session: Session, world: World
     before = _snapshot(session)
     for proposal_id in (None, 999_999, "x", foreign.id):
         with pytest.raises(NotFound) as caught:
-            service.accept_proposal(
+            decisions.accept_proposal(
                 session, dispute=dispute, owner=world.owner, proposal_id=proposal_id, now=NOW
             )
         assert caught.value.field == "proposal_id"
@@ -530,7 +526,7 @@ def test_accepting_a_proposal_that_does_not_exist(session: Session, world: World
 
 def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    first = service.propose(
+    first = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -539,7 +535,7 @@ def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World
         amount_fen=500,
         now=NOW,
     )
-    second = service.propose(
+    second = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -551,15 +547,15 @@ def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World
     session.refresh(first)
     assert first.status == "superseded"
     with pytest.raises(Conflict):
-        service.accept_proposal(
+        decisions.accept_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=first.id, now=NOW
         )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=second.id, now=NOW
     )
     assert dispute.credited_fen == 1_000
     with pytest.raises(Conflict):  # accepting twice posts nothing twice
-        service.accept_proposal(
+        decisions.accept_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=second.id, now=NOW
         )
     adjustments = session.scalars(
@@ -570,7 +566,7 @@ def test_a_superseded_proposal_cannot_be_accepted(session: Session, world: World
 
 def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -580,10 +576,10 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
         now=NOW,
     )
     with pytest.raises(DomainError):  # a reason is required
-        service.reject_proposal(
+        decisions.reject_proposal(
             session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, reason="", now=NOW
         )
-    service.reject_proposal(
+    decisions.reject_proposal(
         session,
         dispute=dispute,
         owner=world.owner,
@@ -592,21 +588,21 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
         now=NOW,
     )
     assert dispute.status == DisputeStatus.REJECTED
-    assert service.held_amounts(session, unit_ids=[world.unit.id])  # still on hold
-    service.escalate(
+    assert holds.held_amounts(session, unit_ids=[world.unit.id])  # still on hold
+    lifecycle.escalate(
         session, dispute=dispute, actor=world.owner, to="committee", reason="请业委会评理", now=NOW
     )
     assert dispute.status == DisputeStatus.ESCALATED
     assert dispute.escalated_to == "committee"
-    service.add_opinion(
+    lifecycle.add_opinion(
         session, dispute=dispute, actor=world.committee, body="建议以房产证面积为准", now=NOW
     )
     with pytest.raises(DomainError):  # an upheld bill dispute must go through a credit
-        service.close_dispute(
+        lifecycle.close_dispute(
             session, dispute=dispute, actor=world.manager, outcome="upheld", note="同意", now=NOW
         )
     # The mediator sided with the owner: a credit proposal, accepted, closes it.
-    credit = service.propose(
+    credit = decisions.propose(
         session,
         dispute=dispute,
         actor=world.manager,
@@ -616,11 +612,11 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
         now=NOW,
     )
     assert credit.status == "offered"  # a manager's own proposal needs no second approval
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=credit.id, now=NOW
     )
     assert dispute.outcome == "upheld"
-    rows = service.mediation_rows(session, community_id=world.community.id, now=NOW)
+    rows = overview.mediation_rows(session, community_id=world.community.id, now=NOW)
     assert [r["reference"] for r in rows] == [dispute.reference]
     assert rows[0]["owner"] == "王*"
     assert "13912345678" not in str(rows)
@@ -629,7 +625,7 @@ def test_reject_escalate_opinion_close(session: Session, world: World) -> None:
 
 def test_manager_closes_not_upheld(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -638,7 +634,7 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
         amount_fen=None,
         now=NOW,
     )
-    service.reject_proposal(
+    decisions.reject_proposal(
         session,
         dispute=dispute,
         owner=world.owner,
@@ -647,10 +643,10 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
         now=NOW,
     )
     with pytest.raises(PermissionDenied):
-        service.close_dispute(
+        lifecycle.close_dispute(
             session, dispute=dispute, actor=world.cs, outcome="not_upheld", note="维持", now=NOW
         )
-    service.close_dispute(
+    lifecycle.close_dispute(
         session,
         dispute=dispute,
         actor=world.manager,
@@ -660,18 +656,18 @@ def test_manager_closes_not_upheld(session: Session, world: World) -> None:
     )
     assert dispute.status == DisputeStatus.CLOSED
     assert dispute.outcome == "not_upheld"
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
 
 
 def test_owner_escalates_early_only_when_overdue(session: Session, world: World) -> None:
     dispute = _open(session, world)
     with pytest.raises(Conflict):
-        service.escalate(
+        lifecycle.escalate(
             session, dispute=dispute, actor=world.owner, to="mediator", reason="太慢", now=NOW
         )
     late = NOW + timedelta(days=5)  # Wednesday: the first response was due Tuesday
-    assert service.sla_state(dispute, today=date(2026, 11, 25))["first"] == "overdue"
-    service.escalate(
+    assert lifecycle.sla_state(dispute, today=date(2026, 11, 25))["first"] == "overdue"
+    lifecycle.escalate(
         session, dispute=dispute, actor=world.owner, to="mediator", reason="逾期未答复", now=late
     )
     assert dispute.status == DisputeStatus.ESCALATED
@@ -679,24 +675,24 @@ def test_owner_escalates_early_only_when_overdue(session: Session, world: World)
 
 def test_withdraw_releases_the_hold(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW, reason="看错了")
+    lifecycle.withdraw(session, dispute=dispute, owner=world.owner, now=NOW, reason="看错了")
     assert dispute.outcome == "withdrawn"
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {}
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {}
     with pytest.raises(Conflict):
-        service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
+        lifecycle.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
     with pytest.raises(NotFound):
-        service.withdraw(session, dispute=dispute, owner=world.other_owner, now=NOW)
+        lifecycle.withdraw(session, dispute=dispute, owner=world.other_owner, now=NOW)
 
 
 def test_comments_and_internal_notes(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    service.comment(session, dispute=dispute, actor=world.owner, body="补充：附件已上传", now=NOW)
-    service.comment(
+    lifecycle.comment(session, dispute=dispute, actor=world.owner, body="补充：附件已上传", now=NOW)
+    lifecycle.comment(
         session, dispute=dispute, actor=world.cs, body="需财务复核", now=NOW, internal=True
     )
-    service.comment(session, dispute=dispute, actor=world.committee, body="关注此事", now=NOW)
-    owner_view = [e.kind for e in service.visible_events(dispute, for_owner=True)]
-    staff_view = [e.kind for e in service.visible_events(dispute, for_owner=False)]
+    lifecycle.comment(session, dispute=dispute, actor=world.committee, body="关注此事", now=NOW)
+    owner_view = [e.kind for e in intake.visible_events(dispute, for_owner=True)]
+    staff_view = [e.kind for e in intake.visible_events(dispute, for_owner=False)]
     assert owner_view == ["submitted", "comment", "opinion"]
     assert staff_view == ["submitted", "comment", "note", "opinion"]
 
@@ -707,7 +703,7 @@ def test_comments_and_internal_notes(session: Session, world: World) -> None:
 def test_payments_do_not_settle_the_amount_on_hold(session: Session, world: World) -> None:
     line = world.line(0)
     _open(session, world, requested_amount_fen=5_000)
-    payments.record_offline_payment(
+    payments_crediting.record_offline_payment(
         session,
         unit=world.unit,
         channel="cash",
@@ -720,13 +716,13 @@ def test_payments_do_not_settle_the_amount_on_hold(session: Session, world: Worl
     session.refresh(line)
     assert line.outstanding_fen == 5_000  # the disputed part stays open
     assert ledger.prepayment_balance(session, unit_id=world.unit.id) == 5_000
-    assert service.collectable_fen(session, unit_id=world.unit.id) == 0
+    assert holds.collectable_fen(session, unit_id=world.unit.id) == 0
     assert ledger.check(session).ok
 
 
 def test_late_fees_skip_the_amount_on_hold(session: Session) -> None:
     world = make_world(session, late_fees=False)
-    billing.set_late_fee_policy(
+    billing_late_fees.set_late_fee_policy(
         session,
         community=world.community,
         enabled=True,
@@ -738,7 +734,9 @@ def test_late_fees_skip_the_amount_on_hold(session: Session) -> None:
         now=NOW,
     )
     _open(session, world, requested_outcome="correction", requested_amount_fen=None)
-    billing.assess_late_fees(session, community=world.community, on=date(2026, 10, 31), now=NOW)
+    billing_late_fees.assess_late_fees(
+        session, community=world.community, on=date(2026, 10, 31), now=NOW
+    )
     september, october = world.bills
     session.refresh(september)
     session.refresh(october)
@@ -756,8 +754,8 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
         reason="late_fee",
         requested_amount_fen=fee.amount_fen,
     )
-    assert service.held_amounts(session, unit_ids=[world.unit.id]) == {fee.id: fee.amount_fen}
-    proposal = service.propose(
+    assert holds.held_amounts(session, unit_ids=[world.unit.id]) == {fee.id: fee.amount_fen}
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -766,7 +764,7 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
         amount_fen=fee.amount_fen,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
     session.refresh(fee)
@@ -781,44 +779,48 @@ def test_dispute_a_late_fee_line(session: Session) -> None:
 def test_queue_filters_and_overdue(session: Session, world: World) -> None:
     a = _open(session, world)
     b = _open(session, world, target_id=world.line(1).id, now=NOW + timedelta(days=3))
-    service.acknowledge(session, dispute=b, actor=world.cs, now=NOW + timedelta(days=3))
+    decisions.acknowledge(session, dispute=b, actor=world.cs, now=NOW + timedelta(days=3))
     ids = [world.community.id]
     today = date(2026, 11, 25)
-    page = service.queue(
-        session, filters=service.QueueFilters(community_ids=ids, overdue_only=True), today=today
+    page = overview.queue(
+        session, filters=overview.QueueFilters(community_ids=ids, overdue_only=True), today=today
     )
     assert [d.id for d in page.disputes] == [a.id]
-    page = service.queue(
-        session, filters=service.QueueFilters(community_ids=ids, status="acknowledged"), today=today
+    page = overview.queue(
+        session,
+        filters=overview.QueueFilters(community_ids=ids, status="acknowledged"),
+        today=today,
     )
     assert [d.id for d in page.disputes] == [b.id]
-    page = service.queue(
-        session, filters=service.QueueFilters(community_ids=ids, sort="newest"), today=today
+    page = overview.queue(
+        session, filters=overview.QueueFilters(community_ids=ids, sort="newest"), today=today
     )
     assert [d.id for d in page.disputes] == [b.id, a.id]
-    counts = service.counts_by_status(session, community_ids=ids, today=today)
+    counts = overview.counts_by_status(session, community_ids=ids, today=today)
     assert counts["overdue"] == 1
     assert counts["submitted"] == 1
     assert (
-        service.queue(session, filters=service.QueueFilters(community_ids=[-1]), today=today).total
+        overview.queue(
+            session, filters=overview.QueueFilters(community_ids=[-1]), today=today
+        ).total
         == 0
     )
 
 
 def test_sla_state(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    assert service.sla_state(dispute, today=date(2026, 11, 23))["worst"] == "ok"
-    assert service.sla_state(dispute, today=date(2026, 11, 24))["first"] == "due_today"
-    service.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW + timedelta(days=6))
-    state = service.sla_state(dispute, today=date(2026, 11, 26))
+    assert lifecycle.sla_state(dispute, today=date(2026, 11, 23))["worst"] == "ok"
+    assert lifecycle.sla_state(dispute, today=date(2026, 11, 24))["first"] == "due_today"
+    decisions.acknowledge(session, dispute=dispute, actor=world.cs, now=NOW + timedelta(days=6))
+    state = lifecycle.sla_state(dispute, today=date(2026, 11, 26))
     assert state["first"] == "breached"
     assert state["proposal"] == "ok"
 
 
 def test_stats_withhold_figures_below_five_resolved(session: Session, world: World) -> None:
     dispute = _open(session, world)
-    service.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
-    stats = service.dispute_stats(session, community_id=world.community.id)
+    lifecycle.withdraw(session, dispute=dispute, owner=world.owner, now=NOW)
+    stats = overview.dispute_stats(session, community_id=world.community.id)
     assert stats["total"] == 1
     assert stats["too_few"] is True
     assert stats["by_outcome"] is None
@@ -845,7 +847,7 @@ def test_stats_with_enough_disputes(session: Session) -> None:
         )
         replied = NOW + timedelta(days=1 + index % 2)
         if index < 3:
-            proposal = service.propose(
+            proposal = decisions.propose(
                 session,
                 dispute=dispute,
                 actor=world.finance,
@@ -855,7 +857,7 @@ def test_stats_with_enough_disputes(session: Session) -> None:
                 now=replied,
             )
         else:
-            proposal = service.propose(
+            proposal = decisions.propose(
                 session,
                 dispute=dispute,
                 actor=world.cs,
@@ -864,14 +866,14 @@ def test_stats_with_enough_disputes(session: Session) -> None:
                 amount_fen=None,
                 now=replied,
             )
-        service.accept_proposal(
+        decisions.accept_proposal(
             session,
             dispute=dispute,
             owner=world.owner,
             proposal_id=proposal.id,
             now=NOW + timedelta(days=4),
         )
-    stats = service.dispute_stats(session, community_id=world.community.id)
+    stats = overview.dispute_stats(session, community_id=world.community.id)
     assert stats["too_few"] is False
     assert stats["by_outcome"]["upheld"] == 2
     assert stats["by_outcome"]["partly_upheld"] == 1
@@ -898,7 +900,7 @@ def test_public_objections_show_outcomes_not_people(session: Session, world: Wor
         requested_outcome="correction",
         requested_amount_fen=None,
     )
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -907,10 +909,10 @@ def test_public_objections_show_outcomes_not_people(session: Session, world: Wor
         amount_fen=None,
         now=NOW,
     )
-    service.accept_proposal(
+    decisions.accept_proposal(
         session, dispute=dispute, owner=world.owner, proposal_id=proposal.id, now=NOW
     )
-    counts = service.public_objections(
+    counts = overview.public_objections(
         session, community_id=world.community.id, target_type="fee_standard"
     )
     assert counts == {
@@ -923,6 +925,8 @@ def test_public_objections_show_outcomes_not_people(session: Session, world: Wor
         }
     }
     assert (
-        service.public_objections(session, community_id=world.community.id, target_type="bill_line")
+        overview.public_objections(
+            session, community_id=world.community.id, target_type="bill_line"
+        )
         == {}
     )

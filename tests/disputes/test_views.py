@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.disputes import service
+from portal.disputes import decisions, intake, lifecycle
 from portal.disputes.models import Dispute, DisputeEvidence, DisputeSettings
 from tests.disputes.helpers import World, count, make_world, other_bill_line, png_bytes
 from tests.factories import NOW, PASSWORD
@@ -44,7 +44,7 @@ def _dispute(session: Session, world: World, **kwargs: Any) -> Dispute:
         "now": NOW,
     }
     args.update(kwargs)
-    dispute = service.open_dispute(session, **args)
+    dispute = intake.open_dispute(session, **args)
     session.commit()
     return dispute
 
@@ -145,7 +145,7 @@ def test_owner_accepts_and_the_bill_shows_the_credit(
     client: FlaskClient, session: Session, world: World
 ) -> None:
     dispute = _dispute(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.finance,
@@ -185,7 +185,7 @@ def test_accepting_a_missing_proposal_flashes_an_error(
 
 def test_owner_rejects_then_escalates(client: FlaskClient, session: Session, world: World) -> None:
     dispute = _dispute(session, world)
-    proposal = service.propose(
+    proposal = decisions.propose(
         session,
         dispute=dispute,
         actor=world.cs,
@@ -330,7 +330,7 @@ def test_manager_settings(client: FlaskClient, session: Session, world: World) -
 
 def test_mediation_list_exports(client: FlaskClient, session: Session, world: World) -> None:
     dispute = _dispute(session, world, statement='=HYPERLINK("http://evil") 面积有误')
-    service.escalate(
+    lifecycle.escalate(
         session, dispute=dispute, actor=world.manager, to="mediator", reason="双方分歧", now=NOW
     )
     session.commit()

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import service as billing
+from portal.billing import late_fees as billing_late_fees
+from portal.billing import ledger
+from portal.billing import runs as billing_runs
 from portal.billing.models import Bill, BillLine
 from portal.errors import DomainError
-from portal.ledger import service as ledger
-from portal.payments import service as payments
+from portal.payments import crediting as payments_crediting
+from portal.payments import refunding as payments_refunding
 from portal.payments.models import Payment
 from tests import factories
 from tests.factories import NOW
@@ -57,7 +59,7 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
     factories.make_standard(session, community=community, rate="2.35")
     finance = factories.make_user(session, role="finance", community=community)
     manager = factories.make_user(session, role="manager", community=community)
-    billing.set_late_fee_policy(
+    billing_late_fees.set_late_fee_policy(
         session,
         community=community,
         enabled=True,
@@ -73,11 +75,11 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
     refs = 0
     for op in ops:
         if op[0] == "bill":
-            billing.generate_bills(session, community=community, period=period, now=NOW)
-            period = billing.add_months(period, 1)
+            billing_runs.generate_bills(session, community=community, period=period, now=NOW)
+            period = billing_runs.add_months(period, 1)
         elif op[0] == "pay":
             refs += 1
-            payments.record_offline_payment(
+            payments_crediting.record_offline_payment(
                 session,
                 unit=unit,
                 channel="cash",
@@ -96,7 +98,7 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
             )
             if line is not None:
                 amount = min(op[1], line.outstanding_fen)
-                billing.waive_line(
+                billing_late_fees.waive_line(
                     session, line=line, amount_fen=amount, reason="测试", actor=finance, now=NOW
                 )
         elif op[0] == "refund":
@@ -106,7 +108,7 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
             if payment is not None:
                 # more than refundable is refused, and writes nothing
                 with contextlib.suppress(DomainError):
-                    payments.request_refund(
+                    payments_refunding.request_refund(
                         session,
                         payment=payment,
                         amount_fen=op[1],
@@ -116,6 +118,6 @@ def test_books_balance_after_any_sequence(session: Session, ops: list[tuple]) ->
                         approval_threshold_fen=10**9,
                     )
         else:
-            last = billing.add_months(period, 3) - timedelta(days=1)
-            billing.assess_late_fees(session, community=community, on=last, now=NOW)
+            last = billing_runs.add_months(period, 3) - timedelta(days=1)
+            billing_late_fees.assess_late_fees(session, community=community, on=last, now=NOW)
         _invariants(session, unit.id)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from portal.errors import DomainError
 from portal.notices import markdown, service
 from portal.notices.models import Notice, NoticeRead, NoticeStatus
-from portal.transparency import publication
+from portal.publication import service as publication
 from tests import factories
 from tests.factories import NOW
 from tests.transparency.helpers import count

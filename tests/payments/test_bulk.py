@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing import service as billing
+from portal.billing import ledger
+from portal.billing import runs as billing_runs
+from portal.billing.models import EntryKind
 from portal.errors import Conflict
-from portal.ledger import service as ledger
-from portal.ledger.models import EntryKind
-from portal.payments import service
+from portal.payments import crediting
 from portal.payments.bulk import ImportRow, import_payments
 from portal.payments.models import Payment, Receipt
 from tests import factories
@@ -20,7 +20,7 @@ def test_import_pays_bills_numbers_receipts_and_balances(session: Session) -> No
     unit_a, bills_a = factories.make_billed_unit(session, community=community, periods=("2026-10",))
     unit_b, bills_b = factories.make_billed_unit(session, community=community, periods=("2026-10",))
     finance = factories.make_user(session, role="finance", community=community)
-    service.record_offline_payment(
+    crediting.record_offline_payment(
         session,
         unit=unit_a,
         channel="cash",
@@ -82,6 +82,8 @@ def test_billing_run_posts_every_bill_in_one_batch(session: Session) -> None:
     factories.make_standard(session, community=community)
     for _ in range(20):
         factories.make_unit(session, community=community)
-    result = billing.generate_bills(session, community=community, period=date(2026, 11, 1), now=NOW)
+    result = billing_runs.generate_bills(
+        session, community=community, period=date(2026, 11, 1), now=NOW
+    )
     assert result.created == 20
     assert ledger.check(session).ok

@@ -4,7 +4,7 @@ from pathlib import Path
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from portal.payments import service
+from portal.payments import crediting
 from tests import factories
 from tests.factories import NOW
 
@@ -40,7 +40,7 @@ def test_reconcile_reports_both_sides(
     unit, _ = factories.make_billed_unit(session)
     finance = factories.make_user(session, role="finance", community=unit.community)
     for ref, amount in (("BT-1", 10000), ("BT-2", 5000)):
-        service.record_offline_payment(
+        crediting.record_offline_payment(
             session,
             unit=unit,
             channel="bank_transfer",

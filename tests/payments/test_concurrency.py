@@ -17,10 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.billing.models import Bill
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry, Posting
-from portal.payments import service
+from portal.billing import ledger
+from portal.billing.models import Bill, JournalEntry, Posting
+from portal.payments import intents
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.models import Payment, PaymentIntent, Receipt
 from tests import factories
@@ -108,7 +107,7 @@ def _fire(base: str, bodies: list[tuple[bytes, dict[str, str]]]) -> list[int]:
 
 
 def _intent(session: Session, owner, bills, key: str) -> PaymentIntent:
-    return service.create_intent(
+    return intents.create_intent(
         session,
         user=owner,
         bill_ids=[b.id for b in bills],

@@ -5,11 +5,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
-from portal.billing import service as billing
+from portal.billing import holds, ledger
+from portal.billing import runs as billing_runs
+from portal.billing.models import JournalEntry, Posting
 from portal.errors import DomainError, NotFound
-from portal.ledger import service as ledger
-from portal.ledger.models import JournalEntry, Posting
-from portal.payments import service
+from portal.payments import autodebit, crediting, intents, queries, refunding
 from portal.payments.gateways.base import Notification, NotificationStatus
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.models import Payment, PaymentIntent, Receipt
@@ -20,7 +20,7 @@ GATEWAY = SandboxGateway("s")
 
 
 def _intent(session: Session, owner, bills, key: str = "k1", channel: str = "sandbox"):
-    return service.create_intent(
+    return intents.create_intent(
         session,
         user=owner,
         bill_ids=[b.id for b in bills],
@@ -77,16 +77,16 @@ def test_cannot_pay_someone_elses_or_paid_bill(session: Session) -> None:
 def test_success_credits_once_whatever_repeats(session: Session) -> None:
     owner, unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
-    first = service.handle_notification(
+    first = intents.handle_notification(
         session, channel="sandbox", notification=_note(intent), now=NOW
     )
     assert first.credited
     for _ in range(3):
-        assert not service.handle_notification(
+        assert not intents.handle_notification(
             session, channel="sandbox", notification=_note(intent), now=NOW
         ).credited
     # A late failure after success changes nothing.
-    service.handle_notification(
+    intents.handle_notification(
         session,
         channel="sandbox",
         notification=_note(intent, status=NotificationStatus.FAILED),
@@ -105,16 +105,16 @@ def test_wrong_amount_and_unknown_trade_change_nothing(session: Session) -> None
     owner, _unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
     with pytest.raises(DomainError, match="金额不符"):
-        service.handle_notification(
+        intents.handle_notification(
             session, channel="sandbox", notification=_note(intent, amount=1), now=NOW
         )
     bogus = Notification(
         out_trade_no="NOPE", txn_id="x", amount_fen=1, status=NotificationStatus.SUCCESS
     )
     with pytest.raises(NotFound):
-        service.handle_notification(session, channel="sandbox", notification=bogus, now=NOW)
+        intents.handle_notification(session, channel="sandbox", notification=bogus, now=NOW)
     with pytest.raises(NotFound):  # right trade number, wrong channel
-        service.handle_notification(session, channel="wechat", notification=_note(intent), now=NOW)
+        intents.handle_notification(session, channel="wechat", notification=_note(intent), now=NOW)
     session.expire_all()
     assert intent.status == "pending"
     assert session.scalar(select(func.count(Payment.id))) == 0
@@ -124,8 +124,8 @@ def test_two_channels_paying_the_same_bill_never_over_credit(session: Session) -
     owner, unit, bills = _owner_with_bills(session, periods=("2026-09",))
     a = _intent(session, owner, bills, key="a", channel="sandbox")
     b = _intent(session, owner, bills, key="b", channel="sandbox")
-    service.handle_notification(session, channel="sandbox", notification=_note(a, "TA"), now=NOW)
-    second = service.handle_notification(
+    intents.handle_notification(session, channel="sandbox", notification=_note(a, "TA"), now=NOW)
+    second = intents.handle_notification(
         session, channel="sandbox", notification=_note(b, "TB"), now=NOW
     )
     assert second.credited
@@ -135,7 +135,7 @@ def test_two_channels_paying_the_same_bill_never_over_credit(session: Session) -
     assert bills[0].paid_fen == 25000
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 25000
     assert ledger.unit_balance(session, unit_id=unit.id) == -25000
-    assert [p.id for p in service.refund_due(session, community_id=unit.community_id)] == [
+    assert [p.id for p in queries.refund_due(session, community_id=unit.community_id)] == [
         second.payment.id
     ]
     assert ledger.check(session).ok
@@ -151,7 +151,7 @@ def test_partial_offline_payment_pays_oldest_line_first(session: Session) -> Non
         session, community=community, periods=("2026-08", "2026-09")
     )
     finance = factories.make_user(session, role="finance", community=community)
-    service.record_offline_payment(
+    crediting.record_offline_payment(
         session,
         unit=unit,
         channel="cash",
@@ -174,7 +174,7 @@ def test_overpayment_is_credit_used_by_next_bill(session: Session) -> None:
     community = factories.make_community(session)
     unit, _ = factories.make_billed_unit(session, community=community, periods=("2026-09",))
     finance = factories.make_user(session, role="finance", community=community)
-    payment = service.record_offline_payment(
+    payment = crediting.record_offline_payment(
         session,
         unit=unit,
         channel="bank_transfer",
@@ -186,7 +186,7 @@ def test_overpayment_is_credit_used_by_next_bill(session: Session) -> None:
     )
     assert payment.refund_due_fen == 0
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 15000
-    billing.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
+    billing_runs.generate_bills(session, community=community, period=date(2026, 10, 1), now=NOW)
     assert ledger.prepayment_balance(session, unit_id=unit.id) == 0
     assert ledger.unit_balance(session, unit_id=unit.id) == 10000
     assert ledger.check(session).ok
@@ -204,7 +204,7 @@ def test_offline_payment_bad_input_writes_nothing(session: Session) -> None:
         "actor": finance,
         "now": NOW,
     }
-    service.record_offline_payment(session, **ok)
+    crediting.record_offline_payment(session, **ok)
     cases = [
         ({"channel": "wechat"}, "channel"),
         ({"reference": " "}, "reference"),
@@ -215,7 +215,7 @@ def test_offline_payment_bad_input_writes_nothing(session: Session) -> None:
     ]  # the same reference twice
     for change, field in cases:
         with pytest.raises(DomainError) as info:
-            service.record_offline_payment(session, **(ok | change))
+            crediting.record_offline_payment(session, **(ok | change))
         assert info.value.field == field
     assert session.scalar(select(func.count(Payment.id))) == 1
 
@@ -223,12 +223,12 @@ def test_offline_payment_bad_input_writes_nothing(session: Session) -> None:
 def test_refund_reverses_through_ledger_with_approval_above_threshold(session: Session) -> None:
     owner, unit, bills = _owner_with_bills(session)
     intent = _intent(session, owner, bills)
-    payment = service.handle_notification(
+    payment = intents.handle_notification(
         session, channel="sandbox", notification=_note(intent), now=NOW
     ).payment
     finance = factories.make_user(session, role="finance", community=unit.community)
     manager = factories.make_user(session, role="manager", community=unit.community)
-    small = service.request_refund(
+    small = refunding.request_refund(
         session,
         payment=payment,
         amount_fen=10000,
@@ -238,7 +238,7 @@ def test_refund_reverses_through_ledger_with_approval_above_threshold(session: S
         approval_threshold_fen=50000,
     )
     assert small.status == "done"
-    big = service.request_refund(
+    big = refunding.request_refund(
         session,
         payment=payment,
         amount_fen=40000,
@@ -249,7 +249,7 @@ def test_refund_reverses_through_ledger_with_approval_above_threshold(session: S
     )
     assert big.status == "awaiting_approval"
     with pytest.raises(DomainError):
-        service.request_refund(
+        refunding.request_refund(
             session,
             payment=payment,
             amount_fen=1,
@@ -259,8 +259,8 @@ def test_refund_reverses_through_ledger_with_approval_above_threshold(session: S
             approval_threshold_fen=50000,
         )
     with pytest.raises(DomainError, match="另一位"):
-        service.decide_refund(session, refund=big, approve=True, actor=finance, now=NOW)
-    service.decide_refund(session, refund=big, approve=True, actor=manager, now=NOW)
+        refunding.decide_refund(session, refund=big, approve=True, actor=finance, now=NOW)
+    refunding.decide_refund(session, refund=big, approve=True, actor=manager, now=NOW)
     session.expire_all()
     assert ledger.unit_balance(session, unit_id=unit.id) == 50000
     assert [b.outstanding_fen for b in bills] == [25000, 25000]
@@ -286,7 +286,7 @@ def test_ledger_rows_are_immutable_in_the_database(session: Session) -> None:
 def test_reversal_corrects_and_only_once(session: Session) -> None:
     unit, bills = factories.make_billed_unit(session)
     finance = factories.make_user(session, role="finance", community=unit.community)
-    payment = service.record_offline_payment(
+    payment = crediting.record_offline_payment(
         session,
         unit=unit,
         channel="pos",
@@ -312,10 +312,10 @@ def test_reversal_corrects_and_only_once(session: Session) -> None:
 def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
     owner, unit, _bills = _owner_with_bills(session, periods=("2026-09", "2026-10"))
     with pytest.raises(DomainError):
-        service.set_mandate(
+        autodebit.set_mandate(
             session, user=owner, unit=unit, max_amount_fen=20000, bank_account="123", now=NOW
         )
-    mandate = service.set_mandate(
+    mandate = autodebit.set_mandate(
         session,
         user=owner,
         unit=unit,
@@ -327,9 +327,9 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
     assert "6222" not in mandate.bank_account_masked
     community = unit.community
     assert (
-        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
+        autodebit.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
     )  # ¥250 bills exceed the ¥200 cap
-    service.set_mandate(
+    autodebit.set_mandate(
         session,
         user=owner,
         unit=unit,
@@ -337,16 +337,16 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
         bank_account="6222021234567890",
         now=NOW,
     )
-    service.set_mandate_status(session, mandate=mandate, status="paused", now=NOW)
+    autodebit.set_mandate_status(session, mandate=mandate, status="paused", now=NOW)
     assert (
-        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
+        autodebit.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
     )
-    service.set_mandate_status(session, mandate=mandate, status="active", now=NOW)
+    autodebit.set_mandate_status(session, mandate=mandate, status="active", now=NOW)
     assert (
-        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 2
+        autodebit.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 2
     )
     assert (
-        service.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
+        autodebit.debit_due_bills(session, community=community, on=date(2026, 11, 20), now=NOW) == 0
     )
     assert ledger.unit_balance(session, unit_id=unit.id) == 0
 
@@ -354,9 +354,9 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
 def test_amount_under_dispute_is_not_asked_for(session: Session, monkeypatch) -> None:
     owner, _unit, bills = _owner_with_bills(session, periods=("2026-09",))
     line = bills[0].lines[0]
-    monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 5000})
+    monkeypatch.setattr(holds, "held_amounts", lambda session, unit_ids: {line.id: 5000})
     intent = _intent(session, owner, bills)
     assert intent.amount_fen == 25000 - 5000
-    monkeypatch.setattr(billing, "held_amounts", lambda session, unit_ids: {line.id: 25000})
+    monkeypatch.setattr(holds, "held_amounts", lambda session, unit_ids: {line.id: 25000})
     with pytest.raises(DomainError, match="异议"):
         _intent(session, owner, bills, key="k2")

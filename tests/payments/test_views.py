@@ -113,12 +113,12 @@ def test_receipt_of_another_owner_is_404(
 ) -> None:
     from datetime import date
 
-    from portal.payments import service
+    from portal.payments import crediting
 
     _, unit, _ = _owner(session, login_as)
     other_unit, _ = factories.make_billed_unit(session, community=unit.community)
     finance = factories.make_user(session, role="finance", community=unit.community)
-    payment = service.record_offline_payment(
+    payment = crediting.record_offline_payment(
         session,
         unit=other_unit,
         channel="cash",

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from portal import create_app
 from portal.communities import service as communities
 from portal.extensions import db
-from portal.tickets import service, stats
+from portal.tickets import setup, stats
 from tests.conftest import TEST_SETTINGS
 
 PG_FILL = """
@@ -100,7 +100,7 @@ def main() -> None:
         )
         rn = 0
         for community in made:
-            for category in service.list_categories(db.session, community):
+            for category in setup.list_categories(db.session, community):
                 db.session.execute(
                     text("INSERT INTO bench_cats VALUES (:rn, :c, :k)"),
                     {"rn": rn, "c": community.id, "k": category.id},

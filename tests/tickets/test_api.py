@@ -5,7 +5,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.tickets import service
+from portal.tickets import aftercare, setup, workflow
 from portal.tickets.models import Ticket, TicketRating
 from tests.factories import NOW, PASSWORD
 from tests.tickets.util import make_ticket, make_world, resolved_ticket
@@ -86,8 +86,8 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(
 ) -> None:
     world = make_world(session)
     other = make_world(session)
-    service.ensure_categories(session, other.community)
-    service.save_category(
+    setup.ensure_categories(session, other.community)
+    setup.save_category(
         session, community=other.community, actor=other.manager, now=NOW, name="泳池", code="pool"
     )
     session.commit()
@@ -159,7 +159,7 @@ def test_staff_read_their_community_and_see_internal_notes(
 ) -> None:
     world = make_world(session, code="STAFFC")
     ticket = make_ticket(session, world)
-    service.comment(
+    workflow.comment(
         session, ticket=ticket, actor=world.cs, now=NOW, body="业主脾气急", internal=True
     )
     session.commit()
@@ -182,7 +182,7 @@ def test_responsiveness_api(client: FlaskClient, session: Session) -> None:
     world = make_world(session, code="RESP", is_public=True)
     for hours in (1, 2, 3, 4, 5):
         ticket = resolved_ticket(session, world, now=NOW - timedelta(days=2), hours=hours)
-        service.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=4)
+        aftercare.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=4)
     hidden = make_world(session, code="SECRET", is_public=False)
     session.commit()
     response = client.get("/api/v1/communities/RESP/responsiveness?months=3")

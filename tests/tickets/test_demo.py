@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from portal import domains
 from portal.demo import service as demo
+from portal.tickets import aftercare, queries, stats
 from portal.tickets import demo as ticket_demo
-from portal.tickets import service, stats
 from portal.tickets.models import Ticket, TicketFollowup, TicketRating
 from portal.timeutil import now_utc, to_local, zone
 
@@ -81,16 +81,16 @@ def test_demo_tickets_are_realistic(session: Session, seeded: Any) -> None:
     from portal.accounts.models import User
 
     owner = session.scalar(select(User).where(User.username == "demo-owner"))
-    mine = service.owner_tickets(session, user=owner)
+    mine = queries.owner_tickets(session, user=owner)
     assert any(t.status == "resolved" and t.rating is None for t in mine)
     assert any(t.is_open and t.assignee and t.assignee.username == "demo-engineer" for t in mine)
-    assert service.pending_rechecks(session, user=owner)
+    assert aftercare.pending_rechecks(session, user=owner)
     assert session.scalar(
         select(func.count(TicketFollowup.id)).where(TicketFollowup.kind == "service_recovery")
     )
     # The daily job finds nothing left to do for today (the seed already ran it).
     today = to_local(now, zone("Asia/Shanghai")).date()
-    again = service.run_followups(session, day=today, now=now)
+    again = aftercare.run_followups(session, day=today, now=now)
     assert (again.closed, again.rechecks) == (0, 0)
 
 

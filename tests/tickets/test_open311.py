@@ -12,8 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.open311 import service as open311
-from portal.tickets import service
+from portal.tickets import keys, workflow
 from portal.tickets.models import Ticket, TicketPhoto
 from portal.timeutil import now_utc
 from tests.factories import NOW
@@ -42,7 +41,7 @@ REQUEST_FIELDS = {
 
 
 def _key(session: Session, world: World) -> str:
-    issued = open311.create_key(session, user=world.owner, label="App", now=NOW)
+    issued = keys.create_key(session, user=world.owner, label="App", now=NOW)
     session.commit()
     return issued.key
 
@@ -248,14 +247,14 @@ def test_post_errors_use_the_spec_format_and_write_nothing(
 def test_revoked_key_and_other_owners_unit(client: FlaskClient, session: Session) -> None:
     world = make_world(session, code="REVK")
     key = _key(session, world)
-    row = open311.user_keys(session, user=world.owner)[0]
+    row = keys.user_keys(session, user=world.owner)[0]
     base = {"api_key": key, "service_code": "other", "description": "x"}
     refused = client.post(
         "/open311/v2/requests.json", data={**base, "address_id": world.other_unit.code}
     )
     assert refused.status_code == 400
-    assert open311.revoke_key(session, user=world.other_owner, key_id=row.id, now=NOW) is False
-    assert open311.revoke_key(session, user=world.owner, key_id=row.id, now=NOW) is True
+    assert keys.revoke_key(session, user=world.other_owner, key_id=row.id, now=NOW) is False
+    assert keys.revoke_key(session, user=world.owner, key_id=row.id, now=NOW) is True
     session.commit()
     revoked = client.post("/open311/v2/requests.json", data={**base, "address_string": "门口"})
     assert revoked.status_code == 403
@@ -327,8 +326,8 @@ def test_request_filters_and_closed_status(client: FlaskClient, session: Session
     old = make_ticket(session, world, now=now - timedelta(days=120))
     recent = make_ticket(session, world, now=now - timedelta(days=2), category="elevator")
     done = make_ticket(session, world, now=now - timedelta(days=1))
-    service.acknowledge(session, ticket=done, actor=world.cs, now=now)
-    service.resolve(session, ticket=done, actor=world.cs, now=now, note="处理完毕")
+    workflow.acknowledge(session, ticket=done, actor=world.cs, now=now)
+    workflow.resolve(session, ticket=done, actor=world.cs, now=now, note="处理完毕")
     session.commit()
 
     def ids(query: str) -> set[str]:
@@ -388,13 +387,13 @@ def test_discovery(client: FlaskClient) -> None:
 
 def test_keys_are_hashed_and_owner_only(session: Session) -> None:
     world = make_world(session)
-    issued = open311.create_key(session, user=world.owner, label="x", now=NOW)
+    issued = keys.create_key(session, user=world.owner, label="x", now=NOW)
     assert issued.key.startswith("o311_")
     assert issued.row.key_hash != issued.key
     assert issued.key not in issued.row.key_hash
-    assert open311.user_for_key(session, key=issued.key, now=NOW) == world.owner
+    assert keys.user_for_key(session, key=issued.key, now=NOW) == world.owner
     with pytest.raises(Exception, match="业主"):
-        open311.create_key(session, user=world.cs, label="x", now=NOW)
+        keys.create_key(session, user=world.cs, label="x", now=NOW)
 
 
 def test_posting_is_rate_limited_per_key(make_app: Any) -> None:
@@ -403,7 +402,7 @@ def test_posting_is_rate_limited_per_key(make_app: Any) -> None:
         from portal.extensions import db
 
         world = make_world(db.session, code="RATE")
-        key = open311.create_key(db.session, user=world.owner, label="", now=NOW).key
+        key = keys.create_key(db.session, user=world.owner, label="", now=NOW).key
         db.session.commit()
     client = app.test_client()
     data = {"api_key": key, "service_code": "other", "address_string": "大门", "description": "x"}

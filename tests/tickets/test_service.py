@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
-from portal.tickets import service
+from portal.tickets import aftercare, base, intake, queries, setup, workflow
 from portal.tickets.models import (
     FollowupKind,
     FollowupStatus,
@@ -57,7 +57,7 @@ def test_period_is_the_local_month(session: Session) -> None:
 
 def test_photos_are_stored_clean(session: Session) -> None:
     world = make_world(session)
-    photo = service.PhotoUpload(data=jpeg_bytes(), filename="漏水.jpg")
+    photo = intake.PhotoUpload(data=jpeg_bytes(), filename="漏水.jpg")
     ticket = make_ticket(session, world, photos=[photo, photo])
     rows = session.scalars(select(TicketPhoto).where(TicketPhoto.ticket_id == ticket.id)).all()
     assert len(rows) == 2
@@ -75,14 +75,14 @@ BAD_INPUTS = [
     ({"description": "x" * 4001}, "description"),
     ({"preferred_on": date(2020, 1, 1)}, "preferred_on"),
     (
-        {"photos": [service.PhotoUpload(data=jpeg_bytes(), filename=f"{i}.jpg") for i in range(7)]},
+        {"photos": [intake.PhotoUpload(data=jpeg_bytes(), filename=f"{i}.jpg") for i in range(7)]},
         "photos",
     ),
     (
-        {"photos": [service.PhotoUpload(data=b"MZ\x90\x00" + b"\0" * 300, filename="a.jpg")]},
+        {"photos": [intake.PhotoUpload(data=b"MZ\x90\x00" + b"\0" * 300, filename="a.jpg")]},
         "photos",
     ),
-    ({"photos": [service.PhotoUpload(data=b"<svg onload=alert(1)>", filename="a.png")]}, "photos"),
+    ({"photos": [intake.PhotoUpload(data=b"<svg onload=alert(1)>", filename="a.png")]}, "photos"),
 ]
 
 
@@ -102,7 +102,7 @@ def test_bad_input_is_refused_and_nothing_is_written(
     }
     args.update(changes)
     with pytest.raises(DomainError) as caught:
-        service.create_ticket(session, **args)
+        intake.create_ticket(session, **args)
     assert caught.value.field == field
     session.rollback()
     assert _count(session, Ticket) == 0
@@ -112,7 +112,7 @@ def test_bad_input_is_refused_and_nothing_is_written(
 
 def test_oversized_photo_is_refused(session: Session) -> None:
     world = make_world(session)
-    big = service.PhotoUpload(data=jpeg_bytes((3000, 3000)) + b"\0" * 11_000_000, filename="b.jpg")
+    big = intake.PhotoUpload(data=jpeg_bytes((3000, 3000)) + b"\0" * 11_000_000, filename="b.jpg")
     with pytest.raises(DomainError, match="过大"):
         make_ticket(session, world, photos=[big])
 
@@ -120,7 +120,7 @@ def test_oversized_photo_is_refused(session: Session) -> None:
 def test_category_of_another_community_is_refused(session: Session) -> None:
     world = make_world(session)
     other = make_world(session)
-    custom = service.save_category(
+    custom = setup.save_category(
         session,
         community=other.community,
         actor=other.manager,
@@ -128,7 +128,7 @@ def test_category_of_another_community_is_refused(session: Session) -> None:
         name="游泳池",
         code="pool",
     )
-    assert service.find_category(session, community=other.community, code="pool") == custom
+    assert setup.find_category(session, community=other.community, code="pool") == custom
     with pytest.raises(DomainError) as caught:
         make_ticket(session, world, category="pool")
     assert caught.value.field == "category"
@@ -148,7 +148,7 @@ def test_cs_files_on_behalf_and_reporter_is_the_unit_owner(session: Session) -> 
     )
     assert ticket.reporter_id == world.owner.id
     assert ticket.created_by_id == world.cs.id
-    assert service.get_owned_ticket(session, user=world.owner, ticket_id=ticket.id) is not None
+    assert base.get_owned_ticket(session, user=world.owner, ticket_id=ticket.id) is not None
     assert _count(session, AuditEntry) >= 1
     with pytest.raises(PermissionDenied):
         make_ticket(session, world, actor=world.engineer, channel="phone", on_behalf=True)
@@ -169,7 +169,7 @@ def test_common_area_ticket_from_a_patrol(session: Session) -> None:
         category="elevator",
     )
     assert ticket.reporter_id is None
-    listed = service.common_area_tickets(session, community_id=world.community.id)
+    listed = queries.common_area_tickets(session, community_id=world.community.id)
     assert listed == [ticket]
 
 
@@ -177,14 +177,14 @@ def test_the_full_workflow_records_who_and_when(session: Session) -> None:
     world = make_world(session)
     ticket = make_ticket(session, world)
     t = NOW
-    service.acknowledge(session, ticket=ticket, actor=world.cs, now=t + timedelta(minutes=30))
+    workflow.acknowledge(session, ticket=ticket, actor=world.cs, now=t + timedelta(minutes=30))
     assert ticket.first_response_s == 1800
     assert ticket.first_response_met is True
-    service.assign(
+    workflow.assign(
         session, ticket=ticket, actor=world.cs, assignee=world.engineer, now=t + timedelta(hours=1)
     )
-    service.start_work(session, ticket=ticket, actor=world.engineer, now=t + timedelta(hours=2))
-    service.comment(
+    workflow.start_work(session, ticket=ticket, actor=world.engineer, now=t + timedelta(hours=2))
+    workflow.comment(
         session,
         ticket=ticket,
         actor=world.engineer,
@@ -192,13 +192,13 @@ def test_the_full_workflow_records_who_and_when(session: Session) -> None:
         body="需要换阀门",
         internal=True,
     )
-    service.resolve(
+    workflow.resolve(
         session, ticket=ticket, actor=world.engineer, now=t + timedelta(hours=50), note="已换阀门"
     )
     assert ticket.status == TicketStatus.RESOLVED
     assert ticket.resolution_s == 50 * 3600
     assert ticket.resolution_met is False  # 48 h target
-    service.close(
+    workflow.close(
         session, ticket=ticket, actor=world.owner, now=t + timedelta(hours=51), by_owner=True
     )
     session.commit()
@@ -215,15 +215,15 @@ def test_the_full_workflow_records_who_and_when(session: Session) -> None:
         ("resolved", world.engineer.id),
         ("closed", world.owner.id),
     ]
-    owner_view = [e.kind for e in service.visible_events(ticket, for_owner=True)]
+    owner_view = [e.kind for e in queries.visible_events(ticket, for_owner=True)]
     assert "note" not in owner_view
-    assert "note" in [e.kind for e in service.visible_events(ticket, for_owner=False)]
+    assert "note" in [e.kind for e in queries.visible_events(ticket, for_owner=False)]
 
 
 def test_assignment_counts_as_first_response(session: Session) -> None:
     world = make_world(session)
     ticket = make_ticket(session, world)
-    service.assign(
+    workflow.assign(
         session,
         ticket=ticket,
         actor=world.cs,
@@ -237,16 +237,16 @@ def test_assignment_counts_as_first_response(session: Session) -> None:
 def test_engineer_cannot_change_a_ticket_not_assigned_to_them(session: Session) -> None:
     world = make_world(session)
     ticket = make_ticket(session, world)
-    service.assign(session, ticket=ticket, actor=world.cs, assignee=world.engineer, now=NOW)
+    workflow.assign(session, ticket=ticket, actor=world.cs, assignee=world.engineer, now=NOW)
     session.commit()
     events = _count(session, TicketEvent)
     for action in (
-        lambda: service.start_work(session, ticket=ticket, actor=world.engineer2, now=NOW),
-        lambda: service.resolve(
+        lambda: workflow.start_work(session, ticket=ticket, actor=world.engineer2, now=NOW),
+        lambda: workflow.resolve(
             session, ticket=ticket, actor=world.engineer2, now=NOW, note="修好了"
         ),
-        lambda: service.comment(session, ticket=ticket, actor=world.engineer2, now=NOW, body="x"),
-        lambda: service.acknowledge(session, ticket=ticket, actor=world.engineer, now=NOW),
+        lambda: workflow.comment(session, ticket=ticket, actor=world.engineer2, now=NOW, body="x"),
+        lambda: workflow.acknowledge(session, ticket=ticket, actor=world.engineer, now=NOW),
     ):
         with pytest.raises((PermissionDenied, Conflict)):
             action()
@@ -260,21 +260,21 @@ def test_staff_of_another_community_sees_nothing(session: Session) -> None:
     world = make_world(session)
     other = make_world(session)
     ticket = make_ticket(session, world)
-    assert service.get_scoped_ticket(session, staff=other.cs, ticket_id=ticket.id) is None
+    assert base.get_scoped_ticket(session, staff=other.cs, ticket_id=ticket.id) is None
     with pytest.raises(NotFound):
-        service.acknowledge(session, ticket=ticket, actor=other.cs, now=NOW)
+        workflow.acknowledge(session, ticket=ticket, actor=other.cs, now=NOW)
     with pytest.raises(DomainError):
-        service.assign(session, ticket=ticket, actor=world.cs, assignee=other.engineer, now=NOW)
+        workflow.assign(session, ticket=ticket, actor=world.cs, assignee=other.engineer, now=NOW)
 
 
 def test_owner_of_another_unit_cannot_see_or_touch(session: Session) -> None:
     world = make_world(session)
     ticket = resolved_ticket(session, world)
-    assert service.get_owned_ticket(session, user=world.other_owner, ticket_id=ticket.id) is None
+    assert base.get_owned_ticket(session, user=world.other_owner, ticket_id=ticket.id) is None
     with pytest.raises(NotFound):
-        service.rate(session, ticket=ticket, actor=world.other_owner, now=NOW, score=5)
+        aftercare.rate(session, ticket=ticket, actor=world.other_owner, now=NOW, score=5)
     with pytest.raises(NotFound):
-        service.reopen(session, ticket=ticket, actor=world.other_owner, now=NOW, reason="x")
+        workflow.reopen(session, ticket=ticket, actor=world.other_owner, now=NOW, reason="x")
 
 
 def test_stale_transition_is_a_conflict(session: Session) -> None:
@@ -286,14 +286,14 @@ def test_stale_transition_is_a_conflict(session: Session) -> None:
         Ticket.__table__.update().where(Ticket.id == ticket.id).values(status="acknowledged")
     )
     with pytest.raises(Conflict):
-        service.acknowledge(session, ticket=ticket, actor=world.cs, now=NOW)
+        workflow.acknowledge(session, ticket=ticket, actor=world.cs, now=NOW)
 
 
 def test_bulk_acknowledge_skips_the_others(session: Session) -> None:
     world = make_world(session)
     first, second, third = (make_ticket(session, world) for _ in range(3))
-    service.acknowledge(session, ticket=third, actor=world.cs, now=NOW)
-    done = service.bulk_acknowledge(
+    workflow.acknowledge(session, ticket=third, actor=world.cs, now=NOW)
+    done = workflow.bulk_acknowledge(
         session, ticket_ids=[first.id, second.id, third.id], actor=world.cs, now=NOW
     )
     assert done == 2
@@ -304,15 +304,15 @@ def test_rating_rules(session: Session) -> None:
     world = make_world(session)
     open_ticket = make_ticket(session, world)
     with pytest.raises(Conflict, match="解决后"):
-        service.rate(session, ticket=open_ticket, actor=world.owner, now=NOW, score=5)
+        aftercare.rate(session, ticket=open_ticket, actor=world.owner, now=NOW, score=5)
     ticket = resolved_ticket(session, world)
     for bad in (0, 6, "5", None, 4.5, True):
         with pytest.raises(DomainError) as caught:
-            service.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=bad)
+            aftercare.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=bad)
         assert caught.value.field == "score"
-    service.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=4, comment_text="及时")
+    aftercare.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=4, comment_text="及时")
     with pytest.raises(Conflict, match="已评价"):
-        service.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=5)
+        aftercare.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=5)
     assert _count(session, TicketRating) == 1
     assert _count(session, TicketFollowup) == 0
 
@@ -320,26 +320,28 @@ def test_rating_rules(session: Session) -> None:
 def test_low_rating_creates_a_service_recovery_task(session: Session) -> None:
     world = make_world(session)
     ticket = resolved_ticket(session, world)
-    service.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=2, comment_text="很慢")
-    tasks = service.open_service_tasks(session, staff=world.cs)
+    aftercare.rate(session, ticket=ticket, actor=world.owner, now=NOW, score=2, comment_text="很慢")
+    tasks = aftercare.open_service_tasks(session, staff=world.cs)
     assert [t.ticket_id for t in tasks] == [ticket.id]
-    assert service.open_service_tasks(session, staff=make_world(session).cs) == []
+    assert aftercare.open_service_tasks(session, staff=make_world(session).cs) == []
     with pytest.raises(DomainError):
-        service.complete_followup(session, followup=tasks[0], actor=world.cs, now=NOW, note=" ")
-    service.complete_followup(
+        aftercare.complete_followup(session, followup=tasks[0], actor=world.cs, now=NOW, note=" ")
+    aftercare.complete_followup(
         session, followup=tasks[0], actor=world.cs, now=NOW, note="已致电道歉并复查"
     )
-    assert service.open_service_tasks(session, staff=world.cs) == []
+    assert aftercare.open_service_tasks(session, staff=world.cs) == []
 
 
 def test_cs_records_a_phone_rating(session: Session) -> None:
     world = make_world(session)
     ticket = resolved_ticket(session, world)
     with pytest.raises(PermissionDenied):
-        service.rate(
+        aftercare.rate(
             session, ticket=ticket, actor=world.engineer2, now=NOW, score=5, channel="phone"
         )
-    rating = service.rate(session, ticket=ticket, actor=world.cs, now=NOW, score=5, channel="phone")
+    rating = aftercare.rate(
+        session, ticket=ticket, actor=world.cs, now=NOW, score=5, channel="phone"
+    )
     assert rating.recorded_by_id == world.cs.id
     assert rating.channel == "phone"
 
@@ -349,11 +351,11 @@ def test_reopen_within_seven_days_only(session: Session) -> None:
     ticket = resolved_ticket(session, world)
     resolved_at = ticket.resolved_at
     with pytest.raises(DomainError):
-        service.reopen(session, ticket=ticket, actor=world.owner, now=resolved_at, reason="")
+        workflow.reopen(session, ticket=ticket, actor=world.owner, now=resolved_at, reason="")
     late = resolved_at + timedelta(days=7, minutes=1)
     with pytest.raises(DomainError, match="7"):
-        service.reopen(session, ticket=ticket, actor=world.owner, now=late, reason="又漏了")
-    service.reopen(
+        workflow.reopen(session, ticket=ticket, actor=world.owner, now=late, reason="又漏了")
+    workflow.reopen(
         session,
         ticket=ticket,
         actor=world.owner,
@@ -364,10 +366,10 @@ def test_reopen_within_seven_days_only(session: Session) -> None:
     assert ticket.reopen_count == 1
     assert ticket.resolution_met is None
     # Back to work and resolved again: the second resolution replaces the first.
-    service.start_work(
+    workflow.start_work(
         session, ticket=ticket, actor=world.engineer, now=resolved_at + timedelta(days=6, hours=1)
     )
-    service.resolve(
+    workflow.resolve(
         session,
         ticket=ticket,
         actor=world.engineer,
@@ -381,14 +383,16 @@ def test_reopen_within_seven_days_only(session: Session) -> None:
 def test_cancel_by_owner_and_by_staff(session: Session) -> None:
     world = make_world(session)
     ticket = make_ticket(session, world)
-    service.cancel(session, ticket=ticket, actor=world.owner, now=NOW, reason="", by_owner=True)
+    workflow.cancel(session, ticket=ticket, actor=world.owner, now=NOW, reason="", by_owner=True)
     assert ticket.status == TicketStatus.CANCELLED
     with pytest.raises(Conflict):
-        service.cancel(session, ticket=ticket, actor=world.owner, now=NOW, reason="", by_owner=True)
+        workflow.cancel(
+            session, ticket=ticket, actor=world.owner, now=NOW, reason="", by_owner=True
+        )
     other = make_ticket(session, world)
     with pytest.raises(DomainError):
-        service.cancel(session, ticket=other, actor=world.cs, now=NOW, reason="", by_owner=False)
-    service.cancel(
+        workflow.cancel(session, ticket=other, actor=world.cs, now=NOW, reason="", by_owner=False)
+    workflow.cancel(
         session, ticket=other, actor=world.cs, now=NOW, reason="业主电话撤回", by_owner=False
     )
     assert other.status == TicketStatus.CANCELLED
@@ -400,38 +404,38 @@ def test_followups_job_closes_asks_and_is_idempotent(session: Session) -> None:
     recent = resolved_ticket(session, world, now=NOW - timedelta(days=3))
     session.commit()
     day = date(2026, 11, 20)
-    first = service.run_followups(session, day=day, now=NOW)
+    first = aftercare.run_followups(session, day=day, now=NOW)
     assert first.closed == 1
     assert first.rechecks == 1
     assert first.numbers == [resolved.number]
-    again = service.run_followups(session, day=day, now=NOW)
+    again = aftercare.run_followups(session, day=day, now=NOW)
     assert (again.closed, again.rechecks) == (0, 0)
     assert resolved.status == TicketStatus.CLOSED
     assert recent.status == TicketStatus.RESOLVED
-    prompts = service.pending_rechecks(session, user=world.owner)
+    prompts = aftercare.pending_rechecks(session, user=world.owner)
     assert [p.ticket_id for p in prompts] == [resolved.id]
-    assert service.pending_rechecks(session, user=world.other_owner) == []
+    assert aftercare.pending_rechecks(session, user=world.other_owner) == []
 
 
 def test_recheck_no_reopens_even_after_seven_days(session: Session) -> None:
     world = make_world(session)
     ticket = resolved_ticket(session, world, now=NOW - timedelta(days=20))
-    service.run_followups(session, day=date(2026, 11, 20), now=NOW)
-    prompt = service.pending_rechecks(session, user=world.owner)[0]
+    aftercare.run_followups(session, day=date(2026, 11, 20), now=NOW)
+    prompt = aftercare.pending_rechecks(session, user=world.owner)[0]
     with pytest.raises(NotFound):
-        service.answer_recheck(
+        aftercare.answer_recheck(
             session, followup=prompt, actor=world.other_owner, now=NOW, fixed=False
         )
-    service.answer_recheck(
+    aftercare.answer_recheck(
         session, followup=prompt, actor=world.owner, now=NOW, fixed=False, note="又坏了"
     )
     assert ticket.status == TicketStatus.REOPENED
     assert prompt.answer == "not_fixed"
     with pytest.raises(Conflict):
-        service.answer_recheck(session, followup=prompt, actor=world.owner, now=NOW, fixed=True)
+        aftercare.answer_recheck(session, followup=prompt, actor=world.owner, now=NOW, fixed=True)
     # Resolved again: a new round gets its own recheck later.
-    service.resolve(session, ticket=ticket, actor=world.engineer, now=NOW, note="重新处理")
-    later = service.run_followups(session, day=date(2026, 12, 5), now=NOW + timedelta(days=15))
+    workflow.resolve(session, ticket=ticket, actor=world.engineer, now=NOW, note="重新处理")
+    later = aftercare.run_followups(session, day=date(2026, 12, 5), now=NOW + timedelta(days=15))
     assert later.rechecks == 1
     rounds = session.scalars(
         select(TicketFollowup.round).where(TicketFollowup.kind == FollowupKind.RECHECK)
@@ -442,17 +446,17 @@ def test_recheck_no_reopens_even_after_seven_days(session: Session) -> None:
 def test_recheck_yes_just_records(session: Session) -> None:
     world = make_world(session)
     ticket = resolved_ticket(session, world, now=NOW - timedelta(days=20))
-    service.run_followups(session, day=date(2026, 11, 20), now=NOW)
-    prompt = service.pending_rechecks(session, user=world.owner)[0]
-    service.answer_recheck(session, followup=prompt, actor=world.owner, now=NOW, fixed=True)
+    aftercare.run_followups(session, day=date(2026, 11, 20), now=NOW)
+    prompt = aftercare.pending_rechecks(session, user=world.owner)[0]
+    aftercare.answer_recheck(session, followup=prompt, actor=world.owner, now=NOW, fixed=True)
     assert prompt.status == FollowupStatus.DONE
     assert ticket.status == TicketStatus.CLOSED
 
 
 def test_sla_targets_and_working_hours(session: Session) -> None:
     world = make_world(session)
-    elevator = service.find_category(session, community=world.community, code="elevator")
-    service.set_sla_target(
+    elevator = setup.find_category(session, community=world.community, code="elevator")
+    setup.set_sla_target(
         session,
         community=world.community,
         actor=world.manager,
@@ -463,7 +467,7 @@ def test_sla_targets_and_working_hours(session: Session) -> None:
         resolution_minutes=600,
     )
     with pytest.raises(DomainError):
-        service.set_sla_target(
+        setup.set_sla_target(
             session,
             community=world.community,
             actor=world.manager,
@@ -473,7 +477,7 @@ def test_sla_targets_and_working_hours(session: Session) -> None:
             first_response_minutes=120,
             resolution_minutes=60,
         )
-    service.update_settings(
+    setup.update_settings(
         session,
         community=world.community,
         actor=world.manager,
@@ -497,10 +501,10 @@ def test_sla_targets_and_working_hours(session: Session) -> None:
 
 def test_categories_are_community_editable(session: Session) -> None:
     world = make_world(session)
-    names = [c.name for c in service.list_categories(session, world.community)]
+    names = [c.name for c in setup.list_categories(session, world.community)]
     assert names == ["水电", "门窗", "电梯", "公共区域卫生", "安保", "绿化", "噪音", "停车", "其他"]
-    noise = service.find_category(session, community=world.community, code="noise")
-    service.save_category(
+    noise = setup.find_category(session, community=world.community, code="noise")
+    setup.save_category(
         session,
         community=world.community,
         actor=world.manager,
@@ -510,9 +514,9 @@ def test_categories_are_community_editable(session: Session) -> None:
         position=noise.position,
         active=False,
     )
-    assert service.find_category(session, community=world.community, code="noise") is None
+    assert setup.find_category(session, community=world.community, code="noise") is None
     with pytest.raises(DomainError):
-        service.save_category(
+        setup.save_category(
             session,
             community=world.community,
             actor=world.manager,
@@ -525,12 +529,12 @@ def test_categories_are_community_editable(session: Session) -> None:
 def test_unit_service_signals_for_collections(session: Session) -> None:
     world = make_world(session)
     low = resolved_ticket(session, world, now=NOW - timedelta(days=30))
-    service.rate(session, ticket=low, actor=world.owner, now=NOW - timedelta(days=29), score=1)
+    aftercare.rate(session, ticket=low, actor=world.owner, now=NOW - timedelta(days=29), score=1)
     good = resolved_ticket(session, world, now=NOW - timedelta(days=20))
-    service.rate(session, ticket=good, actor=world.owner, now=NOW - timedelta(days=19), score=4)
+    aftercare.rate(session, ticket=good, actor=world.owner, now=NOW - timedelta(days=19), score=4)
     make_ticket(session, world, now=NOW - timedelta(days=5))  # open and past its 48 h
     make_ticket(session, world, now=NOW)  # open, on time
-    signals = service.unit_service_signals(
+    signals = queries.unit_service_signals(
         session, unit_id=world.unit.id, since=NOW - timedelta(days=90), now=NOW
     )
     assert signals == {
@@ -542,12 +546,12 @@ def test_unit_service_signals_for_collections(session: Session) -> None:
         "reopened": 0,
         "open_service_tasks": 1,
     }
-    quiet = service.unit_service_signals(
+    quiet = queries.unit_service_signals(
         session, unit_id=world.other_unit.id, since=NOW - timedelta(days=90), now=NOW
     )
     assert quiet["mean_rating"] is None
     assert quiet["low_ratings"] == quiet["open_tickets"] == 0
-    lows = service.unit_low_ratings(session, unit_id=world.unit.id, since=NOW - timedelta(days=90))
+    lows = queries.unit_low_ratings(session, unit_id=world.unit.id, since=NOW - timedelta(days=90))
     assert [r["number"] for r in lows] == [low.number]
 
 
@@ -555,37 +559,37 @@ def test_board_filters_and_overdue(session: Session) -> None:
     world = make_world(session)
     late = make_ticket(session, world, now=NOW - timedelta(days=3))
     fresh = make_ticket(session, world, category="elevator", urgency="urgent")
-    service.assign(session, ticket=fresh, actor=world.cs, assignee=world.engineer, now=NOW)
+    workflow.assign(session, ticket=fresh, actor=world.cs, assignee=world.engineer, now=NOW)
     done = resolved_ticket(session, world)
-    board = service.board(session, staff=world.cs, filters=service.BoardFilters(), now=NOW)
+    board = queries.board(session, staff=world.cs, filters=queries.BoardFilters(), now=NOW)
     assert [t.id for t in board.tickets] == [fresh.id, late.id]  # urgent first
-    overdue = service.board(
-        session, staff=world.cs, filters=service.BoardFilters(overdue=True), now=NOW
+    overdue = queries.board(
+        session, staff=world.cs, filters=queries.BoardFilters(overdue=True), now=NOW
     )
     assert [t.id for t in overdue.tickets] == [late.id]
-    mine = service.board(
+    mine = queries.board(
         session,
         staff=world.cs,
-        filters=service.BoardFilters(assignee_id=world.engineer.id),
+        filters=queries.BoardFilters(assignee_id=world.engineer.id),
         now=NOW,
     )
     assert [t.id for t in mine.tickets] == [fresh.id]
-    unassigned = service.board(
-        session, staff=world.cs, filters=service.BoardFilters(assignee_id=0), now=NOW
+    unassigned = queries.board(
+        session, staff=world.cs, filters=queries.BoardFilters(assignee_id=0), now=NOW
     )
     assert [t.id for t in unassigned.tickets] == [late.id]
-    everything = service.board(
-        session, staff=world.cs, filters=service.BoardFilters(status="all"), now=NOW
+    everything = queries.board(
+        session, staff=world.cs, filters=queries.BoardFilters(status="all"), now=NOW
     )
     assert everything.total == 3
     assert done.id in [t.id for t in everything.tickets]
     other = make_world(session)
     assert (
-        service.board(
-            session, staff=other.cs, filters=service.BoardFilters(status="all"), now=NOW
+        queries.board(
+            session, staff=other.cs, filters=queries.BoardFilters(status="all"), now=NOW
         ).total
         == 0
     )
-    assert service.engineer_queue(session, engineer=world.engineer) == [fresh]
+    assert queries.engineer_queue(session, engineer=world.engineer) == [fresh]
     admin = factories.make_user(session, role="admin")
-    assert service.board(session, staff=admin, filters=service.BoardFilters(), now=NOW).total == 2
+    assert queries.board(session, staff=admin, filters=queries.BoardFilters(), now=NOW).total == 2

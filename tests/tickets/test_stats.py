@@ -11,8 +11,8 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from portal.communities.models import Community
+from portal.tickets import aftercare, setup, stats
 from portal.tickets import figures as charts
-from portal.tickets import service, stats
 from portal.tickets.models import Ticket, TicketRating
 from tests import factories
 from tests.tickets.util import make_world, resolved_ticket
@@ -38,7 +38,7 @@ def raw_ticket(
     due_in: timedelta = timedelta(hours=48),
 ) -> int:
     """Insert a ticket row with chosen timings (what the workflow would have stored)."""
-    cat = service.find_category(session, community=community, code=category)
+    cat = setup.find_category(session, community=community, code=category)
     if status is None:
         status = "closed" if res_s is not None else ("acknowledged" if first_s else "submitted")
     ticket_id = session.execute(
@@ -89,7 +89,7 @@ H = 3600
 
 def _hand_data(session: Session) -> Community:
     community = factories.make_community(session, code="HAND")
-    service.ensure_categories(session, community)
+    setup.ensure_categories(session, community)
     rows = [
         # first response s, resolution s, met flags, reopen, score
         {"first_s": 600, "res_s": 1 * H, "first_met": True, "res_met": True, "score": 5},
@@ -254,7 +254,7 @@ def _reference(values: list[int], p: Fraction) -> Decimal:
 )
 def test_sql_percentiles_equal_a_reference(session: Session, groups: list[list[int]]) -> None:
     community = factories.make_community(session)
-    service.ensure_categories(session, community)
+    setup.ensure_categories(session, community)
     codes = ["plumbing_electric", "elevator", "noise"]
     for code, values in zip(codes, groups, strict=False):
         for value in values:
@@ -268,7 +268,7 @@ def test_sql_percentiles_equal_a_reference(session: Session, groups: list[list[i
         now=NOW,
     )
     for code, values in zip(codes, groups, strict=False):
-        cat = service.find_category(session, community=community, code=code)
+        cat = setup.find_category(session, community=community, code=code)
         figure = found[(cat.id,)]
         assert figure.fr_n == len(values)
         assert figure.fr_median_s == _reference(values, Fraction(1, 2))
@@ -299,7 +299,7 @@ def test_figures_from_the_workflow(session: Session) -> None:
     start = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     for hours in (1, 2, 3, 4, 5, 60):
         ticket = resolved_ticket(session, world, now=start, hours=hours)
-        service.rate(
+        aftercare.rate(
             session,
             ticket=ticket,
             actor=world.owner,

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
-from portal.tickets import service
+from portal.tickets import aftercare, setup, workflow
 from portal.tickets.models import (
     SlaTarget,
     Ticket,
@@ -152,12 +152,12 @@ def test_owner_reopens_and_cancels(client: FlaskClient, session: Session) -> Non
 def test_recheck_answer_from_the_list(client: FlaskClient, session: Session) -> None:
     world = make_world(session)
     ticket = resolved_ticket(session, world, now=NOW - timedelta(days=20))
-    service.run_followups(session, day=NOW.date(), now=NOW)
+    aftercare.run_followups(session, day=NOW.date(), now=NOW)
     session.commit()
     _login(client, world.owner)
     page = client.get("/tickets/").get_data(as_text=True)
     assert "现在还正常吗" in page
-    prompt = service.pending_rechecks(session, user=world.owner)[0]
+    prompt = aftercare.pending_rechecks(session, user=world.owner)[0]
     response = client.post(
         f"/tickets/rechecks/{prompt.id}", data={"not_fixed": "1", "note": "又坏"}
     )
@@ -179,7 +179,7 @@ def test_staff_board_filters_and_bulk_acknowledge(client: FlaskClient, session: 
     for t in (first, second, late):
         assert t.number in board
     assert "tk-row-overdue" in board
-    elevator = service.find_category(session, community=world.community, code="elevator")
+    elevator = setup.find_category(session, community=world.community, code="elevator")
     filtered = client.get(f"/staff/tickets?category={elevator.id}").get_data(as_text=True)
     assert second.number in filtered
     assert first.number not in filtered
@@ -234,7 +234,7 @@ def test_dispatch_and_engineer_queue(client: FlaskClient, session: Session) -> N
 def test_engineer_cannot_change_someone_elses_ticket(client: FlaskClient, session: Session) -> None:
     world = make_world(session)
     ticket = make_ticket(session, world)
-    service.assign(session, ticket=ticket, actor=world.cs, assignee=world.engineer, now=NOW)
+    workflow.assign(session, ticket=ticket, actor=world.cs, assignee=world.engineer, now=NOW)
     session.commit()
     events = _count(session, TicketEvent)
     _login(client, world.engineer2)
@@ -296,17 +296,17 @@ def test_cs_files_on_behalf_and_records_phone_rating(client: FlaskClient, sessio
     ticket = session.scalar(select(Ticket))
     assert ticket.reporter_id == world.owner.id
     assert ticket.channel == "phone"
-    service.acknowledge(session, ticket=ticket, actor=world.cs, now=NOW)
-    service.resolve(session, ticket=ticket, actor=world.cs, now=NOW, note="电话指导业主复位")
+    workflow.acknowledge(session, ticket=ticket, actor=world.cs, now=NOW)
+    workflow.resolve(session, ticket=ticket, actor=world.cs, now=NOW, note="电话指导业主复位")
     session.commit()
     client.post(f"/staff/tickets/{ticket.id}/rate", data={"score": "1", "comment": "不满意"})
     rating = session.scalar(select(TicketRating))
     assert (rating.score, rating.channel) == (1, "phone")
     tasks = client.get("/staff/tickets/followups").get_data(as_text=True)
     assert ticket.number in tasks
-    followup = service.open_service_tasks(session, staff=world.cs)[0]
+    followup = aftercare.open_service_tasks(session, staff=world.cs)[0]
     client.post(f"/staff/tickets/followups/{followup.id}", data={"note": "已上门复查"})
-    assert service.open_service_tasks(session, staff=world.cs) == []
+    assert aftercare.open_service_tasks(session, staff=world.cs) == []
 
 
 def test_manager_settings(client: FlaskClient, session: Session) -> None:
@@ -359,7 +359,7 @@ def test_manager_settings(client: FlaskClient, session: Session) -> None:
             "hours-work_days": ["1", "2", "3", "4", "5"],
         },
     )
-    settings = service.get_settings(session, world.community.id)
+    settings = setup.get_settings(session, world.community.id)
     session.refresh(settings)
     assert (settings.business_hours, settings.work_start_min, settings.work_end_min) == (
         True,
@@ -428,9 +428,9 @@ def test_open311_key_page(client: FlaskClient, session: Session) -> None:
     page = client.post("/tickets/open311-keys", data={"label": "我的 App"})
     html = page.get_data(as_text=True)
     assert "o311_" in html
-    from portal.open311 import service as open311
+    from portal.tickets import keys
 
-    key = open311.user_keys(session, user=world.owner)[0]
+    key = keys.user_keys(session, user=world.owner)[0]
     _login(client, world.other_owner)
     assert client.post(f"/tickets/open311-keys/{key.id}/revoke").status_code == 404
     _login(client, world.owner)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.communities.models import Community, Unit
-from portal.tickets import service
+from portal.tickets import intake, workflow
 from portal.tickets.models import Ticket
 from tests import factories
 from tests.factories import NOW
@@ -61,7 +61,7 @@ def make_ticket(
     **kwargs: Any,
 ) -> Ticket:
     kwargs.setdefault("unit", world.unit)
-    return service.create_ticket(
+    return intake.create_ticket(
         session,
         community=world.community,
         actor=kwargs.pop("actor", world.owner),
@@ -77,15 +77,15 @@ def resolved_ticket(
 ) -> Ticket:
     """A ticket acknowledged after 10 minutes, assigned, and resolved `hours` later."""
     ticket = make_ticket(session, world, now=now, **kwargs)
-    service.acknowledge(session, ticket=ticket, actor=world.cs, now=now + timedelta(minutes=10))
-    service.assign(
+    workflow.acknowledge(session, ticket=ticket, actor=world.cs, now=now + timedelta(minutes=10))
+    workflow.assign(
         session,
         ticket=ticket,
         actor=world.cs,
         assignee=world.engineer,
         now=now + timedelta(minutes=12),
     )
-    service.resolve(
+    workflow.resolve(
         session,
         ticket=ticket,
         actor=world.engineer,

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from portal.errors import DomainError
-from portal.transparency import budgets, funds, publication, statements, summary
+from portal.publication import service as publication
+from portal.transparency import budgets, funds, statements, summary
 from portal.transparency import service as spending
 from portal.transparency.models import Budget, FundMovement, RecordStatus
 from tests import factories

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portal.api.openapi import build_document
-from portal.reports import queries
-from portal.transparency import publication
+from portal.publication import service as publication
+from portal.transparency import queries
 from portal.transparency.models import SpendingItem
 from tests import factories
 from tests.factories import PASSWORD

@@ -9,8 +9,9 @@ from portal.demo import service as demo
 from portal.notices import demo as notices_demo
 from portal.notices import service as notices
 from portal.notices.models import Notice
+from portal.publication import service as publication
 from portal.transparency import demo as transparency_demo
-from portal.transparency import publication, summary
+from portal.transparency import summary
 from portal.transparency.models import FundMovement, SpendingItem
 from tests.factories import NOW
 

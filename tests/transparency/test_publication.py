@@ -5,8 +5,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal.transparency import publication
-from portal.transparency.models import PublicationEntry
+from portal.publication import service as publication
+from portal.publication.models import PublicationEntry
 from tests import factories
 from tests.factories import NOW
 

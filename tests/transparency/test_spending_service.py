@@ -6,10 +6,11 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
 from portal.errors import DomainError
-from portal.transparency import publication, summary
+from portal.publication import service as publication
+from portal.publication.models import PublicationEntry
 from portal.transparency import service as spending
+from portal.transparency import summary
 from portal.transparency.models import (
-    PublicationEntry,
     RecordStatus,
     SpendingCategory,
     SpendingEvidence,

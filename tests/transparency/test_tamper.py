@@ -8,12 +8,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from portal.communities.models import Community
-from portal.transparency import budgets, funds, publication, statements
+from portal.publication import service as publication
+from portal.publication.models import PublicationEntry
+from portal.transparency import budgets, funds, statements
 from portal.transparency.models import (
     AnnualStatement,
     BudgetLine,
     FundMovement,
-    PublicationEntry,
     SpendingEvidence,
     SpendingItem,
 )

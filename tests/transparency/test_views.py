@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from portal.reports import queries
-from portal.transparency import publication
+from portal.publication import service as publication
+from portal.publication.models import PublicationEntry
+from portal.transparency import queries
 from portal.transparency.models import (
     Budget,
     FundMovement,
-    PublicationEntry,
     RecordStatus,
     SpendingCategory,
     SpendingEvidence,
@@ -29,7 +29,7 @@ from tests.transparency.helpers import TODAY
 
 
 class FakeBilling:
-    """Stands in for portal.billing.service: the three functions transparency reads."""
+    """Stands in for billing's published figures: the three functions transparency reads."""
 
     def __init__(self, fee_fen: int = 360_000) -> None:
         self.fee_fen = fee_fen

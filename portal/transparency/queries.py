@@ -1,8 +1,9 @@
-"""KPI figures from other domains, read through their published functions when they exist.
+"""Billing's figures as the transparency pages show them: collection rates, fee standards in
+force, an owner's fees for a year. Everything an owner sees of other owners is aggregate and
+k-anonymous (k = 5).
 
-Billing is built separately: every call here is guarded, so the transparency pages work (and
-show nothing for a section) when the billing module or one of its functions is absent.
-Everything an owner sees of other owners is aggregate and k-anonymous (k = 5).
+Billing comes through billing_service(), which tests replace to feed fixed figures; a page
+still renders (and shows nothing for a section) when a figure is missing.
 """
 
 from __future__ import annotations
@@ -10,19 +11,24 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from types import ModuleType
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.domains import optional_module
+from portal.billing import queries as billing_queries
+from portal.billing import standards as billing_standards
 
 K_ANONYMITY = 5
 
 
-def billing_service() -> ModuleType | None:
-    """portal.billing.service when it exists (tests replace this function)."""
-    return optional_module("billing", "service")
+def billing_service() -> Any:
+    """Billing's published figures (tests replace this function to feed fixed ones)."""
+    return SimpleNamespace(
+        current_standards=billing_standards.current_standards,
+        collection_stats=billing_queries.collection_stats,
+        owner_fee_for_year=billing_queries.owner_fee_for_year,
+    )
 
 
 def _billing(name: str) -> Any:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.communities.models import Community
-from portal.transparency.models import PublicationEntry
+from portal.publication.models import PublicationEntry
 
 GENESIS = "0" * 64
 

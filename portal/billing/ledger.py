@@ -17,9 +17,16 @@ from sqlalchemy import bindparam, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.billing.models import Bill, BillLine
+from portal.billing.models import (
+    Account,
+    AccountKind,
+    Bill,
+    BillLine,
+    EntryKind,
+    JournalEntry,
+    Posting,
+)
 from portal.errors import Conflict, DomainError
-from portal.ledger.models import Account, AccountKind, EntryKind, JournalEntry, Posting
 
 
 @dataclass(frozen=True)

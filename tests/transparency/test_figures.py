@@ -1,7 +1,7 @@
 import json
 from decimal import Decimal
 
-from portal.reports import figures
+from portal.transparency import figures
 
 
 def test_category_bar_is_horizontal_in_yuan_largest_on_top() -> None:

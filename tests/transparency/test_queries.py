@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from portal.reports import queries
+from portal.transparency import queries
 
 
 def _billing(stats: dict[str, Any]) -> SimpleNamespace:

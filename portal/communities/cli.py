@@ -1,9 +1,15 @@
+"""`flask users create`: a user with a role scoped to a community (and, for an owner, a unit).
+
+The command lives with communities because a user's scope is a community and a unit, which
+accounts (listed before communities in DOMAINS) does not know.
+"""
+
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from portal.accounts import service
+from portal.accounts import service as accounts
 from portal.accounts.models import Role
 from portal.communities import service as communities
 from portal.errors import DomainError
@@ -39,8 +45,8 @@ def create_command(
             if unit is None:
                 raise DomainError(f"unit {unit_code} is not in community {community.code}")
         now = now_utc()
-        user = service.create_user(db.session, username=username, password=password, now=now)
-        service.grant_role(
+        user = accounts.create_user(db.session, username=username, password=password, now=now)
+        accounts.grant_role(
             db.session, user=user, role=role, community_id=community.id if community else None
         )
         if unit is not None:

@@ -1,0 +1,276 @@
+"""Billing runs: a period's bills for every unit from the standards in force, posted to
+the ledger (re-running a period creates nothing), and prepayment applied to them."""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.audit import service as audit
+from portal.billing import holds, ledger
+from portal.billing.models import (
+    Basis,
+    Bill,
+    BillLine,
+    EntryKind,
+    FeeStandard,
+    LineKind,
+)
+from portal.billing.standards import current_standards
+from portal.communities.models import (
+    BillingCycle,
+    Community,
+    Unit,
+)
+from portal.errors import DomainError
+from portal.money import line_amount_fen
+from portal.timeutil import local_today, zone
+
+DUE_DAYS = 15  # due on the 15th day after issue unless the contract says otherwise
+
+
+# ---------------------------------------------------------------- billing runs
+
+
+def period_start(text: str) -> date:
+    """Parse 'YYYY-MM' into the first day of that month."""
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1)
+    except (ValueError, TypeError) as exc:
+        raise DomainError(_l("账期格式应为 YYYY-MM"), field="period") from exc
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class PlannedLine:
+    item_code: str
+    item_name: str
+    standard: FeeStandard
+    quantity: Decimal
+    months: int
+    amount_fen: int
+    explanation: str
+
+
+@dataclass
+class PlannedBill:
+    unit: Unit
+    lines: list[PlannedLine]
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(line.amount_fen for line in self.lines)
+
+
+@dataclass
+class RunResult:
+    period: date
+    months: int
+    created: int = 0
+    existing: int = 0
+    without_standard: int = 0
+    amount_fen: int = 0
+    planned: int = 0
+
+
+def _cycle(community: Community, period: date) -> int:
+    if community.billing_cycle == BillingCycle.QUARTERLY:
+        if period.month % 3 != 1:
+            raise DomainError(
+                _l("本小区按季度计费，账期须为季度首月（1、4、7、10 月）"), field="period"
+            )
+        return 3
+    return 1
+
+
+def plan_bills(
+    session: Session, *, community: Community, period: date
+) -> tuple[list[PlannedBill], RunResult]:
+    """What a run would create (for preview): bills for units without one for the period."""
+    months = _cycle(community, period)
+    result = RunResult(period=period, months=months)
+    standards = defaultdict(list)
+    for standard in current_standards(session, community_id=community.id, on=period):
+        if standard.basis != Basis.METERED and standard.rate > 0:
+            standards[standard.property_type].append(standard)
+    billed = set(
+        session.scalars(
+            select(Bill.unit_id).where(Bill.community_id == community.id, Bill.period == period)
+        )
+    )
+    result.existing = len(billed)
+    planned: list[PlannedBill] = []
+    units = session.scalars(select(Unit).where(Unit.community_id == community.id).order_by(Unit.id))
+    for unit in units:
+        if unit.id in billed:
+            continue
+        lines = []
+        for standard in standards.get(unit.property_type, []):
+            if standard.basis == Basis.PER_M2_MONTH:
+                quantity = unit.area_m2
+                explanation = f"{unit.area_m2}㎡ × {standard.rate} 元/㎡·月 × {months} 月"
+            else:
+                quantity = Decimal(1)
+                explanation = f"1 户 × {standard.rate} 元/户·月 × {months} 月"
+            amount = line_amount_fen(quantity * months, standard.rate)
+            if amount > 0:
+                lines.append(
+                    PlannedLine(
+                        standard.item_code,
+                        standard.item_name,
+                        standard,
+                        quantity,
+                        months,
+                        amount,
+                        explanation,
+                    )
+                )
+        if lines:
+            planned.append(PlannedBill(unit, lines))
+        else:
+            result.without_standard += 1
+    result.amount_fen = sum(p.amount_fen for p in planned)
+    result.planned = len(planned)
+    return planned, result
+
+
+def generate_bills(
+    session: Session,
+    *,
+    community: Community,
+    period: date,
+    now: datetime,
+    actor_id: int | None = None,
+) -> RunResult:
+    """Create one bill per unit for the period; re-running the same period creates nothing."""
+    planned, result = plan_bills(session, community=community, period=period)
+    today = local_today(zone(community.timezone), now=now)
+    # A run inside its own period (the normal monthly cron) issues today; a catch-up run for
+    # a past period, or one made in advance, issues on the period's first day.
+    issued_on = today if period <= today < add_months(period, result.months) else period
+    due = issued_on + timedelta(days=DUE_DAYS)
+    in_credit = ledger.units_in_credit(session, community_id=community.id)
+    bills: list[Bill] = []
+    for plan in planned:
+        bill = Bill(
+            community_id=community.id,
+            unit_id=plan.unit.id,
+            period=period,
+            period_months=result.months,
+            issued_on=issued_on,
+            due_date=due,
+            amount_fen=plan.amount_fen,
+            outstanding_fen=plan.amount_fen,
+            waived_fen=0,
+            created_at=now,
+        )
+        bill.lines = [
+            BillLine(
+                kind=LineKind.CHARGE,
+                item_code=p.item_code,
+                item_name=p.item_name,
+                fee_standard_id=p.standard.id,
+                quantity=p.quantity,
+                rate=p.standard.rate,
+                months=p.months,
+                amount_fen=p.amount_fen,
+                outstanding_fen=p.amount_fen,
+                waived_fen=0,
+                explanation=p.explanation,
+            )
+            for p in plan.lines
+        ]
+        bills.append(bill)
+    session.add_all(bills)
+    session.flush()  # one batched INSERT per table for the whole run
+    ledger.post_many(
+        session,
+        [ledger.bill_entry(session, bill=bill, now=now, actor_id=actor_id) for bill in bills],
+        move_lines=False,
+    )
+    for bill in bills:
+        if bill.unit_id in in_credit:
+            apply_prepayment(session, unit_id=bill.unit_id, community_id=community.id, now=now)
+    result.created = len(bills)
+    if result.created:
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="billing.generate",
+            target_type="community",
+            target_id=community.id,
+            community_id=community.id,
+            now=now,
+            details={
+                "period": period.isoformat(),
+                "created": result.created,
+                "amount_fen": result.amount_fen,
+            },
+        )
+    return result
+
+
+def apply_prepayment(session: Session, *, unit_id: int, community_id: int, now: datetime) -> int:
+    """Use the unit's credit balance on its open lines (oldest first); returns fen applied."""
+    available = ledger.prepayment_balance(session, unit_id=unit_id)
+    if available <= 0:
+        return 0
+    lines = ledger.open_lines(session, unit_ids=[unit_id])
+    allocations, rest = ledger.allocate(
+        session,
+        amount_fen=available,
+        lines=lines,
+        held_fen=holds.held_amounts(session, unit_ids=[unit_id]),
+    )
+    used = available - rest
+    if used <= 0:
+        return 0
+    ar = ledger.receivable(session, community_id=community_id, unit_id=unit_id)
+    legs = [
+        ledger.Leg(ledger.prepayment(session, community_id=community_id, unit_id=unit_id), used)
+    ]
+    legs += [ledger.Leg(ar, -a.amount_fen, a.line_id) for a in allocations]
+    ledger.post(
+        session,
+        community_id=community_id,
+        kind=EntryKind.PREPAYMENT_APPLIED,
+        memo="预存款抵扣",
+        source_type="unit",
+        source_id=unit_id,
+        legs=legs,
+        now=now,
+    )
+    for listener in _prepayment_listeners:
+        listener(session, unit_id=unit_id, amount_fen=used)
+    return used
+
+
+class PrepaymentListener(Protocol):
+    def __call__(self, session: Session, *, unit_id: int, amount_fen: int) -> None: ...
+
+
+# Called in the same transaction whenever a unit's credit balance is used on its bills. The
+# only listener is payments' release_refund_due (an overpayment used on a bill is no longer
+# due for refund): payments keeps those flags and sits above billing, so it registers here.
+_prepayment_listeners: list[PrepaymentListener] = []
+
+
+def on_prepayment_used(listener: PrepaymentListener) -> None:
+    """Have `listener(session, unit_id=, amount_fen=)` run whenever prepayment is applied."""
+    if listener not in _prepayment_listeners:
+        _prepayment_listeners.append(listener)
