@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -19,6 +20,7 @@ DOMAINS = (
     "communities",
     "audit",
     "uploads",
+    "notify",
     "transparency",
     "notices",
     "billing",
@@ -29,7 +31,6 @@ DOMAINS = (
     "feedback",
     "disputes",
     "collections",
-    "notify",
     "reports",
 )
 
@@ -42,6 +43,7 @@ class NavItem:
     label: Any
     roles: tuple[str, ...] = ("*",)
     order: int = 50
+    badge: Callable[[], int] | None = None  # a count shown beside the label (e.g. unread)
 
 
 def optional_module(domain: str, name: str) -> ModuleType | None:

@@ -13,6 +13,8 @@ from portal.billing.models import Bill
 from portal.communities.models import Community, Ownership, Unit
 from portal.demo.service import DemoContext
 from portal.domains import optional_module
+from portal.notify import service as notify
+from portal.notify.channels import InboxChannel
 from portal.payments.bulk import ImportRow, import_payments
 from portal.payments.models import Channel
 from portal.timeutil import DEFAULT_TZ, local_today
@@ -23,6 +25,7 @@ STANDARDS = [  # (property type, item, basis, rate)
     ("commercial", "property_service", "per_m2_month", "4.80"),
     ("commercial", "garbage", "per_unit_month", "30.00"),
 ]
+INBOX_ONLY = {"inbox": InboxChannel()}
 ONLINE = [
     (Channel.WECHAT, 45),
     (Channel.ALIPAY, 30),
@@ -138,7 +141,15 @@ def _bills_and_payments(
     billed = collected = 0
     while period <= today:
         run_at = _instant(period, 0)
-        service.generate_bills(session, community=community, period=period, now=run_at)
+        # Only the current period's bills are announced to owners (the history is not news).
+        announce = service.add_months(period, step) > today
+        service.generate_bills(
+            session, community=community, period=period, now=run_at, announce=announce
+        )
+        if announce:  # the announcements reach the inboxes at the run's instant (09:00)
+            notify.send_due(
+                session, now=run_at, channels=INBOX_ONLY, commit=session.flush, only=("inbox",)
+            )
         bills = session.scalars(
             select(Bill).where(Bill.community_id == community.id, Bill.period == period)
         ).all()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit import service as audit
+from portal.billing import messages
 from portal.billing.models import (
     FEE_ITEMS,
     Basis,
@@ -352,8 +353,10 @@ def generate_bills(
     period: date,
     now: datetime,
     actor_id: int | None = None,
+    announce: bool = True,
 ) -> RunResult:
-    """Create one bill per unit for the period; re-running the same period creates nothing."""
+    """Create one bill per unit for the period; re-running the same period creates nothing.
+    announce=False skips the bill-issued messages (demo history, bulk back-fills)."""
     planned, result = plan_bills(session, community=community, period=period)
     today = local_today(zone(community.timezone), now=now)
     # A run inside its own period (the normal monthly cron) issues today; a catch-up run for
@@ -418,6 +421,8 @@ def generate_bills(
                 "amount_fen": result.amount_fen,
             },
         )
+    if announce:
+        messages.queue_bills_issued(session, bills=bills, community=community, now=now)
     return result
 
 

@@ -29,6 +29,7 @@ from portal.audit import service as audit
 from portal.billing import service as billing
 from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.communities.models import Community, Ownership, Unit
+from portal.disputes import messages
 from portal.disputes.models import (
     FAVOURABLE_OUTCOMES,
     OPEN_STATUSES,
@@ -905,6 +906,7 @@ def _offer(
         select(DisputeProposal).where(DisputeProposal.dispute_id == dispute.id)
     ):
         session.expire(other, ["status"])
+    messages.queue_dispute_answered(session, dispute=dispute, proposal=proposal, now=now)
 
 
 def get_proposal(session: Session, *, dispute: Dispute, proposal_id: Any) -> DisputeProposal:

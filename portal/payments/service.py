@@ -28,6 +28,7 @@ from portal.communities.models import Community, Unit
 from portal.errors import Conflict, DomainError, NotFound
 from portal.ledger import service as ledger
 from portal.ledger.models import Account, EntryKind, JournalEntry, Posting
+from portal.payments import messages
 from portal.payments.gateways.base import (
     CheckoutRequest,
     Gateway,
@@ -908,4 +909,5 @@ def debit_due_bills(session: Session, *, community: Community, on: date, now: da
         session.flush()
         credit(session, payment=payment, bill_ids=[bill.id], flag_excess=True, now=now)
         count += 1
+    messages.queue_autodebit_results(session, community=community, on=on, now=now)
     return count

@@ -26,6 +26,12 @@ def index() -> ResponseReturnValue:
         ledger = optional_module("ledger", "service")
         if ledger is not None:
             balances = {u.id: ledger.unit_balance(db.session, unit_id=u.id) for u in my_units}
+    notify = optional_module("notify", "service")
+    unread = (
+        notify.unread_count(db.session, current_user)
+        if notify is not None and current_user.is_authenticated
+        else 0
+    )
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)
@@ -35,6 +41,7 @@ def index() -> ResponseReturnValue:
         my_units=my_units,
         staff_communities=staff_list,
         balances=balances,
+        unread=unread,
     )
 
 

@@ -21,6 +21,7 @@ from portal.accounts.models import RoleAssignment, User
 from portal.audit import service as audit
 from portal.communities.models import Building, Community, Ownership, Unit
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
+from portal.tickets import messages
 from portal.tickets.models import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -496,6 +497,7 @@ def _event(
     )
     session.add(event)
     session.flush()
+    messages.queue_ticket_update(session, ticket=ticket, event=event, now=now)
     return event
 
 

@@ -1,0 +1,166 @@
+"""Messages about bills: bill issued (after a billing run) and due in 3 days (daily).
+
+Billing owns these events, so it composes their context and hands them to notify's outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.billing.models import Bill, BillLine
+from portal.communities.models import Community
+from portal.money import format_fen
+from portal.notify import service as notify
+from portal.notify.models import Category, Reason
+from portal.transparency import summary
+
+DUE_SOON_DAYS = 3
+
+
+def period_label(bill: Bill) -> tuple[str, str]:
+    """The bill's period in Chinese and English: 2026年12月 / 2026-12, or a quarter."""
+    if bill.period_months == 3:
+        quarter = (bill.period.month - 1) // 3 + 1
+        return f"{bill.period.year}年第{quarter}季度", f"{bill.period.year} Q{quarter}"
+    return f"{bill.period.year}年{bill.period.month}月", bill.period.strftime("%Y-%m")
+
+
+def _held_per_bill(session: Session, bills: Sequence[Bill]) -> dict[int, int]:
+    from portal.billing import service as billing
+
+    held_lines = billing.held_amounts(session, unit_ids=list({b.unit_id for b in bills}))
+    if not held_lines:
+        return {}
+    out: dict[int, int] = {}
+    for line_id, bill_id in session.execute(
+        select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(held_lines)))
+    ):
+        out[bill_id] = out.get(bill_id, 0) + held_lines[line_id]
+    return out
+
+
+def spending_line(session: Session, community: Community, period: date) -> tuple[str, str]:
+    """One line of what the fees paid for in the month before `period` (Chinese, English)."""
+    month = (period.replace(day=1) - timedelta(days=1)).replace(day=1)
+    rows = summary.spending_by_category(
+        session, community_id=community.id, year=month.year, month=month.month
+    )
+    spent = sorted((r for r in rows if r.month_fen > 0), key=lambda r: -r.month_fen)
+    if not spent:
+        return (
+            f"{month.month}月的支出明细在小区收支公开页可查。",
+            f"What the fees paid for in {month:%B} is published on the community page.",
+        )
+    top = "、".join(f"{r.name} {format_fen(r.month_fen)}" for r in spent[:3])
+    top_en = ", ".join(f"{r.name} {format_fen(r.month_fen)}" for r in spent[:3])
+    total = format_fen(sum(r.month_fen for r in spent))
+    return (
+        f"{month.month}月物业费主要用于：{top}（当月支出共 {total}）。",
+        f"In {month:%B} the fees paid mainly for: {top_en} (total {total}).",
+    )
+
+
+def _queue_bill(
+    session: Session,
+    *,
+    bill: Bill,
+    community: Community,
+    reason: str,
+    event: str,
+    held_fen: int,
+    extra: dict[str, str],
+    now: datetime,
+) -> int:
+    owners = notify.owners_of_units(session, [bill.unit_id]).get(bill.unit_id, [])
+    zh, en = period_label(bill)
+    payable = max(0, bill.outstanding_fen - held_fen)
+    queued = 0
+    for owner in owners:
+        queued += len(
+            notify.queue_message(
+                session,
+                event_key=f"{event}:bill:{bill.id}",
+                recipient=owner,
+                community_id=community.id,
+                unit_id=bill.unit_id,
+                reason=reason,
+                category=Category.MONEY,
+                template_key=reason,
+                context={
+                    "period": zh,
+                    "period_en": en,
+                    "amount_fen": payable,
+                    "due_date": bill.due_date.isoformat(),
+                    "pay_url": notify.public_url(f"/bills/{bill.id}"),
+                    **extra,
+                },
+                related_type="bill",
+                related_id=bill.id,
+                amount_fen=payable,
+                held_fen=held_fen,
+                now=now,
+            )
+        )
+    return queued
+
+
+def queue_bills_issued(
+    session: Session, *, bills: Sequence[Bill], community: Community, now: datetime
+) -> int:
+    """Tell each owner their new bill: period, amount, due date, pay link, and one line of
+    what the fees paid for last month (the seeds' 温馨提示 at the start of each cycle)."""
+    if not bills:
+        return 0
+    held = _held_per_bill(session, bills)
+    line, line_en = spending_line(session, community, bills[0].period)
+    extra = {
+        "spending_line": line,
+        "spending_line_en": line_en,
+        "spending_url": notify.public_url(f"/c/{community.code}/spending"),
+    }
+    return sum(
+        _queue_bill(
+            session,
+            bill=bill,
+            community=community,
+            reason=Reason.BILL_ISSUED,
+            event="bill_issued",
+            held_fen=held.get(bill.id, 0),
+            extra=extra,
+            now=now,
+        )
+        for bill in bills
+    )
+
+
+def queue_due_soon(session: Session, day: date, now: datetime) -> int:
+    """Remind owners of bills due in 3 days that are still open (idempotent per bill)."""
+    bills = list(
+        session.scalars(
+            select(Bill)
+            .where(Bill.due_date == day + timedelta(days=DUE_SOON_DAYS), Bill.outstanding_fen > 0)
+            .order_by(Bill.community_id, Bill.id)
+        )
+    )
+    held = _held_per_bill(session, bills)
+    communities = {c.id: c for c in session.scalars(select(Community))}
+    return sum(
+        _queue_bill(
+            session,
+            bill=bill,
+            community=communities[bill.community_id],
+            reason=Reason.DUE_SOON,
+            event="due_soon",
+            held_fen=held.get(bill.id, 0),
+            extra={},
+            now=now,
+        )
+        for bill in bills
+    )
+
+
+notify.register_daily("due_soon", queue_due_soon)
