@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import User
 from portal.billing.models import Bill, BillLine
 from portal.communities.models import Community
 from portal.money import format_fen
@@ -73,9 +74,9 @@ def _queue_bill(
     event: str,
     held_fen: int,
     extra: dict[str, str],
+    owners: list[User],
     now: datetime,
 ) -> int:
-    owners = notify.owners_of_units(session, [bill.unit_id]).get(bill.unit_id, [])
     zh, en = period_label(bill)
     payable = max(0, bill.outstanding_fen - held_fen)
     queued = 0
@@ -116,6 +117,7 @@ def queue_bills_issued(
     if not bills:
         return 0
     held = _held_per_bill(session, bills)
+    owners = notify.owners_of_units(session, [b.unit_id for b in bills])
     line, line_en = spending_line(session, community, bills[0].period)
     extra = {
         "spending_line": line,
@@ -131,6 +133,7 @@ def queue_bills_issued(
             event="bill_issued",
             held_fen=held.get(bill.id, 0),
             extra=extra,
+            owners=owners.get(bill.unit_id, []),
             now=now,
         )
         for bill in bills
@@ -147,6 +150,7 @@ def queue_due_soon(session: Session, day: date, now: datetime) -> int:
         )
     )
     held = _held_per_bill(session, bills)
+    owners = notify.owners_of_units(session, [b.unit_id for b in bills])
     communities = {c.id: c for c in session.scalars(select(Community))}
     return sum(
         _queue_bill(
@@ -157,6 +161,7 @@ def queue_due_soon(session: Session, day: date, now: datetime) -> int:
             event="due_soon",
             held_fen=held.get(bill.id, 0),
             extra={},
+            owners=owners.get(bill.unit_id, []),
             now=now,
         )
         for bill in bills
