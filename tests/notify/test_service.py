@@ -39,7 +39,8 @@ def test_default_channels_are_inbox_and_sms_for_money(session: Session, configur
     messages = by_channel(queue(session, world))
     assert set(messages) == {"inbox", "sms"}
     assert messages["sms"].address == "13812341234"
-    assert "王先生" in messages["inbox"].text and "¥250.00" in messages["inbox"].text
+    assert "王先生" in messages["inbox"].text
+    assert "¥250.00" in messages["inbox"].text
     assert messages["inbox"].status == MessageStatus.QUEUED
 
 
@@ -206,7 +207,8 @@ def test_a_run_at_2230_sends_nothing_and_defers_to_0800(
     queue(session, world, now=SHANGHAI_2230)
     sms = FakeChannel("sms")
     report = _send(session, SHANGHAI_2230, sms=sms)
-    assert report.outcomes.get("delivered", 0) == 0 and sms.sent == []
+    assert report.outcomes.get("delivered", 0) == 0
+    assert sms.sent == []
     eight = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
     rows = session.scalars(select(Message)).all()
     assert {(m.status, m.defer_reason, m.not_before) for m in rows} == {
@@ -225,7 +227,8 @@ def test_retries_back_off_then_sms_falls_back_to_inbox(session: Session, configu
     now = SHANGHAI_1030
     assert _send(session, now, sms=sms).outcomes == {"retry": 1}
     message = session.scalar(select(Message).where(Message.channel == "sms"))
-    assert message.not_before == now + timedelta(minutes=5) and message.attempts == 1
+    assert message.not_before == now + timedelta(minutes=5)
+    assert message.attempts == 1
     assert _send(session, now + timedelta(minutes=4), sms=sms).outcomes == {}
     assert _send(session, now + timedelta(minutes=5), sms=sms).outcomes == {"retry": 1}
     session.refresh(message)
@@ -235,7 +238,8 @@ def test_retries_back_off_then_sms_falls_back_to_inbox(session: Session, configu
     session.refresh(message)
     assert (message.status, message.attempts) == ("failed", 3)
     inbox = session.scalar(select(Message).where(Message.channel == "inbox"))
-    assert inbox.fallback_of_id == message.id and inbox.status == "delivered"
+    assert inbox.fallback_of_id == message.id
+    assert inbox.status == "delivered"
     assert service.unread_count(session, world.owner) == 1
     # A failed SMS never reached the owner: it is not a contact attempt.
     assert session.scalar(select(func.count(ContactAttempt.id))) == 0
@@ -345,9 +349,11 @@ def test_failed_receipt_falls_back_to_inbox(session: Session, configured: Flask)
         error="号码停机",
         now=SHANGHAI_1030,
     )
-    assert sms.status == "failed" and sms.last_error == "号码停机"
+    assert sms.status == "failed"
+    assert sms.last_error == "号码停机"
     inbox = session.scalar(select(Message).where(Message.channel == "inbox"))
-    assert inbox is not None and inbox.fallback_of_id == sms.id
+    assert inbox is not None
+    assert inbox.fallback_of_id == sms.id
 
 
 def test_inbox_read_and_unread(session: Session, configured: Flask) -> None:
@@ -427,7 +433,8 @@ def test_english_readers_get_the_english_text(session: Session) -> None:
         world,
         context={"period": "2026年12月", "period_en": "2026-12", "amount_fen": 25000},
     )[0]
-    assert inbox.language == "en" and inbox.text.startswith("Dear 王先生, the 2026-12")
+    assert inbox.language == "en"
+    assert inbox.text.startswith("Dear 王先生, the 2026-12")
 
 
 def test_template_with_unknown_placeholder_is_refused(session: Session) -> None:
@@ -444,7 +451,8 @@ def test_template_with_unknown_placeholder_is_refused(session: Session) -> None:
             actor_id=manager.id,
             now=SHANGHAI_1030,
         )
-    assert caught.value.code == "unknown_placeholder" and "{amout}" in caught.value.message
+    assert caught.value.code == "unknown_placeholder"
+    assert "{amout}" in caught.value.message
     assert tpl.current(session, "due_soon").version == 0
 
 
