@@ -194,6 +194,7 @@ class WebhookChannel:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 raw = response.read(65536)
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the connection open otherwise
             raise DeliveryError(
                 f"provider answered HTTP {exc.code}", retryable=exc.code >= 500 or exc.code == 429
             ) from exc
