@@ -43,8 +43,12 @@ class SettingsForm(FlaskForm):
 
 class TemplateForm(FlaskForm):
     subject_zh = StringField(_l("标题（中文）"), validators=[Length(max=200)])
-    body_zh = TextAreaField(_l("正文（中文）"), validators=[Length(max=2000)])
+    body_zh = TextAreaField(
+        _l("正文（中文）"), validators=[Length(max=2000)], render_kw={"rows": 7}
+    )
     subject_en = StringField(_l("标题（英文）"), validators=[Length(max=200)])
-    body_en = TextAreaField(_l("正文（英文）"), validators=[Length(max=2000)])
+    body_en = TextAreaField(
+        _l("正文（英文）"), validators=[Length(max=2000)], render_kw={"rows": 7}
+    )
     note = StringField(_l("修改说明"), validators=[Optional(), Length(max=200)])
     preview_unit = SelectField(_l("用哪位业主的资料预览"), validate_choice=False)
