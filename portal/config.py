@@ -94,6 +94,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,  # several photos; each file is checked too
         "UPLOAD_FOLDER": env.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
         "DEVELOPMENT": development,
+        # Outbound messages (notify): a channel whose settings are absent is not used.
+        "SMTP_URL": env.get("SMTP_URL") or None,  # smtp://user:pass@host:port
+        "SMTP_FROM": env.get("SMTP_FROM") or "no-reply@clearfee.local",
+        "SMTP_TIMEOUT_S": int(env.get("SMTP_TIMEOUT_S", "10")),
+        "SMS_WEBHOOK_URL": env.get("SMS_WEBHOOK_URL") or None,
+        "WECHAT_WEBHOOK_URL": env.get("WECHAT_WEBHOOK_URL") or None,
+        "NOTIFY_WEBHOOK_SECRET": env.get("NOTIFY_WEBHOOK_SECRET") or None,
+        "NOTIFY_WEBHOOK_TIMEOUT_S": int(env.get("NOTIFY_WEBHOOK_TIMEOUT_S", "10")),
+        # Links in messages are absolute: the address owners reach the portal at.
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -40,8 +41,10 @@ DOMAINS = (
     "transparency",
     "tickets",  # repair requests, SLA, ratings, follow-ups, Open311 keys
     "open311",  # GeoReport v2 on top of tickets
-    "feedback",  # surveys and satisfaction; collections reads it
     "disputes",  # objections to bill lines (billing holds), spending, standards, service
+    # Complaints, surveys and each unit's satisfaction profile, which reads service disputes;
+    # collections reads the profile.
+    "feedback",
     "collections",  # arrears cases: reads billing, payments, feedback, tickets, disputes
     "reports",  # KPIs across domains and the public stats API
     "site",  # the landing page: a user's units and balances
@@ -56,6 +59,7 @@ class NavItem:
     label: Any
     roles: tuple[str, ...] = ("*",)
     order: int = 50
+    badge: Callable[[], int] | None = None  # a count shown beside the label (e.g. unread)
 
 
 def optional_module(domain: str, name: str) -> ModuleType | None:

@@ -9,6 +9,7 @@ from flask import Flask, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal.money import format_fen
 from portal.timeutil import DEFAULT_TZ, to_local, zone
@@ -66,7 +67,13 @@ def nav_items() -> list[tuple[str, Any]]:
     roles = current_user.role_names()
     for item in current_app.extensions.get("clearfee_nav", []):
         if "*" in item.roles or "admin" in roles or roles.intersection(item.roles):
-            items.append((url_for(item.endpoint), item.label))
+            count = item.badge() if item.badge else 0
+            text = (
+                Markup('{} <span class="count-badge">{}</span>').format(item.label, count)
+                if count
+                else item.label
+            )
+            items.append((url_for(item.endpoint), text))
     return items
 
 

@@ -63,7 +63,9 @@ def test_holds_revision_backfills_open_bill_line_disputes(empty_database_url: st
     app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": empty_database_url})
     directory = str(ROOT / "migrations")
     with app.app_context():
-        upgrade(directory=directory, revision="0005disputes")
+        # The rows are made with today's models at head (older schemas lack today's columns),
+        # then the schema goes back to 0005 and up through 0006, whose backfill is the subject.
+        upgrade(directory=directory)
         unit, bills = factories.make_billed_unit(db.session, periods=("2026-08", "2026-09"))
         owner = factories.make_user(db.session, role="owner", unit=unit)
         lines = [bill.lines[0] for bill in bills]
@@ -100,7 +102,8 @@ def test_holds_revision_backfills_open_bill_line_disputes(empty_database_url: st
         dispute(lines[1].id, "closed", "credit", 3_000)
         db.session.commit()
         db.session.remove()
-        upgrade(directory=directory)
+        downgrade(directory=directory, revision="0005disputes")
+        upgrade(directory=directory, revision="0006holds")
         rows = {
             h.source_id: (h.bill_line_id, h.unit_id, h.requested_fen, h.released_at)
             for h in db.session.scalars(select(LineHold))

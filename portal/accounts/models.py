@@ -45,6 +45,7 @@ class User(UserMixin, Base):
     display_name: Mapped[str] = mapped_column(String(64), default="")
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(255))
+    wechat_openid: Mapped[str | None] = mapped_column(String(64))  # bound WeChat, for messages
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

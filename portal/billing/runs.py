@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit import service as audit
-from portal.billing import holds, ledger
+from portal.billing import holds, ledger, messages
 from portal.billing.models import (
     Basis,
     Bill,
@@ -156,8 +156,10 @@ def generate_bills(
     period: date,
     now: datetime,
     actor_id: int | None = None,
+    announce: bool = True,
 ) -> RunResult:
-    """Create one bill per unit for the period; re-running the same period creates nothing."""
+    """Create one bill per unit for the period; re-running the same period creates nothing.
+    announce=False skips the bill-issued messages (demo history, bulk back-fills)."""
     planned, result = plan_bills(session, community=community, period=period)
     today = local_today(zone(community.timezone), now=now)
     # A run inside its own period (the normal monthly cron) issues today; a catch-up run for
@@ -222,6 +224,8 @@ def generate_bills(
                 "amount_fen": result.amount_fen,
             },
         )
+    if announce:
+        messages.queue_bills_issued(session, bills=bills, community=community, now=now)
     return result
 
 

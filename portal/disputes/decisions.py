@@ -16,6 +16,7 @@ from portal.billing import late_fees as billing_late_fees
 from portal.billing import ledger
 from portal.billing import runs as billing_runs
 from portal.billing.models import BillLine, EntryKind
+from portal.disputes import messages
 from portal.disputes.base import (
     HANDLER_ROLES,
     MONEY_ROLES,
@@ -265,6 +266,7 @@ def _offer(
         select(DisputeProposal).where(DisputeProposal.dispute_id == dispute.id)
     ):
         session.expire(other, ["status"])
+    messages.queue_dispute_answered(session, dispute=dispute, proposal=proposal, now=now)
 
 
 def get_proposal(session: Session, *, dispute: Dispute, proposal_id: Any) -> DisputeProposal:

@@ -21,7 +21,7 @@ from portal.accounts.models import Role, User
 from portal.audit import service as audit
 from portal.communities.models import Building, Community, Ownership, Unit
 from portal.errors import DomainError
-from portal.notices import markdown
+from portal.notices import markdown, messages
 from portal.notices.models import (
     Notice,
     NoticeAttachment,
@@ -228,6 +228,7 @@ publication.register_kind(KIND_NOTICE, _current_payload)
 
 
 def _went_live(session: Session, notice: Notice, *, now: datetime) -> None:
+    messages.queue_notice_published(session, notice=notice, now=now)
     if notice.category in LOGGED_CATEGORIES:
         community = session.get(Community, notice.community_id)
         assert community is not None  # noqa: S101 - FK guarantees it

@@ -12,6 +12,7 @@ from portal.accounts.models import User
 from portal.billing.models import Bill
 from portal.communities.models import Community, Unit
 from portal.errors import DomainError
+from portal.payments import messages
 from portal.payments.crediting import credit
 from portal.payments.models import (
     AutoDebitMandate,
@@ -112,4 +113,5 @@ def debit_due_bills(session: Session, *, community: Community, on: date, now: da
         session.flush()
         credit(session, payment=payment, bill_ids=[bill.id], flag_excess=True, now=now)
         count += 1
+    messages.queue_autodebit_results(session, community=community, on=on, now=now)
     return count

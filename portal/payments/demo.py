@@ -17,9 +17,13 @@ from portal.billing.demo import first_period
 from portal.billing.models import Bill
 from portal.communities.models import Community, Ownership, Unit
 from portal.demo.service import DemoContext
+from portal.notify import service as notify
+from portal.notify.channels import InboxChannel
 from portal.payments.bulk import ImportRow, import_payments
 from portal.payments.models import Channel
 from portal.timeutil import DEFAULT_TZ, local_today
+
+INBOX_ONLY = {"inbox": InboxChannel()}
 
 ONLINE = [
     (Channel.WECHAT, 45),
@@ -93,7 +97,15 @@ def _bills_and_payments(
     billed = collected = 0
     while period <= today:
         run_at = _instant(period, 0)
-        billing_runs.generate_bills(session, community=community, period=period, now=run_at)
+        # Only the current period's bills are announced to owners (the history is not news).
+        announce = billing_runs.add_months(period, step) > today
+        billing_runs.generate_bills(
+            session, community=community, period=period, now=run_at, announce=announce
+        )
+        if announce:  # the announcements reach the inboxes at the run's instant (09:00)
+            notify.send_due(
+                session, now=run_at, channels=INBOX_ONLY, commit=session.flush, only=("inbox",)
+            )
         bills = session.scalars(
             select(Bill).where(Bill.community_id == community.id, Bill.period == period)
         ).all()

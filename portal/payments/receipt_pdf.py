@@ -1,8 +1,7 @@
 """The payment receipt (物业费收据) as a PDF, with its Chinese font embedded.
 
-ReportLab embeds (and subsets) TrueType fonts, so the receipt reads the same on a phone or a
-printer without Chinese fonts. The font is Noto Sans SC cut down to GB2312 and the demo data's
-characters (static/fonts/README.md); `missing_glyphs()` says what it cannot draw.
+The font handling (Noto Sans SC subset, embedded) is shared with letters in portal/pdf.py;
+`missing_glyphs()` says what it cannot draw.
 """
 
 from __future__ import annotations
@@ -11,8 +10,6 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -22,16 +19,13 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table
 
 from portal.money import format_fen
+from portal.pdf import missing_glyphs as missing_glyphs  # re-exported: receipts check names
+from portal.pdf import register_fonts
 from portal.timeutil import DEFAULT_TZ
 
-FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
-REGULAR = "ClearfeeSans"
-BOLD = "ClearfeeSans-Bold"
 TITLE = "物业费收据"
 FOOTER = "本收据由明账系统生成，可扫码或凭收据号核验"
 
@@ -146,26 +140,6 @@ def fen_to_chinese_upper(fen: int) -> str:
     else:
         out += "整"
     return out
-
-
-# -- fonts --------------------------------------------------------------------------------------
-
-
-@cache
-def register_fonts() -> tuple[str, str]:
-    """Register the vendored fonts with ReportLab once; their names (regular, bold)."""
-    pdfmetrics.registerFont(TTFont(REGULAR, str(FONT_DIR / "NotoSansSC-Regular-subset.ttf")))
-    pdfmetrics.registerFont(TTFont(BOLD, str(FONT_DIR / "NotoSansSC-Bold-subset.ttf")))
-    pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD)
-    return REGULAR, BOLD
-
-
-def missing_glyphs(text: str) -> set[str]:
-    """Characters of `text` the receipt font cannot draw (they would print as boxes)."""
-    register_fonts()
-    font = pdfmetrics.getFont(REGULAR)
-    known = font.face.charToGlyph  # type: ignore[attr-defined]
-    return {ch for ch in text if ch.isprintable() and not ch.isspace() and ord(ch) not in known}
 
 
 # -- layout -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from portal.billing import ledger
 from portal.communities import service as communities
 from portal.extensions import LOCALES, db
+from portal.notify import service as notify
 from portal.security import public, safe_next
 
 bp = Blueprint("site", __name__)
@@ -24,6 +25,7 @@ def index() -> ResponseReturnValue:
     if current_user.is_authenticated and current_user.is_owner:
         my_units = communities.units_of(db.session, current_user)
         balances = {u.id: ledger.unit_balance(db.session, unit_id=u.id) for u in my_units}
+    unread = notify.unread_count(db.session, current_user) if current_user.is_authenticated else 0
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)
@@ -33,6 +35,7 @@ def index() -> ResponseReturnValue:
         my_units=my_units,
         staff_communities=staff_list,
         balances=balances,
+        unread=unread,
     )
 
 

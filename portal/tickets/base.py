@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import RoleAssignment, User
 from portal.communities.models import Ownership
 from portal.errors import NotFound, PermissionDenied
+from portal.tickets import messages
 from portal.tickets.models import (
     Ticket,
     TicketEvent,
@@ -138,6 +139,7 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    messages.queue_ticket_update(session, ticket=ticket, event=event, now=now)
     return event
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
+from portal.billing import messages as billing_messages
 from portal.communities.models import Community, FeeRegime
+from portal.money import format_fen
 from portal.publication import service as publication
 from portal.transparency import budgets
 from portal.transparency import service as spending
@@ -274,3 +276,27 @@ def spending_document(session: Session, *, community: Community, year: int) -> d
         ],
         "items": items,
     }
+
+
+def bill_spending_line(session: Session, community: Community, period: date) -> tuple[str, str]:
+    """One line of what the fees paid for in the month before `period` (Chinese, English)."""
+    month = (period.replace(day=1) - timedelta(days=1)).replace(day=1)
+    rows = spending_by_category(
+        session, community_id=community.id, year=month.year, month=month.month
+    )
+    spent = sorted((r for r in rows if r.month_fen > 0), key=lambda r: -r.month_fen)
+    if not spent:
+        return (
+            f"{month.month}月的支出明细在小区收支公开页可查。",
+            f"What the fees paid for in {month:%B} is published on the community page.",
+        )
+    top = "、".join(f"{r.name} {format_fen(r.month_fen)}" for r in spent[:3])
+    top_en = ", ".join(f"{r.name} {format_fen(r.month_fen)}" for r in spent[:3])
+    total = format_fen(sum(r.month_fen for r in spent))
+    return (
+        f"{month.month}月物业费主要用于：{top}（当月支出共 {total}）。",
+        f"In {month:%B} the fees paid mainly for: {top_en} (total {total}).",
+    )
+
+
+billing_messages.on_spending_line(bill_spending_line)
