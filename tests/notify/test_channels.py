@@ -55,7 +55,7 @@ def test_smtp_that_hangs_times_out_and_is_retried() -> None:
         started = time.monotonic()
         with pytest.raises(DeliveryError) as caught:
             channel.deliver(OUT, now=SHANGHAI_1030)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # bounded by the 1 s timeout, not hung (slack for load)
     assert caught.value.retryable
     assert "timed out" in str(caught.value)
 

@@ -83,11 +83,19 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.1)
     else:
         proc.kill()
+        proc.wait()
+        log.close()
         pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text())
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)  # a loaded machine may take a while to stop 32 threads
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def _fire(base: str, bodies: list[tuple[bytes, dict[str, str]]]) -> list[int]:

@@ -1,4 +1,3 @@
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -22,11 +21,9 @@ def test_demo_spending_notices_and_chain(session: Session, monkeypatch: pytest.M
         "modules",
         lambda name: [transparency_demo, notices_demo] if name == "demo" else [],
     )
-    started = time.monotonic()
+    # How long this takes is measured by the benchmarks (docs/benchmarks.md), not asserted.
     result = demo.seed(session, communities_count=2, units_per_community=40, now=NOW)
-    elapsed = time.monotonic() - started
     session.commit()
-    assert elapsed < 20  # the brief's budget is < 10 s for this part on a quiet machine
     assert any(line.startswith("transparency:") for line in result.lines)
     demo1 = session.scalar(select(Community).where(Community.code == "DEMO1"))
     items = session.scalar(
