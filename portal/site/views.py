@@ -10,7 +10,7 @@ from sqlalchemy import text
 from portal.billing import ledger
 from portal.communities import service as communities
 from portal.extensions import LOCALES, db
-from portal.notify import service as notify
+from portal.notify import inbox as notify_inbox
 from portal.security import public, safe_next
 
 bp = Blueprint("site", __name__)
@@ -25,7 +25,9 @@ def index() -> ResponseReturnValue:
     if current_user.is_authenticated and current_user.is_owner:
         my_units = communities.units_of(db.session, current_user)
         balances = {u.id: ledger.unit_balance(db.session, unit_id=u.id) for u in my_units}
-    unread = notify.unread_count(db.session, current_user) if current_user.is_authenticated else 0
+    unread = (
+        notify_inbox.unread_count(db.session, current_user) if current_user.is_authenticated else 0
+    )
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)
