@@ -280,7 +280,7 @@ def _check_code(receipt: Any) -> str:
 
 def _verify_url(receipt: Any) -> str:
     return url_for(
-        ".receipt_verify",
+        "payments.receipt_verify",
         number=receipt.number,
         a=receipt.payment.amount_fen,
         h=_check_code(receipt),
