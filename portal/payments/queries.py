@@ -19,6 +19,7 @@ from portal.payments.models import (
     Channel,
     Payment,
     Receipt,
+    Refund,
 )
 
 # ---------------------------------------------------------------- finance queries
@@ -154,6 +155,39 @@ def refund_due(session: Session, *, community_id: int) -> list[Payment]:
             .order_by(Payment.received_at)
         )
     )
+
+
+@dataclass(frozen=True)
+class RefundPage:
+    refunds: list[Refund]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def refunds_page(
+    session: Session, *, community_id: int, page: int = 1, per_page: int = 50
+) -> RefundPage:
+    """The community's refunds, newest first, a page at a time (none left out)."""
+    where = Payment.community_id == community_id
+    total = int(
+        session.scalar(select(func.count(Refund.id)).join(Refund.payment).where(where)) or 0
+    )
+    page = max(1, page)
+    rows = session.scalars(
+        select(Refund)
+        .join(Refund.payment)
+        .options(contains_eager(Refund.payment))
+        .where(where)
+        .order_by(Refund.created_at.desc(), Refund.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return RefundPage(refunds=list(rows), total=total, page=page, per_page=per_page)
 
 
 def payments_of_units(session: Session, *, unit_ids: list[int]) -> list[Payment]:

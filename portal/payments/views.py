@@ -648,18 +648,16 @@ def refund_decide(refund_id: int, decision: str) -> ResponseReturnValue:
 @roles_required(*FINANCE)
 def refund_list(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
-    refunds = (
-        db.session.query(Refund)
-        .join(Payment)
-        .filter(Payment.community_id == community.id)
-        .order_by(Refund.created_at.desc())
-        .limit(200)
-        .all()
+    page = queries.refunds_page(
+        db.session,
+        community_id=community.id,
+        page=request.args.get("page", 1, type=int) or 1,
     )
     return render_template(
         "payments/refund_list.html",
         community=community,
-        refunds=refunds,
+        refunds=page.refunds,
+        page=page,
         label=queries.channel_label,
     )
 
