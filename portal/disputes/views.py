@@ -253,10 +253,14 @@ def _fail(exc: DomainError) -> None:
 @bp.route("/disputes/")
 @roles_required("owner")
 def dispute_list() -> ResponseReturnValue:
-    disputes = intake.owner_disputes(db.session, owner=current_user)
+    page = intake.owner_disputes_page(
+        db.session, owner=current_user, page=request.args.get("page", 1, type=int) or 1
+    )
+    disputes = page.items
     return render_template(
         "disputes/dispute_list.html",
         disputes=disputes,
+        page=page,
         labels=intake.target_labels(db.session, disputes),
         today=_today(),
     )

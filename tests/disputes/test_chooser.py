@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.disputes.models import Dispute
 from tests import factories
+from tests.factories import NOW
 
 
 def test_an_old_bill_line_linked_from_its_page_can_be_disputed(
@@ -51,3 +52,39 @@ def test_another_owners_line_is_not_added_to_the_chooser(
     line = other_bills[0].lines[0]
     page = client.get(f"/disputes/new?target_type=bill_line&target={line.id}")
     assert f'value="{line.id}"' not in page.get_data(as_text=True)
+
+
+def test_my_disputes_page_and_api_list_every_dispute(
+    client: FlaskClient, session: Session, login_as: Any
+) -> None:
+    from portal.disputes import intake
+
+    periods = tuple(f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13))
+    unit, bills = factories.make_billed_unit(session, periods=(*periods, "2026-01"))
+    owner = login_as("owner", unit=unit)
+    refs = {
+        intake.open_dispute(
+            session,
+            owner=owner,
+            target_type="bill_line",
+            target_id=bill.lines[0].id,
+            reason="wrong_area",
+            statement="面积不对。",
+            requested_outcome="credit",
+            requested_amount_fen=100,
+            now=NOW,
+        ).reference
+        for bill in bills
+    }
+    session.commit()
+    first = client.get("/disputes/").get_data(as_text=True)
+    second = client.get("/disputes/?page=2").get_data(as_text=True)
+    assert "第 1 / 2 页" in first
+    assert {r for r in refs if r in first + second} == refs
+    token = client.post(
+        "/api/v1/auth/token", json={"username": owner.username, "password": factories.PASSWORD}
+    ).json["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    listing = client.get("/api/v1/disputes?per_page=10&page=3", headers=auth).json
+    assert (listing["total"], listing["pages"], len(listing["disputes"])) == (25, 3, 5)
+    assert client.get("/api/v1/disputes?per_page=501", headers=auth).status_code == 422
