@@ -51,3 +51,14 @@ def page_meta(page: Page[Any]) -> dict[str, int]:
         "pages": page.pages,
         "per_page": page.per_page,
     }
+
+
+# The paging query parameters of a JSON list, for its OpenAPI description.
+OPENAPI_PAGE_PARAMS: list[dict[str, Any]] = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {
+        "name": "per_page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+    },
+]

@@ -17,7 +17,7 @@ from portal.disputes import base, decisions, intake, overview
 from portal.disputes.models import Dispute, DisputeEvent, ProposalStatus
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.pagination import MAX_PER_PAGE, page_meta
+from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.timeutil import local_today, now_utc, zone
 
 CREATE_FIELDS = ("target_type", "target_id", "reason", "statement", "requested_amount_fen")
@@ -269,6 +269,7 @@ PATHS["/disputes"] = {
                 "description": "open | closed | all | submitted | acknowledged | under_review "
                 "| proposed | rejected | escalated",
             },
+            *OPENAPI_PAGE_PARAMS,
         ],
         "responses": {
             "200": _ok("Disputes (without timeline)", "DisputeList"),

@@ -13,7 +13,7 @@ from portal.communities import service as communities
 from portal.extensions import db
 from portal.notices import service
 from portal.notices.models import Notice
-from portal.pagination import MAX_PER_PAGE, page_meta
+from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.security import public
 from portal.timeutil import now_utc
 
@@ -115,6 +115,7 @@ PATHS["/notices"] = {
                 "required": False,
                 "schema": {"type": "boolean"},
             },
+            *OPENAPI_PAGE_PARAMS,
         ],
         "responses": {
             "200": {

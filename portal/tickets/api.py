@@ -16,7 +16,7 @@ from portal.communities import service as communities
 from portal.communities.models import Building, Unit
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.pagination import MAX_PER_PAGE, page_meta
+from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.security import public
 from portal.tickets import aftercare, base, intake, queries, setup, stats
 from portal.tickets.models import Channel, LocationType, Ticket, TicketEvent
@@ -314,6 +314,7 @@ PATHS["/tickets"] = {
         "parameters": [
             {"name": "community", "in": "query", "schema": {"type": "string"}},
             {"name": "status", "in": "query", "schema": {"type": "string"}},
+            *OPENAPI_PAGE_PARAMS,
         ],
         "responses": {
             "200": _ok("Tickets (without events)", "TicketList"),
