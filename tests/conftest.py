@@ -135,6 +135,9 @@ class IsolatedClient(FlaskClient):
     `g` and database session, as in production, although the test holds an app context."""
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        # Buffered: a streamed response (exports) is read to its end inside the request's
+        # own context, as a WSGI server does, so stream_with_context pops what it pushed.
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

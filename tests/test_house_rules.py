@@ -59,6 +59,7 @@ SHARED = {
     "forms",
     "jinja",
     "money",
+    "pagination",
     "pdf",
     "security",
     "timeutil",

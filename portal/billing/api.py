@@ -9,15 +9,17 @@ from flask.typing import ResponseReturnValue
 
 from portal.api import api_user, bp
 from portal.api.openapi import PATHS, SCHEMAS, _error
-from portal.billing import queries, standards
+from portal.billing import dues, queries, standards
 from portal.billing.models import Bill, FeeStandard
 from portal.communities import service as communities
 from portal.extensions import db
 from portal.security import public
-from portal.timeutil import local_today, zone
+from portal.timeutil import local_today, now_utc, zone
 
 
-def bill_json(bill: Bill) -> dict[str, Any]:
+def bill_json(bill: Bill, figures: dues.BillDues) -> dict[str, Any]:
+    """A bill as the API shows it; held/payable/days_overdue come from billing.dues, the
+    same figures the pages show."""
     return {
         "id": bill.id,
         "unit": bill.unit.code,
@@ -29,6 +31,9 @@ def bill_json(bill: Bill) -> dict[str, Any]:
         "paid_fen": bill.paid_fen,
         "waived_fen": bill.waived_fen,
         "outstanding_fen": bill.outstanding_fen,
+        "held_fen": figures.held_fen,
+        "payable_fen": figures.payable_fen,
+        "days_overdue": figures.days_overdue,
         "status": str(bill.status),
         "lines": [
             {
@@ -40,6 +45,7 @@ def bill_json(bill: Bill) -> dict[str, Any]:
                 "months": line.months,
                 "amount_fen": line.amount_fen,
                 "outstanding_fen": line.outstanding_fen,
+                "held_fen": figures.line_held.get(line.id, 0),
                 "explanation": line.explanation,
             }
             for line in bill.lines
@@ -64,16 +70,37 @@ def standard_json(standard: FeeStandard, today: Any) -> dict[str, Any]:
     }
 
 
+MAX_PER_PAGE = 500
+
+
 @bp.route("/me/bills")
 def my_bills() -> ResponseReturnValue:
     user = api_user()
     status = request.args.get("status", "all")
     if status not in ("all", "unpaid", "paid"):
         abort(422, description="status must be unpaid, paid or all")
-    bills = queries.bills_for_units(
-        db.session, unit_ids=queries.owned_unit_ids(db.session, user), status=status
+    page_no = request.args.get("page", 1, type=int)
+    per_page = request.args.get("per_page", 100, type=int)
+    if not page_no or page_no < 1 or not per_page or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(422, description=f"page ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    page = queries.bills_page(
+        db.session,
+        unit_ids=queries.owned_unit_ids(db.session, user),
+        status=status,
+        page=page_no,
+        per_page=per_page,
     )
-    return jsonify({"bills": [bill_json(b) for b in bills]})
+    figures = dues.bill_dues(db.session, bills=page.bills, now=now_utc())
+    return jsonify(
+        {
+            "bills": [bill_json(b, figures[b.id]) for b in page.bills],
+            "total": page.total,
+            "page": page.page,
+            "pages": page.pages,
+            "per_page": page.per_page,
+            "payable_fen": sum(f.payable_fen for f in figures.values()),
+        }
+    )
 
 
 @bp.route("/bills/<int:bill_id>")
@@ -81,7 +108,8 @@ def bill_detail(bill_id: int) -> ResponseReturnValue:
     bill = queries.get_owned_bill(db.session, owner=api_user(), bill_id=bill_id)
     if bill is None:
         abort(404, description="账单不存在")
-    return jsonify(bill_json(bill))
+    figures = dues.bill_dues(db.session, bills=[bill], now=now_utc())
+    return jsonify(bill_json(bill, figures[bill.id]))
 
 
 @bp.route("/communities/<code>/fee-standards")
@@ -123,6 +151,8 @@ SCHEMAS["Bill"] = {
         "amount_fen",
         "paid_fen",
         "outstanding_fen",
+        "held_fen",
+        "payable_fen",
         "status",
         "lines",
     ],
@@ -135,6 +165,9 @@ SCHEMAS["Bill"] = {
         "amount_fen": {"type": "integer"},
         "paid_fen": {"type": "integer"},
         "outstanding_fen": {"type": "integer"},
+        "held_fen": {"type": "integer", "description": "Amount under open dispute"},
+        "payable_fen": {"type": "integer", "description": "outstanding_fen − held_fen"},
+        "days_overdue": {"type": "integer", "description": "0 unless payable and past due"},
         "status": {"type": "string", "enum": ["unpaid", "partial", "paid", "waived"]},
         "lines": {
             "type": "array",
@@ -160,7 +193,13 @@ PATHS["/me/bills"] = {
                 "name": "status",
                 "in": "query",
                 "schema": {"type": "string", "enum": ["unpaid", "paid", "all"]},
-            }
+            },
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "per_page",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+            },
         ],
         "responses": {
             "200": {
@@ -169,7 +208,14 @@ PATHS["/me/bills"] = {
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "properties": {"bills": {"type": "array", "items": _BILL}},
+                            "properties": {
+                                "bills": {"type": "array", "items": _BILL},
+                                "total": {"type": "integer"},
+                                "page": {"type": "integer"},
+                                "pages": {"type": "integer"},
+                                "per_page": {"type": "integer"},
+                                "payable_fen": {"type": "integer"},
+                            },
                         }
                     }
                 },

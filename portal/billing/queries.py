@@ -3,6 +3,7 @@ other domains publish (an owner's fees for a year, collection rates, k-anonymous
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -62,6 +63,45 @@ def bills_for_units(
         case((Bill.outstanding_fen > 0, 0), else_=1), Bill.period.desc(), Bill.unit_id
     ).limit(limit)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class BillPage:
+    bills: list[Bill]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def bills_page(
+    session: Session, *, unit_ids: list[int], status: str = "all", page: int = 1, per_page: int = 24
+) -> BillPage:
+    """One page of the units' bills, unpaid first then newest (the owner's list and API)."""
+    where = [Bill.unit_id.in_(unit_ids or [-1])]
+    if status == "unpaid":
+        where.append(Bill.outstanding_fen > 0)
+    elif status == "paid":
+        where.append(Bill.outstanding_fen == 0)
+    total = int(session.scalar(select(func.count(Bill.id)).where(*where)) or 0)
+    page = max(1, page)
+    bills = session.scalars(
+        select(Bill)
+        .options(selectinload(Bill.lines), selectinload(Bill.unit))
+        .where(*where)
+        .order_by(
+            case((Bill.outstanding_fen > 0, 0), else_=1),
+            Bill.period.desc(),
+            Bill.unit_id,
+            Bill.id,
+        )
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return BillPage(bills=list(bills), total=total, page=page, per_page=per_page)
 
 
 def get_scoped_bill(

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.billing import late_fees, ledger, queries, runs, standards
+from portal.billing import dues, late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
 from portal.communities import service as communities
@@ -29,6 +29,10 @@ FINANCE = ("finance", "manager")
 # ---------------------------------------------------------------- owner pages
 
 
+BILLS_PER_PAGE = 24
+LEDGER_PER_PAGE = 50
+
+
 @bp.route("/bills")
 @roles_required("owner")
 def bill_list() -> ResponseReturnValue:
@@ -37,17 +41,30 @@ def bill_list() -> ResponseReturnValue:
     status = request.args.get("status", "all")
     if status not in ("all", "unpaid", "paid"):
         status = "all"
-    bills = queries.bills_for_units(db.session, unit_ids=unit_ids, status=status)
+    page = queries.bills_page(
+        db.session,
+        unit_ids=unit_ids,
+        status=status,
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=BILLS_PER_PAGE,
+    )
+    now = now_utc()
+    unit_figures = dues.unit_dues(db.session, unit_ids=unit_ids, now=now)
     summaries = [
         {
             "unit": u,
-            "balance_fen": ledger.unit_balance(db.session, unit_id=u.id),
+            "dues": unit_figures[u.id],
             "credit_fen": ledger.prepayment_balance(db.session, unit_id=u.id),
         }
         for u in units
     ]
     return render_template(
-        "billing/bill_list.html", bills=bills, summaries=summaries, status=status
+        "billing/bill_list.html",
+        bills=page.bills,
+        page=page,
+        figures=dues.bill_dues(db.session, bills=page.bills, now=now),
+        summaries=summaries,
+        status=status,
     )
 
 
@@ -65,8 +82,12 @@ def bill_detail(bill_id: int) -> ResponseReturnValue:
     ]
     # Each line's dispute (reference, status, outcome) reaches the template through the
     # `line_disputes` template global that the disputes blueprint registers: disputes sits
-    # above billing, which knows only the holds (holds.line_holds) disputes place.
-    return render_template("billing/bill_detail.html", bill=bill, history=history)
+    # above billing, which knows only the holds (holds.line_holds) disputes place. The
+    # receipts that paid the bill come the same way (`receipts_for_bill`, from payments).
+    figures = dues.bill_dues(db.session, bills=[bill], now=now_utc())
+    return render_template(
+        "billing/bill_detail.html", bill=bill, history=history, d=figures[bill.id]
+    )
 
 
 @bp.route("/units/<int:unit_id>/ledger")
@@ -75,12 +96,18 @@ def unit_ledger(unit_id: int) -> ResponseReturnValue:
     unit = communities.get_owned_unit(db.session, user=current_user, unit_id=unit_id)
     if unit is None:
         abort(404)
-    history = queries.unit_history(db.session, unit_id=unit.id)
+    history = queries.unit_history(db.session, unit_id=unit.id)[::-1]
+    page_no = max(1, request.args.get("page", 1, type=int) or 1)
+    page = queries.BillPage(bills=[], total=len(history), page=page_no, per_page=LEDGER_PER_PAGE)
+    start = (page_no - 1) * LEDGER_PER_PAGE
     return render_template(
         "billing/unit_ledger.html",
         unit=unit,
-        history=history[::-1],
+        history=history[start : start + LEDGER_PER_PAGE],
+        page=page,
         balance_fen=ledger.unit_balance(db.session, unit_id=unit.id),
+        unit_dues=dues.unit_dues(db.session, unit_ids=[unit.id], now=now_utc())[unit.id],
+        credit_fen=ledger.prepayment_balance(db.session, unit_id=unit.id),
     )
 
 

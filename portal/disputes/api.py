@@ -17,6 +17,7 @@ from portal.disputes import base, decisions, intake, overview
 from portal.disputes.models import Dispute, DisputeEvent, ProposalStatus
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.timeutil import local_today, now_utc, zone
 
 CREATE_FIELDS = ("target_type", "target_id", "reason", "statement", "requested_amount_fen")
@@ -117,6 +118,10 @@ def _visible(user: User, dispute_id: int) -> tuple[Dispute, bool]:
 def dispute_list() -> ResponseReturnValue:
     user = api_user()
     code = request.args.get("community")
+    page_no = request.args.get("page", 1, type=int)
+    per_page = request.args.get("per_page", 100, type=int)
+    if page_no is None or per_page is None or page_no < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(422, description=f"page ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
     if code:
         community = communities.get_community(db.session, code)
         if community is None or not base.staff_roles_in(user, community.id):
@@ -127,19 +132,22 @@ def dispute_list() -> ResponseReturnValue:
                 community_ids=[community.id], status=request.args.get("status", "open")
             ),
             today=local_today(zone(community.timezone)),
-            page=request.args.get("page", 1, type=int),
-            per_page=100,
+            page=page_no,
+            per_page=per_page,
         )
         rows, for_owner = page.disputes, False
+        meta = {"total": page.total, "page": page.page, "pages": page.pages, "per_page": per_page}
     else:
-        rows, for_owner = intake.owner_disputes(db.session, owner=user), True
+        mine = intake.owner_disputes_page(db.session, owner=user, page=page_no, per_page=per_page)
+        rows, for_owner, meta = mine.items, True, page_meta(mine)
     labels = intake.target_labels(db.session, rows)
     return jsonify(
         {
             "disputes": [
                 dispute_json(d, user, for_owner=for_owner, detail=False, label=labels.get(d.id))
                 for d in rows
-            ]
+            ],
+            **meta,
         }
     )
 
@@ -261,6 +269,7 @@ PATHS["/disputes"] = {
                 "description": "open | closed | all | submitted | acknowledged | under_review "
                 "| proposed | rejected | escalated",
             },
+            *OPENAPI_PAGE_PARAMS,
         ],
         "responses": {
             "200": _ok("Disputes (without timeline)", "DisputeList"),

@@ -46,6 +46,7 @@ from portal.disputes.models import (
 from portal.disputes.workdays import add_working_days
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
 from portal.money import fen_to_yuan_str
+from portal.pagination import Page, paginate
 from portal.tickets import base as tickets_base
 from portal.tickets.models import Ticket
 from portal.timeutil import local_today, zone
@@ -414,21 +415,30 @@ def get_scoped_dispute(session: Session, *, staff: User, dispute_id: int) -> Dis
     return dispute
 
 
-def owner_disputes(session: Session, *, owner: User, limit: int = 200) -> list[Dispute]:
-    """The owner's disputes (and those on units they own), open first, newest first."""
-    return list(
-        session.scalars(
-            select(Dispute)
-            .where(
-                or_(
-                    Dispute.owner_id == owner.id,
-                    Dispute.unit_id.in_(owned_unit_ids(session, owner) or [-1]),
-                )
+def _owner_disputes_query(session: Session, owner: User) -> Any:
+    return (
+        select(Dispute)
+        .where(
+            or_(
+                Dispute.owner_id == owner.id,
+                Dispute.unit_id.in_(owned_unit_ids(session, owner) or [-1]),
             )
-            .order_by(case((Dispute.status == DisputeStatus.CLOSED, 1), else_=0), Dispute.id.desc())
-            .limit(limit)
         )
+        .order_by(case((Dispute.status == DisputeStatus.CLOSED, 1), else_=0), Dispute.id.desc())
     )
+
+
+def owner_disputes(session: Session, *, owner: User, limit: int = 200) -> list[Dispute]:
+    """The owner's disputes (and those on units they own), open first, newest first; the
+    first `limit` of them (lists use owner_disputes_page)."""
+    return list(session.scalars(_owner_disputes_query(session, owner).limit(limit)))
+
+
+def owner_disputes_page(
+    session: Session, *, owner: User, page: int = 1, per_page: int = 20
+) -> Page[Dispute]:
+    """One page of the owner's disputes, open first, newest first (none left out)."""
+    return paginate(session, _owner_disputes_query(session, owner), page=page, per_page=per_page)
 
 
 def line_disputes(session: Session, *, line_ids: Iterable[int]) -> dict[int, Dispute]:

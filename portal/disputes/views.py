@@ -253,10 +253,14 @@ def _fail(exc: DomainError) -> None:
 @bp.route("/disputes/")
 @roles_required("owner")
 def dispute_list() -> ResponseReturnValue:
-    disputes = intake.owner_disputes(db.session, owner=current_user)
+    page = intake.owner_disputes_page(
+        db.session, owner=current_user, page=request.args.get("page", 1, type=int) or 1
+    )
+    disputes = page.items
     return render_template(
         "disputes/dispute_list.html",
         disputes=disputes,
+        page=page,
         labels=intake.target_labels(db.session, disputes),
         today=_today(),
     )
@@ -308,6 +312,36 @@ def _target_options(target_type: str) -> list[tuple[str, str]]:
     return options
 
 
+def _with_linked_target(
+    target_type: str, options: list[tuple[str, str]], selected: Any
+) -> list[tuple[str, str]]:
+    """The choosers list the recent bills and spending items; the one a page linked to (a
+    bill line from its bill page, an item from the spending page) is always among them,
+    however old, as long as the owner may dispute it."""
+    if not selected or str(selected) in {value for value, _label in options}:
+        return options
+    if target_type == TargetType.BILL_LINE:
+        line = _owned_line(selected)
+        if line is not None and base.creditable_fen(line) > 0:
+            bill = line.bill
+            label = (
+                f"{bill.period_label} {line.item_name} "
+                f"¥{fen_to_yuan_str(line.amount_fen)} · {bill.unit.code}"
+            )
+            return [(str(line.id), label), *options]
+    elif target_type == TargetType.SPENDING and str(selected).isdigit():
+        for community_id in sorted(
+            {u.community_id for u in communities.units_of(db.session, current_user)}
+        ):
+            item = spending.get_published_item(
+                db.session, community_id=community_id, item_id=int(selected)
+            )
+            if item is not None:
+                label = f"{item.spent_on} {item.description} ¥{fen_to_yuan_str(item.amount_fen)}"
+                return [(str(item.id), label), *options]
+    return options
+
+
 def _type_label(value: str) -> str:
     from portal.jinja import label
 
@@ -330,6 +364,7 @@ def dispute_new() -> ResponseReturnValue:
         }
     )
     options = _target_options(target_type)
+    options = _with_linked_target(target_type, options, form.target_id.data)
     form.target_id.choices = choices(options)
     form.reason.choices = choices(list(base.REASONS[target_type].items()))
     allowed = set(base.OUTCOMES_FOR[target_type])

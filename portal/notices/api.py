@@ -13,6 +13,7 @@ from portal.communities import service as communities
 from portal.extensions import db
 from portal.notices import service
 from portal.notices.models import Notice
+from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.security import public
 from portal.timeutil import now_utc
 
@@ -76,12 +77,19 @@ def notice_list() -> ResponseReturnValue:
     now = now_utc()
     if service.release_due(db.session, now=now, community_id=community.id):
         db.session.commit()
-    notices = service.visible_notices(
+    page_no = request.args.get("page", 1, type=int)
+    per_page = request.args.get("per_page", 100, type=int)
+    if page_no is None or per_page is None or page_no < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(422, description=f"page ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
+    page = service.visible_notices_page(
         db.session,
         community_id=community.id,
         now=now,
         include_expired=request.args.get("include_expired") in ("1", "true"),
+        page=page_no,
+        per_page=per_page,
     )
+    notices = page.items
     receipts: dict[int, Any] = {}
     if user is not None and service.is_member(db.session, user=user, community_id=community.id):
         g.notice_member = True
@@ -90,6 +98,7 @@ def notice_list() -> ResponseReturnValue:
         {
             "community": community.code,
             "notices": [notice_json(n, community.code, receipts.get(n.id)) for n in notices],
+            **page_meta(page),
         }
     )
 
@@ -106,6 +115,7 @@ PATHS["/notices"] = {
                 "required": False,
                 "schema": {"type": "boolean"},
             },
+            *OPENAPI_PAGE_PARAMS,
         ],
         "responses": {
             "200": {

@@ -30,6 +30,7 @@ from portal.notices.models import (
     NoticeStatus,
     OutageType,
 )
+from portal.pagination import Page, paginate
 from portal.publication import service as publication
 from portal.uploads import service as uploads
 
@@ -380,6 +381,21 @@ def _live(now: datetime) -> Any:
     )
 
 
+def _visible_query(
+    community_id: int, now: datetime, include_expired: bool, category: str | None
+) -> Any:
+    query = select(Notice).where(Notice.community_id == community_id)
+    if include_expired:
+        query = query.where(Notice.status == NoticeStatus.PUBLISHED)
+    else:
+        query = query.where(_live(now))
+    if category:
+        query = query.where(Notice.category == category)
+    return query.options(selectinload(Notice.buildings), selectinload(Notice.attachments)).order_by(
+        Notice.pinned.desc(), Notice.published_at.desc(), Notice.id.desc()
+    )
+
+
 def visible_notices(
     session: Session,
     *,
@@ -389,21 +405,25 @@ def visible_notices(
     category: str | None = None,
     limit: int = 200,
 ) -> list[Notice]:
-    """Published notices, pinned first, newest first (expired ones only when asked)."""
-    query = select(Notice).where(Notice.community_id == community_id)
-    if include_expired:
-        query = query.where(Notice.status == NoticeStatus.PUBLISHED)
-    else:
-        query = query.where(_live(now))
-    if category:
-        query = query.where(Notice.category == category)
-    return list(
-        session.scalars(
-            query.options(selectinload(Notice.buildings), selectinload(Notice.attachments))
-            .order_by(Notice.pinned.desc(), Notice.published_at.desc(), Notice.id.desc())
-            .limit(limit)
-        )
-    )
+    """The newest published notices, pinned first (a preview or feed of `limit`; pages that
+    list them all use visible_notices_page)."""
+    query = _visible_query(community_id, now, include_expired, category)
+    return list(session.scalars(query.limit(limit)))
+
+
+def visible_notices_page(
+    session: Session,
+    *,
+    community_id: int,
+    now: datetime,
+    include_expired: bool = False,
+    category: str | None = None,
+    page: int = 1,
+    per_page: int = 30,
+) -> Page[Notice]:
+    """One page of the published notices, pinned first, newest first (none left out)."""
+    query = _visible_query(community_id, now, include_expired, category)
+    return paginate(session, query, page=page, per_page=per_page)
 
 
 def get_visible_notice(session: Session, *, community_id: int, notice_id: int) -> Notice | None:

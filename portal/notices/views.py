@@ -84,13 +84,15 @@ def board(code: str) -> ResponseReturnValue:
     category = request.args.get("category")
     if category not in set(NoticeCategory):
         category = None
-    notices = service.visible_notices(
+    page = service.visible_notices_page(
         db.session,
         community_id=community.id,
         now=now,
         include_expired=show_all,
         category=category,
+        page=request.args.get("page", 1, type=int) or 1,
     )
+    notices = page.items
     member = service.is_member(db.session, user=current_user, community_id=community.id)
     read = (
         service.receipts(db.session, user=current_user, notice_ids=[n.id for n in notices])
@@ -101,6 +103,7 @@ def board(code: str) -> ResponseReturnValue:
         "notices/board.html",
         community=community,
         notices=notices,
+        page=page,
         read=read,
         member=member,
         show_all=show_all,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
-from portal.billing import holds
+from portal.billing import dues
 from portal.billing import queries as billing_queries
 from portal.billing.models import Bill
 from portal.communities.models import Community
@@ -85,13 +85,10 @@ def payable_bills(session: Session, *, user: User, bill_ids: Sequence[int]) -> l
 
 
 def payable_fen(session: Session, *, bills: Sequence[Bill]) -> dict[int, int]:
-    """What each bill asks for now: its outstanding less any amount held by an open dispute."""
-    held = holds.held_amounts(session, unit_ids=sorted({b.unit_id for b in bills}))
-    return {
-        b.id: b.outstanding_fen
-        - sum(min(held.get(line.id, 0), line.outstanding_fen) for line in b.lines)
-        for b in bills
-    }
+    """What each bill asks for now: its outstanding less any amount held by an open dispute
+    (billing.dues, the computation every page shows)."""
+    figures = dues.bill_dues(session, bills=bills, now=None)
+    return {bill_id: d.payable_fen for bill_id, d in figures.items()}
 
 
 def create_intent(

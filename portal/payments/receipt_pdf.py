@@ -27,7 +27,8 @@ from portal.pdf import register_fonts
 from portal.timeutil import DEFAULT_TZ
 
 TITLE = "物业费收据"
-FOOTER = "本收据由明账系统生成，可扫码或凭收据号核验"
+FOOTER = "本收据由明账系统生成，可扫码或凭收据号、金额与核验码核验"
+FOOTER_NO_QR = "本收据由明账系统生成"
 
 INK = colors.HexColor("#1f2933")
 RULE = colors.HexColor("#8a5a44")  # the brown-red of printed receipt books
@@ -60,6 +61,7 @@ class ReceiptData:
     total_fen: int
     note: str = ""
     verify_url: str | None = None  # drawn as a QR code when given
+    check_code: str = ""  # the keyed hash the verification page checks, printed beside it
 
     def __post_init__(self) -> None:
         if self.issued_at.tzinfo is None:
@@ -320,9 +322,11 @@ def _flowables(data: ReceiptData, width: float) -> list[Flowable]:
     )
 
     footer_text = [
-        Paragraph(FOOTER, s["small"]),
+        Paragraph(FOOTER if data.verify_url else FOOTER_NO_QR, s["small"]),
         Paragraph(_esc(f"物业服务热线：{data.community_hotline}"), s["small"]),
     ]
+    if data.check_code:
+        footer_text.insert(1, Paragraph(_esc(f"核验码：{data.check_code}"), s["small"]))
     if data.verify_url:
         qr_size = 22 * mm
         footer = Table(

@@ -28,9 +28,9 @@ from portal.domains import NavItem
 from portal.errors import DomainError, json_error
 from portal.extensions import csrf, db
 from portal.forms import attach_error, choices
-from portal.money import fen_to_yuan_str
+from portal.money import fen_to_yuan_str, yuan_to_fen
 from portal.payments import autodebit as auto_debit
-from portal.payments import crediting, intents, queries, refunding
+from portal.payments import crediting, intents, queries, refunding, verification
 from portal.payments.forms import MandateForm, OfflinePaymentForm, PayForm, RefundForm
 from portal.payments.gateways import registry
 from portal.payments.gateways.base import BadNotification, Gateway
@@ -40,7 +40,10 @@ from portal.security import public, roles_required
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
 bp = Blueprint("payments", __name__)
-NAV = [NavItem("payments.finance_payments_home", _l("收款"), ("finance", "manager"), order=61)]
+NAV = [
+    NavItem("payments.receipt_list", _l("我的收据"), ("owner",), order=12),
+    NavItem("payments.finance_payments_home", _l("收款"), ("finance", "manager"), order=61),
+]
 FINANCE = ("finance", "manager")
 
 
@@ -202,32 +205,140 @@ def _ack(gateway: Gateway, ok: bool, message: str = "") -> Response:
 # ---------------------------------------------------------------- receipts
 
 
-@bp.route("/receipts/<int:receipt_id>")
+RECEIPTS_PER_PAGE = 20
+
+
+@bp.route("/receipts")
 @roles_required("owner")
-def receipt_detail(receipt_id: int) -> ResponseReturnValue:
-    receipt = queries.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
+def receipt_list() -> ResponseReturnValue:
+    page = queries.receipts_page(
+        db.session,
+        user=current_user,
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=RECEIPTS_PER_PAGE,
+    )
+    units = {
+        u.id: u
+        for u in db.session.query(Unit).filter(
+            Unit.id.in_({r.payment.unit_id for r in page.receipts} or {-1})
+        )
+    }
+    return render_template(
+        "payments/receipt_list.html", page=page, units=units, label=queries.channel_label
+    )
+
+
+def _viewable_receipt_or_404(receipt_id: int) -> Any:
+    receipt = queries.get_viewable_receipt(db.session, user=current_user, receipt_id=receipt_id)
     if receipt is None:
-        abort(404)
+        abort(404)  # another owner's receipt, or another community's, looks like none at all
+    return receipt
+
+
+@bp.route("/receipts/<int:receipt_id>")
+@roles_required("owner", *FINANCE)
+def receipt_detail(receipt_id: int) -> ResponseReturnValue:
+    receipt = _viewable_receipt_or_404(receipt_id)
+    verify_url = _verify_url(receipt)
+    import segno
+
+    qr = segno.make(verify_url, error="m").svg_data_uri(scale=4, border=2)
+    unit = db.session.get(Unit, receipt.payment.unit_id)
     return render_template(
         "payments/receipt.html",
         receipt=receipt,
+        unit=unit,
         lines=queries.receipt_lines(db.session, payment=receipt.payment),
         label=queries.channel_label,
+        verify_url=verify_url,
+        check_code=_check_code(receipt),
+        qr=qr,
+        staff_view=not current_user.is_owner
+        or receipt.community_id in current_user.community_ids(*FINANCE),
     )
 
 
 @bp.route("/receipts/<int:receipt_id>.pdf")
-@roles_required("owner")
+@roles_required("owner", *FINANCE)
 def receipt_pdf(receipt_id: int) -> ResponseReturnValue:
-    receipt = queries.get_owned_receipt(db.session, user=current_user, receipt_id=receipt_id)
-    if receipt is None:
-        abort(404)
+    receipt = _viewable_receipt_or_404(receipt_id)
     pdf = _receipt_pdf_bytes(receipt)
     return Response(
         pdf,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="receipt-{receipt.number}.pdf"'},
     )
+
+
+def _check_code(receipt: Any) -> str:
+    return verification.check_code(
+        current_app.config["SECRET_KEY"],
+        number=receipt.number,
+        amount_fen=receipt.payment.amount_fen,
+    )
+
+
+def _verify_url(receipt: Any) -> str:
+    return url_for(
+        "payments.receipt_verify",
+        number=receipt.number,
+        a=receipt.payment.amount_fen,
+        h=_check_code(receipt),
+        _external=True,
+    )
+
+
+@bp.route("/receipts/verify", defaults={"number": ""})
+@bp.route("/receipts/verify/<number>")
+@public
+def receipt_verify(number: str) -> ResponseReturnValue:
+    """The public check a receipt's QR code opens: valid or not, and no personal data."""
+    number = number or request.args.get("number", "")
+    amount = request.args.get("a", "")
+    code = request.args.get("h", "")
+    if not (number or amount or code or request.args.get("yuan")):
+        return render_template("payments/receipt_verify.html", verdict=None, asked=False)
+    typed = request.args.get("yuan", "")
+    if not amount and typed:  # the form asks for yuan; the QR code carries fen
+        try:
+            amount = str(yuan_to_fen(typed))
+        except ValueError:
+            amount = ""
+    verdict = verification.verify(
+        db.session,
+        secret_key=current_app.config["SECRET_KEY"],
+        number=number,
+        amount=amount,
+        code=code,
+    )
+    return (
+        render_template(
+            "payments/receipt_verify.html",
+            verdict=verdict,
+            asked=True,
+            number=number,
+            label=queries.channel_label,
+        ),
+        200 if verdict.valid else 404,
+    )
+
+
+class _ReceiptLinks:
+    """Template globals for billing's pages (billing sits below payments in DOMAINS, so its
+    views cannot ask for receipts): `receipts_for_bill(bill_id)` and
+    `receipts_by_payment(payment_ids)`."""
+
+    @staticmethod
+    def for_bill(bill_id: int) -> list[Any]:
+        return queries.receipts_for_bill(db.session, bill_id=bill_id)
+
+    @staticmethod
+    def by_payment(payment_ids: list[int]) -> dict[int, Any]:
+        return queries.receipts_by_payment(db.session, payment_ids=payment_ids)
+
+
+bp.add_app_template_global(_ReceiptLinks.for_bill, "receipts_for_bill")
+bp.add_app_template_global(_ReceiptLinks.by_payment, "receipts_by_payment")
 
 
 def _receipt_pdf_bytes(receipt: Any) -> bytes:
@@ -255,6 +366,8 @@ def _receipt_pdf_bytes(receipt: Any) -> bytes:
             ],
             total_fen=payment.amount_fen,
             note=payment.note or "",
+            verify_url=_verify_url(receipt),
+            check_code=_check_code(receipt),
         )
     )
 
@@ -344,18 +457,28 @@ def _range() -> tuple[date, date]:
     return start, max(start, end)
 
 
+JOURNAL_PER_PAGE = 50
+
+
 @bp.route("/finance/<code>/payments")
 @roles_required(*FINANCE)
 def payment_journal(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
     start, end = _range()
     channel = request.args.get("channel") or None
-    payments = queries.journal(
-        db.session, community_id=community.id, start=start, end=end, channel=channel
-    )
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
-        return _export(community.code, payments, fmt, start, end)
+        return _export(community, fmt, start, end, channel)
+    page = queries.journal_page(
+        db.session,
+        community_id=community.id,
+        start=start,
+        end=end,
+        channel=channel,
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=JOURNAL_PER_PAGE,
+    )
+    payments = page.payments
     units = {
         u.id: u
         for u in db.session.query(Unit).filter(Unit.id.in_({p.unit_id for p in payments} or {-1}))
@@ -364,6 +487,7 @@ def payment_journal(code: str) -> ResponseReturnValue:
         "payments/journal.html",
         community=community,
         payments=payments,
+        page=page,
         units=units,
         totals=queries.daily_totals(db.session, community_id=community.id, start=start, end=end),
         refund_due=queries.refund_due(db.session, community_id=community.id),
@@ -375,25 +499,32 @@ def payment_journal(code: str) -> ResponseReturnValue:
     )
 
 
-def _export(code: str, payments: list[Payment], fmt: str, start: date, end: date) -> Response:
-    header = ["收款时间", "渠道", "交易号", "房屋ID", "金额(元)", "待退(元)", "收据号", "备注"]
-    rows = [
+JOURNAL_HEADER = ["收款时间", "渠道", "交易号", "房号", "金额(元)", "待退(元)", "收据号", "备注"]
+
+
+def _export(
+    community: Community, fmt: str, start: date, end: date, channel: str | None
+) -> Response:
+    """Every payment of the range, streamed from the database in batches (no row cap)."""
+    rows = (
         [
             p.received_at.astimezone(DEFAULT_TZ).strftime("%Y-%m-%d %H:%M"),
             queries.channel_label(p.channel),
             p.txn_id,
-            p.unit_id,
+            unit_code,
             fen_to_yuan_str(p.amount_fen),
             fen_to_yuan_str(p.refund_due_fen),
-            p.receipt.number if p.receipt else "",
+            number,
             p.note,
         ]
-        for p in payments
-    ]
-    name = f"payments-{code}-{start}-{end}"
+        for p, unit_code, number in queries.iter_journal(
+            db.session, community_id=community.id, start=start, end=end, channel=channel
+        )
+    )
+    name = f"payments-{community.code}-{start}-{end}"
     if fmt == "csv":
-        return exports.csv_response(f"{name}.csv", header, rows)
-    return exports.xlsx_response(f"{name}.xlsx", "收款日记账", header, rows)
+        return exports.csv_response(f"{name}.csv", JOURNAL_HEADER, rows)
+    return exports.xlsx_response(f"{name}.xlsx", "收款日记账", JOURNAL_HEADER, rows)
 
 
 @bp.route("/finance/<code>/payments/offline", methods=["GET", "POST"])
@@ -430,8 +561,15 @@ def offline_payment(code: str) -> ResponseReturnValue:
                 _("已入账，收据号 %(no)s", no=payment.receipt.number if payment.receipt else ""),
                 "success",
             )
-            return redirect(url_for(".offline_payment", code=code))
-    return render_template("payments/offline.html", community=community, form=form)
+            issued = payment.receipt.id if payment.receipt else None
+            return redirect(url_for(".offline_payment", code=code, issued=issued))
+    issued = None
+    issued_id = request.args.get("issued", type=int)
+    if issued_id:  # the receipt just issued, to open and print (scoped like any receipt)
+        issued = queries.get_viewable_receipt(db.session, user=current_user, receipt_id=issued_id)
+        if issued is not None and issued.community_id != community.id:
+            issued = None
+    return render_template("payments/offline.html", community=community, form=form, issued=issued)
 
 
 @bp.route("/finance/payments/<int:payment_id>/refund", methods=["GET", "POST"])
@@ -510,18 +648,16 @@ def refund_decide(refund_id: int, decision: str) -> ResponseReturnValue:
 @roles_required(*FINANCE)
 def refund_list(code: str) -> ResponseReturnValue:
     community = _finance_community(code)
-    refunds = (
-        db.session.query(Refund)
-        .join(Payment)
-        .filter(Payment.community_id == community.id)
-        .order_by(Refund.created_at.desc())
-        .limit(200)
-        .all()
+    page = queries.refunds_page(
+        db.session,
+        community_id=community.id,
+        page=request.args.get("page", 1, type=int) or 1,
     )
     return render_template(
         "payments/refund_list.html",
         community=community,
-        refunds=refunds,
+        refunds=page.refunds,
+        page=page,
         label=queries.channel_label,
     )
 

@@ -7,11 +7,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import text
 
-from portal.billing import ledger
+from portal.billing import dues, ledger
 from portal.communities import service as communities
 from portal.extensions import LOCALES, db
 from portal.notify import inbox as notify_inbox
 from portal.security import public, safe_next
+from portal.timeutil import now_utc
 
 bp = Blueprint("site", __name__)
 
@@ -21,10 +22,12 @@ bp = Blueprint("site", __name__)
 def index() -> ResponseReturnValue:
     public_list = communities.list_communities(db.session)
     my_units = []
-    balances: dict[int, int] = {}
+    unit_dues: dict[int, dues.UnitDues] = {}
+    credits: dict[int, int] = {}
     if current_user.is_authenticated and current_user.is_owner:
         my_units = communities.units_of(db.session, current_user)
-        balances = {u.id: ledger.unit_balance(db.session, unit_id=u.id) for u in my_units}
+        unit_dues = dues.unit_dues(db.session, unit_ids=[u.id for u in my_units], now=now_utc())
+        credits = {u.id: ledger.prepayment_balance(db.session, unit_id=u.id) for u in my_units}
     unread = (
         notify_inbox.unread_count(db.session, current_user) if current_user.is_authenticated else 0
     )
@@ -36,7 +39,8 @@ def index() -> ResponseReturnValue:
         communities=public_list,
         my_units=my_units,
         staff_communities=staff_list,
-        balances=balances,
+        unit_dues=unit_dues,
+        credits=credits,
         unread=unread,
     )
 

@@ -16,6 +16,7 @@ from portal.communities import service as communities
 from portal.communities.models import Building, Unit
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.security import public
 from portal.tickets import aftercare, base, intake, queries, setup, stats
 from portal.tickets.models import Channel, LocationType, Ticket, TicketEvent
@@ -120,6 +121,10 @@ def _visible_ticket(user: User, ticket_id: int) -> tuple[Ticket, bool]:
 def ticket_list() -> ResponseReturnValue:
     user = api_user()
     code = request.args.get("community")
+    page_no = request.args.get("page", 1, type=int)
+    per_page = request.args.get("per_page", 100, type=int)
+    if page_no is None or per_page is None or page_no < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(422, description=f"page ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
     if code:
         community = communities.get_community(db.session, code)
         if community is None or not base.staff_roles_in(user, community.id):
@@ -131,14 +136,19 @@ def ticket_list() -> ResponseReturnValue:
                 community_id=community.id, status=request.args.get("status", "all")
             ),
             now=now_utc(),
-            page=request.args.get("page", 1, type=int),
-            per_page=100,
+            page=page_no,
+            per_page=per_page,
         )
         rows, for_owner = page.tickets, False
+        meta = {"total": page.total, "page": page.page, "pages": page.pages, "per_page": per_page}
     else:
-        rows, for_owner = queries.owner_tickets(db.session, user=user, limit=200), True
+        mine = queries.owner_tickets_page(db.session, user=user, page=page_no, per_page=per_page)
+        rows, for_owner, meta = mine.items, True, page_meta(mine)
     return jsonify(
-        {"tickets": [ticket_json(t, user, for_owner=for_owner, events=False) for t in rows]}
+        {
+            "tickets": [ticket_json(t, user, for_owner=for_owner, events=False) for t in rows],
+            **meta,
+        }
     )
 
 
@@ -304,6 +314,7 @@ PATHS["/tickets"] = {
         "parameters": [
             {"name": "community", "in": "query", "schema": {"type": "string"}},
             {"name": "status", "in": "query", "schema": {"type": "string"}},
+            *OPENAPI_PAGE_PARAMS,
         ],
         "responses": {
             "200": _ok("Tickets (without events)", "TicketList"),

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.accounts.models import User
+from portal.pagination import Page, paginate
 from portal.tickets.aftercare import LOW_RATING
 from portal.tickets.base import owner_filter, staff_community_ids
 from portal.tickets.models import (
@@ -29,6 +30,42 @@ from portal.tickets.models import (
 )
 
 # ---------------------------------------------------------------- lists
+
+
+def owner_tickets_page(
+    session: Session, *, user: User, page: int = 1, per_page: int = 20
+) -> Page[Ticket]:
+    """One page of the owner's tickets, newest first (every one reachable, none cut off)."""
+    query = (
+        select(Ticket)
+        .options(joinedload(Ticket.category), joinedload(Ticket.unit), joinedload(Ticket.rating))
+        .where(owner_filter(session, user))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    )
+    return paginate(session, query, page=page, per_page=per_page, unique=True)
+
+
+def common_area_page(
+    session: Session,
+    *,
+    community_id: int,
+    open_only: bool = True,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Ticket]:
+    """One page of a community's common-area tickets (no reporter identity), newest first."""
+    query = (
+        select(Ticket)
+        .options(joinedload(Ticket.category), joinedload(Ticket.building))
+        .where(
+            Ticket.community_id == community_id,
+            Ticket.location_type == LocationType.COMMON_AREA,
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    )
+    if open_only:
+        query = query.where(Ticket.status.in_(OPEN_STATUSES))
+    return paginate(session, query, page=page, per_page=per_page, unique=True)
 
 
 def owner_tickets(session: Session, *, user: User, limit: int = 100) -> list[Ticket]:

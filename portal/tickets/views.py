@@ -194,7 +194,10 @@ def _fail(exc: DomainError) -> None:
 @roles_required("owner")
 def ticket_list() -> ResponseReturnValue:
     now = now_utc()
-    mine = queries.owner_tickets(db.session, user=current_user)
+    page = queries.owner_tickets_page(
+        db.session, user=current_user, page=request.args.get("page", 1, type=int) or 1
+    )
+    recent = queries.owner_tickets(db.session, user=current_user, limit=50)
     units = communities.units_of(db.session, current_user)
     community_ids = sorted({u.community_id for u in units})
     common = []
@@ -202,9 +205,10 @@ def ticket_list() -> ResponseReturnValue:
         common.extend(queries.common_area_tickets(db.session, community_id=community_id, limit=5))
     return render_template(
         "tickets/ticket_list.html",
-        tickets=mine,
+        tickets=page.items,
+        page=page,
         rechecks=aftercare.pending_rechecks(db.session, user=current_user),
-        to_rate=[t for t in mine if t.status in DONE_STATUSES and t.rating is None],
+        to_rate=[t for t in recent if t.status in DONE_STATUSES and t.rating is None],
         common=common,
         communities={u.community_id: u.community for u in units},
         recheck_form=RecheckForm(),
@@ -499,11 +503,18 @@ def common_list(code: str) -> ResponseReturnValue:
     if community.id not in mine and not base.staff_roles_in(current_user, community.id):
         abort(404)
     show_all = request.args.get("all") == "1"
-    rows = queries.common_area_tickets(
-        db.session, community_id=community.id, open_only=not show_all, limit=100
+    page = queries.common_area_page(
+        db.session,
+        community_id=community.id,
+        open_only=not show_all,
+        page=request.args.get("page", 1, type=int) or 1,
     )
     return render_template(
-        "tickets/common_list.html", community=community, tickets=rows, show_all=show_all
+        "tickets/common_list.html",
+        community=community,
+        tickets=page.items,
+        page=page,
+        show_all=show_all,
     )
 
 

@@ -647,9 +647,10 @@ def list_items(
     status: str | None = RecordStatus.PUBLISHED,
     top_category_id: int | None = None,
     page: int = 1,
-    per_page: int = 50,
+    per_page: int | None = 50,
 ) -> ItemPage:
-    """A page of a community's items, newest first (status None: drafts and published)."""
+    """A page of a community's items, newest first (status None: drafts and published);
+    per_page None: every item, for the open-data documents and downloads."""
     query = select(SpendingItem).where(SpendingItem.community_id == community_id)
     if status:
         query = query.where(SpendingItem.status == status)
@@ -665,16 +666,15 @@ def list_items(
         query = query.where(SpendingItem.category_id.in_(child_ids))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = max(1, page)
-    items = session.scalars(
-        query.options(
-            joinedload(SpendingItem.category).joinedload(SpendingCategory.parent),
-            selectinload(SpendingItem.evidence).joinedload(SpendingEvidence.file),
-        )
-        .order_by(SpendingItem.spent_on.desc(), SpendingItem.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).unique()
-    return ItemPage(items=list(items), total=total, page=page, per_page=per_page)
+    query = query.options(
+        joinedload(SpendingItem.category).joinedload(SpendingCategory.parent),
+        selectinload(SpendingItem.evidence).joinedload(SpendingEvidence.file),
+    ).order_by(SpendingItem.spent_on.desc(), SpendingItem.id.desc())
+    if per_page is None:  # everything: one page holding every item
+        items = list(session.scalars(query).unique())
+        return ItemPage(items=items, total=total, page=1, per_page=max(1, total))
+    items = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page)).unique())
+    return ItemPage(items=items, total=total, page=page, per_page=per_page)
 
 
 def correction_chain(session: Session, item: SpendingItem) -> list[SpendingItem]:

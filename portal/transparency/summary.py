@@ -228,7 +228,7 @@ def spending_document(session: Session, *, community: Community, year: int) -> d
     totals = spending_by_category(session, community_id=community.id, year=year)
     budget = budgets.current_budget(session, community_id=community.id, year=year)
     planned = {line.category_id: line.amount_fen for line in budget.lines} if budget else {}
-    page = spending.list_items(session, community_id=community.id, year=year, per_page=100_000)
+    page = spending.list_items(session, community_id=community.id, year=year, per_page=None)
     ids = [item.id for item in page.items]
     entries = publication.latest_for(
         session, community_id=community.id, kind=spending.KIND_SPENDING, record_ids=ids

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from portal.payments.receipt_pdf import (
     FOOTER,
+    FOOTER_NO_QR,
     ReceiptData,
     ReceiptLine,
     fen_to_chinese_upper,
@@ -199,7 +200,8 @@ def test_same_receipt_same_bytes() -> None:
 def test_receipt_without_qr_or_note_still_renders() -> None:
     data = replace(SAMPLE, verify_url=None, note="")
     text = text_of(read(render_receipt_pdf(data)))
-    assert FOOTER in text
+    assert FOOTER_NO_QR in text
+    assert "扫码" not in text  # no QR code, no promise to scan one
     assert "备注" not in text
 
 
