@@ -29,7 +29,7 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return Response(
         out.getvalue(),
-        mimetype="text/csv; charset=utf-8",
+        content_type="text/csv; charset=utf-8",  # mimetype= would add a second charset
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
