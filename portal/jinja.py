@@ -72,8 +72,14 @@ def plain_number(value: Any) -> str:
 
 
 def rate(value: Any) -> str:
-    """A fee rate as people write it: 2.3500 → "2.35", 1.50 → "1.5"."""
-    return plain_number(value)
+    """A fee rate as a price is written: no trailing zeros beyond the fen, 2.3500 → "2.35",
+    30.0000 → "30.00", 0.1250 → "0.125"."""
+    if value is None:
+        return ""
+    number = (value if isinstance(value, Decimal) else Decimal(str(value))).normalize()
+    if -number.as_tuple().exponent < 2:  # type: ignore[operator]
+        number = number.quantize(Decimal("0.01"))
+    return format(number, "f")
 
 
 def percent_rate(value: Any) -> str:
