@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -221,7 +223,12 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
         obj=policy,
         data=None
         if policy
-        else {"enabled": False, "daily_rate": "0.0003", "cap_rate": "0.1", "grace_days": 30},
+        else {
+            "enabled": False,
+            "daily_rate": Decimal("0.0003"),
+            "cap_rate": Decimal("0.1"),
+            "grace_days": 30,
+        },
     )
     if form.validate_on_submit():
         try:
