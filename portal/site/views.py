@@ -105,7 +105,7 @@ def me() -> ResponseReturnValue:
     menu = [
         (url_for(item.endpoint), item.label)
         for item in current_app.extensions.get("clearfee_nav", [])
-        if "owner" in item.roles and roles.intersection(item.roles)
+        if "*" in item.roles or ("owner" in item.roles and "owner" in roles)
     ]
     units = communities.units_of(db.session, current_user) if current_user.is_owner else []
     return render_template(
