@@ -244,3 +244,20 @@ def test_api_in_wechat_needs_the_openid_then_answers_jsapi_params(
     assert response.status_code == 201
     assert response.json["pay_url"] is None
     assert response.json["jsapi"]["package"] == "prepay_id=wx2026"
+
+
+def test_sandbox_works_the_same_on_a_phone(
+    client: FlaskClient, login_as: Any, session: Session
+) -> None:
+    _, bills = _owner(session, login_as)
+    response = _pay(client, bills[0], "sandbox", IPHONE, "sbx-1")
+    intent = session.scalar(select(PaymentIntent))
+    assert response.headers["Location"] == f"/payments/sandbox/{intent.out_trade_no}"
+    done = client.post(
+        f"/payments/sandbox/{intent.out_trade_no}",
+        data={"outcome": "success"},
+        headers={"User-Agent": IPHONE},
+    )
+    assert done.headers["Location"].endswith(f"/payments/{intent.id}")
+    session.expire_all()
+    assert session.get(PaymentIntent, intent.id).status == "succeeded"
