@@ -53,6 +53,23 @@ def _payload_of(session: Session, record_id: int) -> dict[str, Any] | None:
 publication.register_kind("fee_standard", _payload_of)
 
 
+def _cited_notice(session: Session, notice: Notice) -> str | None:
+    """A fee standard's announcement stays on the board: owners must be able to read it."""
+    used = session.scalar(select(FeeStandard).where(FeeStandard.notice_id == notice.id))
+    if used is None:
+        return None
+    return str(
+        _l(
+            "这份公告是 %(item)s 第 %(v)s 版收费标准的依据，不能撤回；如需更正，请发布更正公告",
+            item=_describe(used.property_type, used.item_code),
+            v=used.version,
+        )
+    )
+
+
+notices.register_withdraw_guard(_cited_notice)
+
+
 def latest_version(
     session: Session, *, community_id: int, property_type: str, item_code: str
 ) -> FeeStandard | None:

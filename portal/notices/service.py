@@ -8,6 +8,7 @@ date a fee change was announced cannot be moved afterwards without `verify` noti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -357,8 +358,25 @@ def release_due(session: Session, *, now: datetime, community_id: int | None = N
     return released
 
 
+# Domains above notices that rely on a notice staying up (billing: the fee standard that cites
+# a fee-change notice) register a guard saying why it may not be withdrawn, or None.
+WithdrawGuard = Callable[[Session, Notice], str | None]
+WITHDRAW_GUARDS: list[WithdrawGuard] = []
+
+
+def register_withdraw_guard(guard: WithdrawGuard) -> None:
+    """Let a domain refuse the withdrawal of a notice it relies on."""
+    if guard not in WITHDRAW_GUARDS:
+        WITHDRAW_GUARDS.append(guard)
+
+
 def withdraw_notice(session: Session, *, notice: Notice, actor: User, now: datetime) -> None:
-    """Take a published or scheduled notice down (it stays in the staff list)."""
+    """Take a published or scheduled notice down (it stays in the staff list), unless a
+    record that is in force relies on it."""
+    for guard in WITHDRAW_GUARDS:
+        reason = guard(session, notice)
+        if reason:
+            raise DomainError(reason, code="cited")
     claimed = session.execute(
         update(Notice)
         .where(

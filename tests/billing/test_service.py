@@ -214,6 +214,23 @@ def test_old_notice_of_another_change_justifies_nothing(session: Session) -> Non
     assert session.scalar(select(func.count(FeeStandard.id))) == 1
 
 
+def test_a_cited_notice_cannot_be_withdrawn(session: Session) -> None:
+    from portal.notices import service as notices
+
+    community = factories.make_community(session, notice_period_days=30)
+    factories.make_standard(session, community=community, rate="2.00")
+    notice = factories.make_fee_notice(
+        session, community=community, rate="2.20", published_at=ANNOUNCED
+    )
+    _new_version(session, community, notice_id=notice.id)
+    actor = factories.make_user(session, role="cs", community=community)
+    with pytest.raises(DomainError, match="不能撤回") as info:
+        notices.withdraw_notice(session, notice=notice, actor=actor, now=NOW)
+    assert info.value.code == "cited"
+    session.refresh(notice)
+    assert notice.status == "published"
+
+
 def test_withdrawn_notice_is_refused(session: Session) -> None:
     from portal.notices import service as notices
 
