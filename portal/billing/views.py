@@ -16,7 +16,6 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
-from portal.notices import service as notices
 from portal.security import public, roles_required
 from portal.timeutil import local_today, now_utc, zone
 
@@ -166,10 +165,20 @@ def finance_community(code: str) -> ResponseReturnValue:
 def standard_new(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     form = StandardForm()
+    eligible = standards.eligible_notices(db.session, community=community, now=now_utc())
     options = [("", _("（首次制定，无需公告）"))]
     options += [
-        (str(n.id), n.title)
-        for n in notices.published_fee_change_notices(db.session, community_id=community.id)
+        (
+            str(e.notice.id),
+            _(
+                "%(title)s：%(what)s 元，%(on)s 发布，最早 %(earliest)s 执行",
+                title=e.notice.title,
+                what=e.summary,
+                on=e.announced_on.isoformat(),
+                earliest=e.earliest.isoformat(),
+            ),
+        )
+        for e in eligible
     ]
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
@@ -202,6 +211,7 @@ def standard_new(code: str) -> ResponseReturnValue:
         form=form,
         current=standards.current_standards(db.session, community_id=community.id, on=today),
         history=standards.standard_history(db.session, community_id=community.id),
+        eligible=eligible,
     )
 
 
