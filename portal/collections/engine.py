@@ -379,6 +379,24 @@ def _process(
         oldest_due_date=age.oldest_due_date,
         near_limitation=aging.near_limitation(age.oldest_due_date, day),
     )
+    if rules.tier_index(case.tier) > 1 and signals.open_service_dispute(
+        session, unit_id=case.unit_id
+    ):
+        # A service dispute opened after the case went past L1: stand down to L1 until it
+        # is settled (the owner's complaint comes first); a person escalates again later.
+        add_event(
+            session,
+            case,
+            "stood_down",
+            day=day,
+            now=now,
+            note="业主提出服务异议，暂回 L1，待异议处理完毕",
+            details={"from": case.tier},
+        )
+        case.tier = Tier.L1
+        case.tier_since = day
+        changed = True
+        result.lines.append(f"{unit.code}: 服务异议未结，退回 L1")
     if age.overdue_fen <= 0:  # only disputed amounts left: nothing is chased
         changed |= _set(case, status=CaseStatus.PAUSED, pause_reason="disputed")
         result.skipped_disputed += 1
@@ -501,7 +519,7 @@ def _propose_next(
     _, created = ensure_task(
         session,
         case=case,
-        key=f"{case.id}:escalate:{target}:{case.episode}",
+        key=f"{case.id}:escalate:{target}:{case.episode}:{case.tier_since}",
         kind=TaskKind.ESCALATE,
         status=TaskStatus.PROPOSED,
         tier=target,

@@ -120,3 +120,18 @@ def jpeg_bytes() -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG")
     return out.getvalue()
+
+
+def snapshot(session: Session) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, to show that something wrote nothing."""
+    from portal.extensions import db
+
+    session.expire_all()
+    out = {}
+    for table in db.metadata.sorted_tables:
+        rows = session.execute(select(table).order_by(*table.primary_key.columns)).all()
+        out[table.name] = [tuple(r) for r in rows]
+    return out
+
+
+_snapshot = snapshot

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from portal.collections.models import CollectionTask, Tier
 from portal.notify.models import Message
-from tests.collections.helpers import case_of, make_world, pay, run
+from tests.collections.helpers import _snapshot, case_of, make_world, pay, run
+from tests.factories import NOW
 
 
 def test_first_run_opens_cases_and_queues_l1(session: Session) -> None:
@@ -44,3 +45,88 @@ def test_paid_up_closes_and_falls_behind_reopens(session: Session) -> None:
     case = case_of(session, world.unit)
     assert case.status == "closed"
     assert "¥1,000.00" in case.close_outcome
+
+
+def test_rerun_for_the_same_date_writes_nothing(session: Session, clock) -> None:
+    world = make_world(session)
+    run(session, date(2026, 11, 20))
+    run(session, date(2026, 11, 27))  # proposals, recovery tasks, everything a run writes
+    before = _snapshot(session)
+    clock.advance(hours=3)
+    run(session, date(2026, 11, 27), now=clock.now)
+    assert _snapshot(session) == before
+    assert world.unit.id
+
+
+def test_preview_changes_nothing(session: Session, runner, app) -> None:
+    make_world(session)
+    session.commit()
+    before = _snapshot(session)
+    result = app.test_cli_runner().invoke(
+        args=["collections", "run", "--date", "2026-11-20", "--preview"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "would: " in result.output
+    assert "preview" in result.output
+    session.expire_all()
+    assert _snapshot(session) == before
+    result = app.test_cli_runner().invoke(args=["collections", "run", "--date", "2026-11-20"])
+    assert result.exit_code == 0, result.output
+    assert "2 opened" in result.output
+
+
+def test_held_amounts_are_shown_apart_and_never_chased(session: Session) -> None:
+    from portal.disputes import intake
+
+    world = make_world(session, periods=("2026-10",))
+    line = world.bills(session)[0].lines[0]
+    intake.open_dispute(
+        session,
+        owner=world.owner,
+        target_type="bill_line",
+        target_id=line.id,
+        reason="wrong_area",
+        statement="面积应为 89.5 平方米，不是 100",
+        now=NOW,
+    )
+    session.commit()
+    run(session, date(2026, 11, 20))
+    assert case_of(session, world.unit) is None  # all that is overdue is held
+    messages = session.scalars(
+        select(Message).where(
+            Message.unit_id == world.unit.id, Message.reason == "collections_tier"
+        )
+    ).all()
+    assert messages == []
+    assert case_of(session, world.other_unit).tier == "L1"
+
+
+def test_aging_buckets_and_limitation_flag() -> None:
+    from portal.collections import aging
+
+    assert [
+        aging.bucket_of(d) for d in (1, 15, 16, 30, 31, 60, 61, 90, 91, 180, 181, 365, 366)
+    ] == [
+        "1-15",
+        "1-15",
+        "16-30",
+        "16-30",
+        "31-60",
+        "31-60",
+        "61-90",
+        "61-90",
+        "91-180",
+        "91-180",
+        "181-365",
+        "181-365",
+        ">365",
+    ]
+    assert aging.bucket_of(0) is None
+    assert aging.near_limitation(date(2024, 5, 19), date(2026, 11, 20))
+    assert not aging.near_limitation(date(2024, 5, 20), date(2026, 11, 20))
+
+
+def test_case_near_limitation_is_flagged(session: Session) -> None:
+    world = make_world(session, periods=("2024-04", "2024-05"))
+    run(session, date(2026, 11, 20))
+    assert case_of(session, world.unit).near_limitation is True
