@@ -69,9 +69,7 @@ def test_no_escalation_past_l1_with_a_service_dispute_nor_messages_on_held_amoun
     day = date(2026, 11, 1)
     period = date(2026, 10, 1)
     now = NOW
-    serial = 0
-    for op in ops:
-        serial += 1
+    for serial, op in enumerate(ops):
         last_message = session.scalar(select(Message.id).order_by(Message.id.desc())) or 0
         try:
             with session.begin_nested():
