@@ -185,7 +185,9 @@ def list_cases(
 
 def iter_cases(session: Session, *, filters: CaseFilters, day: date) -> Any:
     """Every matching case, streamed in batches (for the arrears-list export)."""
-    query = _filtered(filters, day).options(joinedload(CollectionCase.unit))
+    query = _filtered(filters, day).options(
+        joinedload(CollectionCase.unit).joinedload(Unit.building)
+    )
     query = query.order_by(CollectionCase.community_id, Unit.code)
     return session.scalars(query.execution_options(yield_per=500))
 
