@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
 from portal.collections.models import CollectionContact
-from tests import factories
 from tests.collections.helpers import case_of, make_world, run, snapshot
 from tests.factories import NOW, PASSWORD
 
@@ -164,8 +163,8 @@ def test_plan_proposed_in_the_workspace_is_accepted_by_the_owner(
 
 
 def test_notice_pdf_and_exports_are_audited(session: Session, client: FlaskClient) -> None:
-    from portal.pdf import missing_glyphs
     from portal.collections import notice
+    from portal.pdf import missing_glyphs
 
     world, _other = _world(session)
     _login(client, world.collector)
@@ -220,4 +219,4 @@ def test_approval_of_l4_only_by_a_manager(session: Session, client: FlaskClient)
     client.post(f"/collections/tasks/{task.id}/decide", data={"decision": "approve"})
     session.refresh(task)
     assert task.status == "proposed"
-    assert factories  # noqa: B018
+    assert factories
