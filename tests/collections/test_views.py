@@ -219,4 +219,3 @@ def test_approval_of_l4_only_by_a_manager(session: Session, client: FlaskClient)
     client.post(f"/collections/tasks/{task.id}/decide", data={"decision": "approve"})
     session.refresh(task)
     assert task.status == "proposed"
-    assert factories
