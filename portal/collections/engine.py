@@ -403,6 +403,10 @@ def _process(
         if changed:
             case.updated_at = now
         return
+    # The reason and its evidence are read whatever the case's state, so a paused case shows
+    # why its owner is behind too.
+    found = signals.gather(session, case=case, unit=unit, day=day, now=as_of(day, community))
+    changed |= _set(case, suggested_reason=found.suggested, evidence=found.evidence)
     kept = _check_plan(session, case=case, day=day, now=now, result=result)
     paused = rules.pause_block(session, case=case, day=day) if not kept else ("plan", "", None)
     if paused is not None:
@@ -426,8 +430,6 @@ def _process(
         )
         if created:
             result.lines.append(f"{unit.code}: 承诺到期未缴，回访任务")
-    found = signals.gather(session, case=case, unit=unit, day=day, now=as_of(day, community))
-    changed |= _set(case, suggested_reason=found.suggested, evidence=found.evidence)
     if changed:
         case.updated_at = now
     days = age.days_overdue(day) or 0
