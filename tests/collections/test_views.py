@@ -219,3 +219,68 @@ def test_approval_of_l4_only_by_a_manager(session: Session, client: FlaskClient)
     client.post(f"/collections/tasks/{task.id}/decide", data={"decision": "approve"})
     session.refresh(task)
     assert task.status == "proposed"
+
+
+def test_engineer_finishes_a_service_recovery_task(session: Session, client: FlaskClient) -> None:
+    from datetime import timedelta
+
+    from portal.collections.models import CollectionTask
+    from portal.tickets import intake as tickets_intake
+    from portal.tickets import setup as tickets_setup
+    from tests import factories
+
+    world = make_world(session, code="CR")
+    tickets_setup.ensure_categories(session, world.community)
+    tickets_intake.create_ticket(
+        session,
+        community=world.community,
+        actor=world.owner,
+        now=NOW - timedelta(days=20),
+        category_code="plumbing_electric",
+        description="厨房水管漏水一直没修",
+        unit=world.unit,
+    )
+    session.commit()
+    run(session, DAY)
+    task = session.scalar(select(CollectionTask))
+    assert task.kind == "service_recovery"
+    assert task.assignee_role == "engineer"
+    engineer = factories.make_user(session, role="engineer", community=world.community)
+    session.commit()
+    _login(client, engineer)
+    page = client.get("/collections/recovery").get_data(as_text=True)
+    assert "厨房水管漏水" in page
+    response = client.post(f"/collections/tasks/{task.id}/done", data={"note": ""})
+    assert response.status_code == 302
+    session.refresh(task)
+    assert task.status == "open"  # a recovery task needs a note of what was fixed
+    client.post(f"/collections/tasks/{task.id}/done", data={"note": "已更换水管"})
+    session.refresh(task)
+    assert task.status == "done"
+    assert client.get("/collections/cases").status_code == 403
+
+
+def test_manager_places_a_hold_and_prints_a_building_batch(
+    session: Session, client: FlaskClient
+) -> None:
+    world, _other = _world(session)
+    _login(client, world.manager)
+    response = client.post(
+        "/collections/manager/CA/holds",
+        data={"reason": "电梯更换期间", "starts_on": "2026-11-20", "unit": world.unit.code},
+    )
+    assert response.status_code == 302
+    run(session, date(2026, 11, 21))
+    assert case_of(session, world.unit).status == "paused"
+    assert case_of(session, world.other_unit).status == "open"
+    response = client.get(f"/collections/notices/CA/{world.unit.building_id}.pdf")
+    assert response.status_code == 200
+    assert response.data.startswith(b"%PDF-")
+    other_building = session.get(type(world.unit.building), _other.unit.building_id)
+    assert client.get(f"/collections/notices/CA/{other_building.id}.pdf").status_code == 404
+    client.post("/logout")
+    _login(client, world.collector)
+    response = client.post(
+        "/collections/manager/CA/holds", data={"reason": "x", "starts_on": "2026-11-20"}
+    )
+    assert response.status_code == 403
