@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.audit import service as audit
+from portal.billing import late_fees as billing_late_fees
 from portal.collections import aging
 from portal.collections.cases import today_of
 from portal.collections.engine import add_event
@@ -27,6 +28,7 @@ from portal.collections.models import (
 )
 from portal.communities import service as communities
 from portal.errors import Conflict, DomainError
+from portal.timeutil import DEFAULT_TZ, to_local
 
 MAX_INSTALMENTS = 24
 
@@ -228,6 +230,27 @@ def accept_plan(session: Session, *, plan: PaymentPlan, owner: User, now: dateti
     )
     session.flush()
     return plan
+
+
+def planned_bills(session: Session, community_id: int) -> dict[int, date]:
+    """Units on a plan being kept, with the day it was accepted: the bills due before then
+    are the planned amount, on which no late fee accrues."""
+    out: dict[int, date] = {}
+    rows = session.execute(
+        select(PaymentPlan.unit_id, PaymentPlan.accepted_at)
+        .join(CollectionCase, CollectionCase.id == PaymentPlan.case_id)
+        .where(
+            CollectionCase.community_id == community_id,
+            PaymentPlan.status == PlanStatus.ACTIVE,
+            PaymentPlan.accepted_at.is_not(None),
+        )
+    )
+    for unit_id, accepted_at in rows:
+        out[unit_id] = to_local(accepted_at, DEFAULT_TZ).date() + timedelta(days=1)
+    return out
+
+
+billing_late_fees.on_planned_bills(planned_bills)
 
 
 def plan_json(plan: PaymentPlan) -> dict[str, Any]:

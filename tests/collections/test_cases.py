@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.billing.models import Bill
 from portal.collections import cases, plans
 from portal.collections.models import CollectionTask, TaskKind, TaskStatus, Tier
 from portal.disputes import intake
@@ -508,3 +509,45 @@ def test_plan_accepted_pauses_and_a_missed_instalment_reopens(session: Session) 
     session.refresh(plan)
     assert plan.status == "broken"
     assert [i.paid_fen for i in plan.instalments] == [20000, 40000, 0]
+
+
+def test_no_late_fee_accrues_on_the_planned_amount(session: Session) -> None:
+    from decimal import Decimal
+
+    from portal.billing import late_fees
+    from portal.billing.models import BillLine, LineKind
+
+    world = make_world(session)
+    case = _case_at(session, world)
+    plan = plans.propose_plan(
+        session,
+        case=case,
+        actor=world.collector,
+        now=NOW,
+        instalments=[
+            {"due_on": "2026-12-20", "amount_fen": 50000},
+            {"due_on": "2027-01-20", "amount_fen": 50000},
+        ],
+    )
+    plans.accept_plan(session, plan=plan, owner=world.owner, now=NOW)
+    late_fees.set_late_fee_policy(
+        session,
+        community=world.community,
+        enabled=True,
+        daily_rate=Decimal("0.0005"),
+        cap_rate=Decimal("0.1"),
+        grace_days=0,
+        clause_ref="物业服务合同第十二条",
+        actor=world.manager,
+        now=NOW,
+    )
+    late_fees.assess_late_fees(session, community=world.community, on=date(2026, 11, 30), now=NOW)
+    fee_units = set(
+        session.scalars(
+            select(Bill.unit_id)
+            .join(BillLine, BillLine.bill_id == Bill.id)
+            .where(BillLine.kind == LineKind.LATE_FEE)
+        )
+    )
+    assert world.other_unit.id in fee_units
+    assert world.unit.id not in fee_units
