@@ -125,11 +125,16 @@ def ensure_task(
     due_on: date | None = None,
     problems: list[dict[str, Any]] | None = None,
     assignee_role: str = "collector",
-) -> tuple[CollectionTask, bool]:
+    facts: rules.Facts | None = None,
+) -> tuple[CollectionTask | None, bool]:
     """The task with this key, created once (True when created now)."""
-    existing = session.scalar(select(CollectionTask).where(CollectionTask.key == key))
-    if existing is not None:
-        return existing, False
+    if facts is not None:
+        if key in facts.task_keys:
+            return None, False
+    else:
+        existing = session.scalar(select(CollectionTask).where(CollectionTask.key == key))
+        if existing is not None:
+            return existing, False
     task = CollectionTask(
         key=key,
         case_id=case.id,
@@ -146,6 +151,10 @@ def ensure_task(
     )
     session.add(task)
     session.flush()
+    if facts is not None:
+        facts.task_keys.add(key)
+        if kind == TaskKind.SERVICE_RECOVERY and status == TaskStatus.OPEN:
+            facts.recovery.setdefault(case.id, task)
     return task, True
 
 
@@ -222,6 +231,8 @@ def _run_community(
             _reopen(session, case, day=day, now=now)
             result.reopened += 1
             result.lines.append(f"{units[unit_id].code}: 再次欠费，案件重新打开")
+    session.flush()
+    facts = rules.Facts.load(session, community_id=community.id, day=day)
     for unit_id, case in cases.items():
         if case.status == CaseStatus.CLOSED:
             continue
@@ -241,6 +252,7 @@ def _run_community(
             day=day,
             now=now,
             result=result,
+            facts=facts,
         )
 
 
@@ -323,10 +335,16 @@ def allocate_plan(session: Session, *, plan: PaymentPlan) -> int:
 
 
 def _check_plan(
-    session: Session, *, case: CollectionCase, day: date, now: datetime, result: RunResult
+    session: Session,
+    *,
+    case: CollectionCase,
+    day: date,
+    now: datetime,
+    result: RunResult,
+    facts: rules.Facts | None = None,
 ) -> bool:
     """Allocate payments to the active plan; True while it is kept."""
-    plan = rules.active_plan(session, case_id=case.id)
+    plan = rules.active_plan(session, case_id=case.id, facts=facts)
     if plan is None:
         return False
     allocate_plan(session, plan=plan)
@@ -336,11 +354,15 @@ def _check_plan(
             plan.status = PlanStatus.COMPLETED
             plan.ended_on = day
             add_event(session, case, "plan_completed", day=day, now=now)
+            if facts is not None:
+                facts.plans.pop(case.id, None)
             return False
         return True
     first = missed[0]
     plan.status = PlanStatus.BROKEN
     plan.ended_on = day
+    if facts is not None:
+        facts.plans.pop(case.id, None)
     note = (
         f"第 {first.seq} 期（{first.due_on.isoformat()}，{format_fen(first.amount_fen)}）"
         f"未按时缴纳，分期计划中止，案件恢复催缴"
@@ -356,6 +378,7 @@ def _check_plan(
         day=day,
         now=now,
         due_on=day + timedelta(days=3),
+        facts=facts,
     )
     result.plans_broken += 1
     return False
@@ -371,6 +394,7 @@ def _process(
     day: date,
     now: datetime,
     result: RunResult,
+    facts: rules.Facts | None = None,
 ) -> None:
     changed = _set(
         case,
@@ -379,9 +403,12 @@ def _process(
         oldest_due_date=age.oldest_due_date,
         near_limitation=aging.near_limitation(age.oldest_due_date, day),
     )
-    if rules.tier_index(case.tier) > 1 and signals.open_service_dispute(
-        session, unit_id=case.unit_id
-    ):
+    disputed = (
+        case.unit_id in facts.disputed_units
+        if facts is not None
+        else signals.open_service_dispute(session, unit_id=case.unit_id)
+    )
+    if rules.tier_index(case.tier) > 1 and disputed:
         # A service dispute opened after the case went past L1: stand down to L1 until it
         # is settled (the owner's complaint comes first); a person escalates again later.
         add_event(
@@ -405,10 +432,22 @@ def _process(
         return
     # The reason and its evidence are read whatever the case's state, so a paused case shows
     # why its owner is behind too.
-    found = signals.gather(session, case=case, unit=unit, day=day, now=as_of(day, community))
+    found = signals.gather(
+        session,
+        case=case,
+        unit=unit,
+        day=day,
+        now=as_of(day, community),
+        contacts=facts.contacts.get(case.id, []) if facts is not None else None,
+        cache=facts.signal_cache if facts is not None else None,
+    )
     changed |= _set(case, suggested_reason=found.suggested, evidence=found.evidence)
-    kept = _check_plan(session, case=case, day=day, now=now, result=result)
-    paused = rules.pause_block(session, case=case, day=day) if not kept else ("plan", "", None)
+    kept = _check_plan(session, case=case, day=day, now=now, result=result, facts=facts)
+    paused = (
+        rules.pause_block(session, case=case, day=day, facts=facts)
+        if not kept
+        else ("plan", "", None)
+    )
     if paused is not None:
         changed |= _set(case, status=CaseStatus.PAUSED, pause_reason=paused[0])
         result.paused += 1
@@ -427,6 +466,7 @@ def _process(
             day=day,
             now=now,
             due_on=day,
+            facts=facts,
         )
         if created:
             result.lines.append(f"{unit.code}: 承诺到期未缴，回访任务")
@@ -438,7 +478,14 @@ def _process(
         case.tier == Tier.NONE
         and days >= community.tier_l1_days
         and _queue_reminder(
-            session, case=case, unit=unit, community=community, age=age, day=day, now=now
+            session,
+            case=case,
+            unit=unit,
+            community=community,
+            age=age,
+            day=day,
+            now=now,
+            facts=facts,
         )
     ):
         result.reminders += 1
@@ -457,6 +504,7 @@ def _process(
             due_on=day + timedelta(days=rules.RECOVERY_DAYS),
             problems=problems,
             assignee_role="engineer" if any(p["type"] == "ticket" for p in problems) else "cs",
+            facts=facts,
         )
         if created:
             result.recovery_tasks += 1
@@ -479,6 +527,7 @@ def _process(
                 day=day,
                 now=now,
                 due_on=day + timedelta(days=3),
+                facts=facts,
             )
             if created:
                 result.plan_offers += 1
@@ -493,6 +542,7 @@ def _process(
         day=day,
         now=now,
         result=result,
+        facts=facts,
     )
 
 
@@ -506,6 +556,7 @@ def _propose_next(
     day: date,
     now: datetime,
     result: RunResult,
+    facts: rules.Facts | None = None,
 ) -> None:
     target = rules.next_tier(case.tier)
     if case.tier == Tier.NONE or target is None:
@@ -514,9 +565,9 @@ def _propose_next(
         return
     if case.tier_since is not None and day < case.tier_since + timedelta(days=rules.DWELL_DAYS):
         return  # give the owner the reminder's deadline before anything firmer
-    if not rules.tier_action_recorded(session, case=case, tier=case.tier):
+    if not rules.tier_action_recorded(session, case=case, tier=case.tier, facts=facts):
         return
-    if rules.escalation_block(session, case=case, day=day) is not None:
+    if rules.escalation_block(session, case=case, day=day, facts=facts) is not None:
         return
     _, created = ensure_task(
         session,
@@ -531,6 +582,7 @@ def _propose_next(
         day=day,
         now=now,
         assignee_role="manager" if target == Tier.L4 else "collector",
+        facts=facts,
     )
     if created:
         result.proposals += 1
@@ -546,6 +598,7 @@ def _queue_reminder(
     age: UnitAging,
     day: date,
     now: datetime,
+    facts: rules.Facts | None = None,
 ) -> bool:
     """The L1 friendly reminder with a pay link, through the outbox (quiet hours, caps)."""
     owners = notify.owners_of_units(session, [unit.id]).get(unit.id, [])
@@ -600,6 +653,8 @@ def _queue_reminder(
             created_at=now,
         )
     )
+    if facts is not None:
+        facts.add_contact(case.id, case.episode, Tier.L1, channel, False, ContactOutcome.SENT, None)
     case.tier = Tier.L1
     case.tier_since = day
     case.updated_at = now

@@ -120,7 +120,14 @@ def _ticket_text(number: str, category: str, description: str, note: str) -> str
 
 
 def gather(
-    session: Session, *, case: CollectionCase, unit: Unit, day: date, now: datetime
+    session: Session,
+    *,
+    case: CollectionCase,
+    unit: Unit,
+    day: date,
+    now: datetime,
+    contacts: list[tuple[int, str, str, bool, str, bool]] | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> Signals:
     """Every signal about the unit's owner as of `day`, with evidence and a suggested reason."""
     s = Signals()
@@ -140,19 +147,25 @@ def gather(
         s.unit_overdue.append(
             {"ticket_id": tid, "text": _ticket_text(number, category, description, "已超时")}
         )
-    for tid, number, category, description in session.execute(
-        base.where(
-            Ticket.building_id == unit.building_id,
-            Ticket.location_type == LocationType.COMMON_AREA,
-            overdue,
-        )
-    ):
-        s.common_overdue.append(
+    key = f"common:{unit.building_id}"
+    common = cache.get(key) if cache is not None else None
+    if common is None:
+        common = [
             {
                 "ticket_id": tid,
                 "text": _ticket_text(number, category, description, "本楼公共区域，已超时"),
             }
-        )
+            for tid, number, category, description in session.execute(
+                base.where(
+                    Ticket.building_id == unit.building_id,
+                    Ticket.location_type == LocationType.COMMON_AREA,
+                    overdue,
+                )
+            )
+        ]
+        if cache is not None:
+            cache[key] = common
+    s.common_overdue = list(common)
     for rating in tickets_queries.unit_low_ratings(session, unit_id=unit.id, since=since):
         s.low_ratings.append(
             {
@@ -169,16 +182,24 @@ def gather(
         )
     ):
         s.service_disputes.append({"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"})
-    outcomes = [
-        o
-        for (o,) in session.execute(
-            select(CollectionContact.outcome).where(
-                CollectionContact.case_id == case.id,
-                CollectionContact.staff_id.is_not(None),
-                CollectionContact.episode == case.episode,
+    outcomes = (
+        [
+            o
+            for episode, _t, _c, _d, o, by_person in contacts
+            if by_person and episode == case.episode
+        ]
+        if contacts is not None
+        else [
+            o
+            for (o,) in session.execute(
+                select(CollectionContact.outcome).where(
+                    CollectionContact.case_id == case.id,
+                    CollectionContact.staff_id.is_not(None),
+                    CollectionContact.episode == case.episode,
+                )
             )
-        )
-    ]
+        ]
+    )
     s.complained = outcomes.count(ContactOutcome.COMPLAINED)
     s.refused = outcomes.count(ContactOutcome.REFUSED)
     s.hardship = case.hardship_flag or ContactOutcome.HARDSHIP in outcomes
