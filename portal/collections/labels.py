@@ -82,7 +82,7 @@ PLAN_STATUS_LABELS: dict[str, Any] = {
     "cancelled": _l("已作废"),
 }
 SIGNAL_LABELS: dict[str, Any] = {
-    "on_time_share": _l("按时缴费"),
+    "on_time_share": _l("按时缴费率"),
     "open_tickets": _l("未完成报修"),
     "overdue_ticket": _l("超时报修"),
     "common_area_ticket": _l("公共区域报修"),

@@ -212,39 +212,46 @@ def gather(
 
 
 def _evidence(s: Signals) -> list[dict[str, str]]:
+    """Each signal in words, Chinese and English (`detail_en`); tickets and disputes quote
+    what the owner wrote."""
     out: list[dict[str, str]] = []
+
+    def add(signal: str, zh: str, en: str) -> None:
+        out.append({"signal": signal, "detail": zh, "detail_en": en})
+
     paid, total = s.on_time
     if total:
-        out.append(
-            {
-                "signal": "on_time_share",
-                "detail": (
-                    f"最近 {total} 期账单中 {paid} 期按时缴清（{round(100 * paid / total)}%）"
-                ),
-            }
+        share = round(100 * paid / total)
+        add(
+            "on_time_share",
+            f"最近 {total} 期账单中 {paid} 期按时缴清（{share}%）",
+            f"{paid} of the last {total} bills paid on time ({share}%)",
         )
     if s.service.get("open_tickets"):
-        out.append(
-            {"signal": "open_tickets", "detail": f"本户有 {s.service['open_tickets']} 张未完成报修"}
-        )
+        n = s.service["open_tickets"]
+        add("open_tickets", f"本户有 {n} 张未完成报修", f"{n} open repair requests")
     for item in s.unit_overdue:
-        out.append({"signal": "overdue_ticket", "detail": item["text"]})
+        add("overdue_ticket", item["text"], "Overdue repair: " + item["text"])
     for item in s.common_overdue:
-        out.append({"signal": "common_area_ticket", "detail": item["text"]})
+        add("common_area_ticket", item["text"], "Overdue in the building: " + item["text"])
     for item in s.low_ratings:
-        out.append({"signal": "low_rating", "detail": item["text"]})
+        add("low_rating", item["text"], "Low rating: " + item["text"])
     for item in s.service_disputes:
-        out.append({"signal": "service_dispute", "detail": item["text"]})
+        add("service_dispute", item["text"], "Open service dispute: " + item["text"])
     if s.complained:
-        out.append({"signal": "complained", "detail": f"催缴联系中投诉服务 {s.complained} 次"})
+        add(
+            "complained",
+            f"催缴联系中投诉服务 {s.complained} 次",
+            f"Complained about the service {s.complained} times when contacted",
+        )
     if s.hardship:
-        out.append({"signal": "hardship", "detail": "业主说明经济困难"})
+        add("hardship", "业主说明经济困难", "The owner told us of financial hardship")
     if s.plan_requested:
-        out.append({"signal": "plan_request", "detail": "业主申请分期缴纳"})
+        add("plan_request", "业主申请分期缴纳", "The owner asked to pay by instalments")
     if s.refused:
-        out.append({"signal": "refused", "detail": f"明确拒缴 {s.refused} 次"})
+        add("refused", f"明确拒缴 {s.refused} 次", f"Refused to pay {s.refused} times")
     if s.no_response:
-        out.append({"signal": "no_response", "detail": "多级催缴后仍无任何回应"})
+        add("no_response", "多级催缴后仍无任何回应", "No response across the tiers")
     return out
 
 
