@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import Role, RoleAssignment, User
 from portal.audit import service as audit
 from portal.collections import aging, rules
 from portal.collections.engine import add_event
@@ -64,6 +64,26 @@ def get_scoped_case(session: Session, *, staff: User, case_id: int) -> Collectio
     if ids is not None and case.community_id not in ids:
         return None
     return case
+
+
+def community_staff(session: Session, *, community_id: int, exclude: User) -> list[User]:
+    """Staff of the community (who can go along on a home visit), not `exclude`."""
+    staff_roles = [r for r in Role if r not in (Role.OWNER, Role.ADMIN)]
+    return list(
+        session.scalars(
+            select(User)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(
+                RoleAssignment.community_id == community_id,
+                RoleAssignment.role.in_(staff_roles),
+                User.active.is_(True),
+                User.id != exclude.id,
+            )
+            .distinct()
+            .order_by(User.id)
+            .limit(100)
+        )
+    )
 
 
 def today_of(community: Community, now: datetime) -> date:

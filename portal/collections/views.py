@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import Role
 from portal.billing.models import Bill
 from portal.collections import (
     aging,
@@ -214,11 +214,7 @@ def _case_context(case: CollectionCase, **forms: Any) -> dict[str, Any]:
     disputes = db.session.scalars(
         select(Dispute).where(Dispute.unit_id == unit.id).order_by(Dispute.id.desc()).limit(10)
     ).all()
-    staff = [
-        u
-        for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.id))
-        if u.id != current_user.id and u.is_staff and community.id in u.community_ids()
-    ][:50]
+    staff = cases.community_staff(db.session, community_id=community.id, exclude=current_user)
     contact_form = forms.get("contact_form") or ContactForm()
     contact_form.second_staff.choices = choices(
         [("", "—")] + [(str(u.id), u.display_name or u.username) for u in staff]
