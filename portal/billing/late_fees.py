@@ -3,6 +3,7 @@ on an amount on hold; and waivers, which credit a line through the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -81,6 +82,18 @@ def set_late_fee_policy(
     return policy
 
 
+PlannedBills = Callable[[Session, int], dict[int, date]]
+_planned: list[PlannedBills] = []
+
+
+def on_planned_bills(provider: PlannedBills) -> None:
+    """Let collections say which bills are in a payment plan being kept: {unit_id: date},
+    bills of the unit due before that date are planned and accrue no late fee. Collections
+    sits above billing, so it installs this at import (as transparency does for messages)."""
+    if provider not in _planned:
+        _planned.append(provider)
+
+
 def assess_late_fees(session: Session, *, community: Community, on: date, now: datetime) -> int:
     """Add this month's late-fee line to each overdue bill; idempotent per bill and month.
 
@@ -102,10 +115,15 @@ def assess_late_fees(session: Session, *, community: Community, on: date, now: d
         .options(selectinload(Bill.lines))
         .where(Bill.community_id == community.id, Bill.outstanding_fen > 0, Bill.due_date < cutoff)
     ).all()
+    planned: dict[int, date] = {}
+    for provider in _planned:
+        planned.update(provider(session, community.id))
     created = 0
     for bill in bills:
         if any(line.late_fee_month == month for line in bill.lines):
             continue
+        if bill.unit_id in planned and bill.due_date < planned[bill.unit_id]:
+            continue  # in a payment plan the owner keeps: no late fee on the planned amount
         charges = [line for line in bill.lines if line.kind == LineKind.CHARGE]
         held = holds.held_amounts(session, unit_ids=[bill.unit_id])
         principal = sum(max(0, line.outstanding_fen - held.get(line.id, 0)) for line in charges)

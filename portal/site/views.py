@@ -21,12 +21,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.billing import dues, ledger
+from portal.collections import cases as collections_cases
+from portal.collections import dashboard as collections_dashboard
 from portal.communities import service as communities
 from portal.domains import NavItem
 from portal.extensions import LOCALES, db
 from portal.notify import inbox as notify_inbox
 from portal.security import public, safe_next
-from portal.timeutil import now_utc
+from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
 bp = Blueprint("site", __name__)
 NAV = [NavItem("site.me", _l("我的"), ("owner",), order=95)]
@@ -90,8 +92,17 @@ def index() -> ResponseReturnValue:
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)
+    collections_todo = None
+    if current_user.is_authenticated and current_user.has_role("collector", "manager"):
+        # A collector's and a manager's home opens on their to-do counts.
+        collections_todo = collections_dashboard.todo_counts(
+            db.session,
+            community_ids=collections_cases.community_ids(current_user),
+            day=local_today(DEFAULT_TZ, now=now_utc()),
+        )
     return render_template(
         "site/index.html",
+        collections_todo=collections_todo,
         communities=public_list,
         my_units=my_units,
         staff_communities=staff_list,

@@ -1,0 +1,153 @@
+"""Aging: what a unit owes past due, less what is held under open dispute, from the oldest
+unpaid due date, in the buckets the seed documents use. Set-based per community."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.billing import holds
+from portal.billing.models import Bill, BillLine, LineKind
+
+BUCKETS = (
+    ("1-15", 1, 15),
+    ("16-30", 16, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("91-180", 91, 180),
+    ("181-365", 181, 365),
+    (">365", 366, None),
+)
+BUCKET_NAMES = tuple(name for name, _lo, _hi in BUCKETS)
+# Civil Code art. 188: three years; we flag a debt whose oldest unpaid due date is older than
+# 30 months, leaving six months to deliver a reminder that restarts the period (art. 195).
+LIMITATION_WARNING_MONTHS = 30
+
+
+def bucket_of(days: int | None) -> str | None:
+    """The aging bucket of a number of days overdue (None when nothing is overdue)."""
+    if days is None or days < 1:
+        return None
+    for name, low, high in BUCKETS:
+        if days >= low and (high is None or days <= high):
+            return name
+    return BUCKETS[-1][0]
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (clamped to the month's end)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, candidate)
+        except ValueError:
+            continue
+    return date(year, month, 28)
+
+
+def near_limitation(oldest_due: date | None, day: date) -> bool:
+    """True when the oldest unpaid due date is more than 30 months before `day`."""
+    return oldest_due is not None and oldest_due < months_before(day, LIMITATION_WARNING_MONTHS)
+
+
+@dataclass
+class BillAging:
+    bill_id: int
+    period: date
+    period_months: int
+    due_date: date
+    outstanding_fen: int
+    held_fen: int
+    late_fee_fen: int
+
+    @property
+    def collectable_fen(self) -> int:
+        return max(0, self.outstanding_fen - self.held_fen)
+
+
+@dataclass
+class UnitAging:
+    unit_id: int
+    bills: list[BillAging] = field(default_factory=list)  # past due, oldest first
+
+    @property
+    def overdue_fen(self) -> int:
+        """Collectable: past due and not under open dispute."""
+        return sum(b.collectable_fen for b in self.bills)
+
+    @property
+    def held_fen(self) -> int:
+        return sum(b.held_fen for b in self.bills)
+
+    @property
+    def oldest_due_date(self) -> date | None:
+        dues = [b.due_date for b in self.bills if b.collectable_fen > 0]
+        return min(dues) if dues else None
+
+    def days_overdue(self, day: date) -> int | None:
+        oldest = self.oldest_due_date
+        return (day - oldest).days if oldest else None
+
+
+def unit_aging(
+    session: Session,
+    *,
+    day: date,
+    community_id: int | None = None,
+    unit_ids: Iterable[int] | None = None,
+) -> dict[int, UnitAging]:
+    """Past-due bills (due before `day`) with an outstanding balance, per unit."""
+    query = select(
+        Bill.id,
+        Bill.unit_id,
+        Bill.period,
+        Bill.period_months,
+        Bill.due_date,
+        Bill.outstanding_fen,
+    ).where(Bill.outstanding_fen > 0, Bill.due_date < day)
+    if community_id is not None:
+        query = query.where(Bill.community_id == community_id)
+    if unit_ids is not None:
+        ids = list(unit_ids)
+        if not ids:
+            return {}
+        query = query.where(Bill.unit_id.in_(ids))
+    rows = session.execute(query.order_by(Bill.unit_id, Bill.due_date, Bill.id)).all()
+    if not rows:
+        return {}
+    bill_ids = [r[0] for r in rows]
+    units = {r[1] for r in rows}
+    held_lines = holds.held_amounts(session, unit_ids=units)
+    held_bill: dict[int, int] = {}
+    late_bill: dict[int, int] = {}
+    line_query = select(BillLine.id, BillLine.bill_id, BillLine.kind, BillLine.outstanding_fen)
+    chunk = 5000
+    for start in range(0, len(bill_ids), chunk):
+        part = bill_ids[start : start + chunk]
+        for line_id, bill_id, kind, outstanding in session.execute(
+            line_query.where(BillLine.bill_id.in_(part), BillLine.outstanding_fen > 0)
+        ):
+            if line_id in held_lines:
+                held_bill[bill_id] = held_bill.get(bill_id, 0) + held_lines[line_id]
+            if kind == LineKind.LATE_FEE:
+                late_bill[bill_id] = late_bill.get(bill_id, 0) + int(outstanding)
+    out: dict[int, UnitAging] = {}
+    for bill_id, unit_id, period, months, due, outstanding in rows:
+        out.setdefault(unit_id, UnitAging(unit_id)).bills.append(
+            BillAging(
+                bill_id=bill_id,
+                period=period,
+                period_months=months,
+                due_date=due,
+                outstanding_fen=int(outstanding),
+                held_fen=min(int(outstanding), held_bill.get(bill_id, 0)),
+                late_fee_fen=late_bill.get(bill_id, 0),
+            )
+        )
+    return out

@@ -1,0 +1,302 @@
+"""Why is this owner behind? The signals a person reads, and the reason they suggest.
+
+Each signal comes with its evidence in words, so a collector can see why a case is classified
+as it is and confirm or override it. Dissatisfaction beats everything except hardship: an owner
+who stopped paying because the lift is broken needs the lift fixed, not a lawyer's letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.billing.models import Bill, BillLine, EntryKind, JournalEntry, Posting
+from portal.collections.models import (
+    RESPONSIVE_OUTCOMES,
+    ArrearsReason,
+    CollectionCase,
+    CollectionContact,
+    ContactOutcome,
+    Tier,
+)
+from portal.communities.models import Unit
+from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
+from portal.disputes.models import Dispute, TargetType
+from portal.tickets import queries as tickets_queries
+from portal.tickets.models import OPEN_STATUSES as TICKET_OPEN
+from portal.tickets.models import LocationType, Ticket, TicketCategory
+
+LOOKBACK_DAYS = 365
+ON_TIME_GOOD = 0.75  # 9 of the last 12 bills paid on time: most likely forgot
+
+
+@dataclass
+class Signals:
+    on_time: tuple[int, int] = (0, 0)  # (paid on time, bills looked at)
+    service: dict[str, Any] = field(default_factory=dict)
+    common_overdue: list[dict[str, Any]] = field(default_factory=list)
+    unit_overdue: list[dict[str, Any]] = field(default_factory=list)
+    low_ratings: list[dict[str, Any]] = field(default_factory=list)
+    service_disputes: list[dict[str, Any]] = field(default_factory=list)
+    complained: int = 0
+    refused: int = 0
+    hardship: bool = False
+    plan_requested: bool = False
+    no_response: bool = False
+    evidence: list[dict[str, str]] = field(default_factory=list)
+    suggested: str = ArrearsReason.FORGOT
+
+    @property
+    def dissatisfied(self) -> bool:
+        return bool(
+            self.unit_overdue
+            or self.common_overdue
+            or self.low_ratings
+            or self.service_disputes
+            or self.complained
+        )
+
+    def problems(self) -> list[dict[str, Any]]:
+        """The specific problems a service-recovery task names."""
+        out: list[dict[str, Any]] = []
+        seen: set[tuple[str, int]] = set()
+        for source in (self.unit_overdue, self.common_overdue, self.low_ratings):
+            for item in source:
+                key = ("ticket", item["ticket_id"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append({"type": "ticket", "id": item["ticket_id"], "text": item["text"]})
+        for item in self.service_disputes:
+            out.append({"type": "dispute", "id": item["dispute_id"], "text": item["text"]})
+        if self.complained and not out:
+            out.append({"type": "complaint", "id": None, "text": "催缴联系中业主投诉服务"})
+        return out
+
+
+def on_time_share(session: Session, *, unit_id: int, day: date) -> tuple[int, int]:
+    """(paid in full by the due date, bills) over the unit's last 12 bills due before `day`."""
+    bills = session.execute(
+        select(Bill.id, Bill.due_date, Bill.outstanding_fen)
+        .where(Bill.unit_id == unit_id, Bill.due_date < day)
+        .order_by(Bill.period.desc())
+        .limit(12)
+    ).all()
+    if not bills:
+        return 0, 0
+    ids = [b[0] for b in bills]
+    last_paid = dict(
+        session.execute(
+            select(BillLine.bill_id, func.max(JournalEntry.created_at))
+            .join(Posting, Posting.bill_line_id == BillLine.id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                BillLine.bill_id.in_(ids),
+                JournalEntry.kind.in_([EntryKind.PAYMENT, EntryKind.PREPAYMENT_APPLIED]),
+            )
+            .group_by(BillLine.bill_id)
+        ).all()
+    )
+    on_time = 0
+    for bill_id, due, outstanding in bills:
+        if outstanding > 0:
+            continue
+        paid_at = last_paid.get(bill_id)
+        # The due date's end in China (UTC+8): a bill paid that evening is on time.
+        deadline = datetime.combine(due + timedelta(days=1), time(0), tzinfo=UTC) - timedelta(
+            hours=8
+        )
+        if paid_at is None or paid_at <= deadline:
+            on_time += 1
+    return on_time, len(bills)
+
+
+def _ticket_text(number: str, category: str, description: str, note: str) -> str:
+    return f"{number} {category}：{description[:40]}（{note}）"
+
+
+def gather(
+    session: Session,
+    *,
+    case: CollectionCase,
+    unit: Unit,
+    day: date,
+    now: datetime,
+    contacts: list[tuple[int, str, str, bool, str, bool]] | None = None,
+    cache: dict[str, Any] | None = None,
+) -> Signals:
+    """Every signal about the unit's owner as of `day`, with evidence and a suggested reason."""
+    s = Signals()
+    since = now - timedelta(days=LOOKBACK_DAYS)
+    s.on_time = on_time_share(session, unit_id=unit.id, day=day)
+    s.service = tickets_queries.unit_service_signals(session, unit_id=unit.id, since=since, now=now)
+    overdue = tickets_queries.overdue_clause(now)
+    base = (
+        select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.description)
+        .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+        .order_by(Ticket.created_at)
+        .limit(10)
+    )
+    for tid, number, category, description in session.execute(
+        base.where(Ticket.unit_id == unit.id, overdue)
+    ):
+        s.unit_overdue.append(
+            {"ticket_id": tid, "text": _ticket_text(number, category, description, "已超时")}
+        )
+    key = f"common:{unit.building_id}"
+    common = cache.get(key) if cache is not None else None
+    if common is None:
+        common = [
+            {
+                "ticket_id": tid,
+                "text": _ticket_text(number, category, description, "本楼公共区域，已超时"),
+            }
+            for tid, number, category, description in session.execute(
+                base.where(
+                    Ticket.building_id == unit.building_id,
+                    Ticket.location_type == LocationType.COMMON_AREA,
+                    overdue,
+                )
+            )
+        ]
+        if cache is not None:
+            cache[key] = common
+    s.common_overdue = list(common)
+    for rating in tickets_queries.unit_low_ratings(session, unit_id=unit.id, since=since):
+        s.low_ratings.append(
+            {
+                "ticket_id": rating["ticket_id"],
+                "text": f"{rating['number']} {rating['category']}：评分 {rating['score']}"
+                + (f"，“{rating['comment'][:40]}”" if rating["comment"] else ""),
+            }
+        )
+    for did, statement in session.execute(
+        select(Dispute.id, Dispute.statement).where(
+            Dispute.unit_id == unit.id,
+            Dispute.target_type == TargetType.SERVICE,
+            Dispute.status.in_(DISPUTE_OPEN),
+        )
+    ):
+        s.service_disputes.append({"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"})
+    outcomes = (
+        [
+            o
+            for episode, _t, _c, _d, o, by_person in contacts
+            if by_person and episode == case.episode
+        ]
+        if contacts is not None
+        else [
+            o
+            for (o,) in session.execute(
+                select(CollectionContact.outcome).where(
+                    CollectionContact.case_id == case.id,
+                    CollectionContact.staff_id.is_not(None),
+                    CollectionContact.episode == case.episode,
+                )
+            )
+        ]
+    )
+    s.complained = outcomes.count(ContactOutcome.COMPLAINED)
+    s.refused = outcomes.count(ContactOutcome.REFUSED)
+    s.hardship = case.hardship_flag or ContactOutcome.HARDSHIP in outcomes
+    s.plan_requested = case.plan_requested
+    tier_index = [Tier.NONE, Tier.L1, Tier.L2, Tier.L3, Tier.L4].index(Tier(case.tier))
+    s.no_response = tier_index >= 2 and not any(o in RESPONSIVE_OUTCOMES for o in outcomes)
+    s.evidence = _evidence(s)
+    s.suggested = _suggest(s)
+    return s
+
+
+def _evidence(s: Signals) -> list[dict[str, str]]:
+    """Each signal in words, Chinese and English (`detail_en`); tickets and disputes quote
+    what the owner wrote."""
+    out: list[dict[str, str]] = []
+
+    def add(signal: str, zh: str, en: str) -> None:
+        out.append({"signal": signal, "detail": zh, "detail_en": en})
+
+    paid, total = s.on_time
+    if total:
+        share = round(100 * paid / total)
+        add(
+            "on_time_share",
+            f"最近 {total} 期账单中 {paid} 期按时缴清（{share}%）",
+            f"{paid} of the last {total} bills paid on time ({share}%)",
+        )
+    if s.service.get("open_tickets"):
+        n = s.service["open_tickets"]
+        add("open_tickets", f"本户有 {n} 张未完成报修", f"{n} open repair requests")
+    for item in s.unit_overdue:
+        add("overdue_ticket", item["text"], "Overdue repair: " + item["text"])
+    for item in s.common_overdue:
+        add("common_area_ticket", item["text"], "Overdue in the building: " + item["text"])
+    for item in s.low_ratings:
+        add("low_rating", item["text"], "Low rating: " + item["text"])
+    for item in s.service_disputes:
+        add("service_dispute", item["text"], "Open service dispute: " + item["text"])
+    if s.complained:
+        add(
+            "complained",
+            f"催缴联系中投诉服务 {s.complained} 次",
+            f"Complained about the service {s.complained} times when contacted",
+        )
+    if s.hardship:
+        add("hardship", "业主说明经济困难", "The owner told us of financial hardship")
+    if s.plan_requested:
+        add("plan_request", "业主申请分期缴纳", "The owner asked to pay by instalments")
+    if s.refused:
+        add("refused", f"明确拒缴 {s.refused} 次", f"Refused to pay {s.refused} times")
+    if s.no_response:
+        add("no_response", "多级催缴后仍无任何回应", "No response across the tiers")
+    return out
+
+
+def _suggest(s: Signals) -> str:
+    if s.hardship or s.plan_requested:
+        return ArrearsReason.HARDSHIP
+    if s.dissatisfied:
+        return ArrearsReason.DISSATISFIED
+    if s.refused or s.no_response:
+        return ArrearsReason.WILFUL
+    return ArrearsReason.FORGOT
+
+
+def open_service_dispute(session: Session, *, unit_id: int) -> bool:
+    """Does the unit have an open service dispute (collections stays at L1 while it does)?"""
+    return (
+        session.scalar(
+            select(Dispute.id)
+            .where(
+                Dispute.unit_id == unit_id,
+                Dispute.target_type == TargetType.SERVICE,
+                Dispute.status.in_(DISPUTE_OPEN),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def unit_tickets(session: Session, *, unit: Unit, limit: int = 20) -> list[Ticket]:
+    """The unit's recent tickets and its building's open common-area ones (for the case page)."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(
+                or_(
+                    Ticket.unit_id == unit.id,
+                    and_(
+                        Ticket.building_id == unit.building_id,
+                        Ticket.location_type == LocationType.COMMON_AREA,
+                        Ticket.status.in_(TICKET_OPEN),
+                    ),
+                )
+            )
+            .order_by(Ticket.created_at.desc())
+            .limit(limit)
+        )
+    )
