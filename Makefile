@@ -30,9 +30,12 @@ run: install
 	$(BIN)/flask demo seed --if-empty
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
+# One pytest-xdist worker per core (PYTEST_WORKERS=0 runs in one process, easier to debug).
+PYTEST_WORKERS ?= auto
+
 test: export CLEARFEE_ENV = test
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -25,12 +25,34 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 LOCALES = ("zh_Hans_CN", "en")
+# What `?lang=` accepts on any URL (so a link can be shared in English), and what it means.
+LANG_PARAM = {
+    "en": "en",
+    "en-us": "en",
+    "en-gb": "en",
+    "zh": "zh_Hans_CN",
+    "zh-cn": "zh_Hans_CN",
+    "zh-hans": "zh_Hans_CN",
+    "zh_hans_cn": "zh_Hans_CN",
+}
+LANG_COOKIE_AGE = 365 * 24 * 3600
+
+
+def requested_locale() -> str | None:
+    """The locale a `?lang=` query parameter asks for, if it names one we have."""
+    if not has_request_context():
+        return None
+    return LANG_PARAM.get((request.args.get("lang") or "").strip().lower())
 
 
 def select_locale() -> str:
-    """The user's chosen language (cookie), else the browser's, else Chinese."""
+    """`?lang=` on the URL, else the user's chosen language (cookie), else the browser's,
+    else Chinese."""
     if not has_request_context():  # CLI and jobs: messages in the default language
         return "zh_Hans_CN"
+    asked = requested_locale()
+    if asked:
+        return asked
     chosen = request.cookies.get("lang")
     if chosen in LOCALES:
         return chosen
@@ -79,4 +101,15 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
     babel.init_app(app, locale_selector=select_locale)
+
+    @app.after_request
+    def remember_language(response: Any) -> Any:
+        """`?lang=` persists like the language switch: the choice is kept in the cookie."""
+        asked = requested_locale()
+        if asked and request.cookies.get("lang") != asked:
+            response.set_cookie(
+                "lang", asked, max_age=LANG_COOKIE_AGE, samesite="Lax", httponly=True
+            )
+        return response
+
     limiter.init_app(app)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, current_app, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -59,6 +62,63 @@ def local_dt(value: datetime | None, tz: str | None = None, fmt: str = "%Y-%m-%d
     return to_local(value, zone(tz) if tz else DEFAULT_TZ).strftime(fmt)
 
 
+def plain_number(value: Any) -> str:
+    """A decimal without trailing zeros or exponent: 2.3500 → "2.35", 3.00 → "3"."""
+    if value is None:
+        return ""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = format(number.normalize(), "f")
+    return text
+
+
+def rate(value: Any) -> str:
+    """A fee rate as a price is written: no trailing zeros beyond the fen, 2.3500 → "2.35",
+    30.0000 → "30.00", 0.1250 → "0.125"."""
+    if value is None:
+        return ""
+    number = (value if isinstance(value, Decimal) else Decimal(str(value))).normalize()
+    if -number.as_tuple().exponent < 2:  # type: ignore[operator]
+        number = number.quantize(Decimal("0.01"))
+    return format(number, "f")
+
+
+def percent_rate(value: Any) -> str:
+    """A fraction as a percentage without trailing zeros: 0.0003 → "0.03%", 0.1 → "10%"."""
+    if value is None:
+        return ""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    return plain_number(number * 100) + "%"
+
+
+def _minutes_of(value: Any, unit: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return round(value.total_seconds() / 60)
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    per = {"minutes": 1, "hours": 60, "seconds": Decimal(1) / 60}[unit]
+    return int((number * per).to_integral_value())
+
+
+def duration(value: Any, unit: str = "hours") -> str:
+    """A time span in natural words: 0.5 h → "30 分钟", 90 min → "1 小时 30 分钟",
+    60 h → "2 天 12 小时". `unit` says what a bare number counts (hours, minutes, seconds)."""
+    minutes = _minutes_of(value, unit)
+    if minutes is None:
+        return ""
+    if minutes < 60:
+        return _("%(n)s 分钟", n=minutes)
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        if rest:
+            return _("%(h)s 小时 %(m)s 分钟", h=hours, m=rest)
+        return _("%(n)s 小时", n=hours)
+    days, rest = divmod(round(minutes / 60), 24)
+    if rest:
+        return _("%(d)s 天 %(h)s 小时", d=days, h=rest)
+    return _("%(n)s 天", n=days)
+
+
 def nav_items() -> list[tuple[str, Any]]:
     """Menu entries (href, label) for the current user's roles, home first."""
     items: list[tuple[str, Any]] = [(url_for("site.index"), _l("首页"))]
@@ -77,11 +137,20 @@ def nav_items() -> list[tuple[str, Any]]:
     return items
 
 
+def _path_without_lang() -> str:
+    """This page's path and query, minus `?lang=` (the language switch sets its own)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
 def install(app: Flask) -> None:
     """Register filters and globals."""
     app.jinja_env.filters["yuan"] = format_fen
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["rate"] = rate
+    app.jinja_env.filters["percent_rate"] = percent_rate
+    app.jinja_env.filters["duration"] = duration
 
     @app.context_processor
     def globals_() -> dict[str, Any]:
@@ -90,5 +159,5 @@ def install(app: Flask) -> None:
             "nav_items": nav_items,
             "current_locale": locale,
             "html_lang": "en" if locale.startswith("en") else "zh-CN",
-            "request_path": request.full_path.rstrip("?"),
+            "request_path": _path_without_lang(),
         }

@@ -47,6 +47,10 @@ def update() -> int:
         "_l",
         "--no-location",
         "--sort-output",
+        # Babel skips directories starting with "_" by default, which left the strings of
+        # templates/_macros/ out of the catalogue; hidden directories stay skipped.
+        "--ignore-dirs",
+        ".*",
         "-o",
         str(POT),
         ".",

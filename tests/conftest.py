@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from portal import create_app
@@ -42,13 +42,32 @@ TEST_SETTINGS: dict[str, Any] = {
 }
 
 
-def _database_url(tmp_root: Path) -> str:
+def server_database_url() -> str | None:
+    """TEST_DATABASE_URL, or None on SQLite. Under pytest-xdist each worker gets its own
+    database (`test_gw0`, `test_gw1`, ...), created on first use, so workers never share rows."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not url.startswith("postgresql"):
         return url
-    return f"sqlite:///{tmp_root / 'test.db'}"
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _database_url(tmp_root: Path) -> str:
+    return server_database_url() or f"sqlite:///{tmp_root / 'test.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,39 @@ def make_user(
     return user
 
 
+def make_fee_notice(
+    session: Session,
+    *,
+    community: Community,
+    rate: str = "2.80",
+    property_type: str = "residential",
+    item_code: str = "property_service",
+    published_at: datetime = NOW,
+    publish: bool = True,
+) -> Any:
+    """A fee-change notice naming one item's new rate, published at `published_at`."""
+    from portal.notices import service as notices
+
+    author = make_user(session, role="cs", community=community)
+    notice = notices.create_notice(
+        session,
+        community=community,
+        actor=author,
+        now=published_at,
+        data=notices.NoticeInput(
+            category="fee_change",
+            title=f"关于调整{item_code}收费标准的公告",
+            body=f"新单价 {rate} 元",
+            fee_property_type=property_type,
+            fee_item_code=item_code,
+            fee_rate=Decimal(rate),
+        ),
+    )
+    if publish:
+        notices.publish_notice(session, notice=notice, actor=author, now=published_at)
+    return notice
+
+
 def make_standard(
     session: Session,
     *,

@@ -54,3 +54,9 @@ def test_xlsx_keeps_title_header_and_every_row(app: Flask) -> None:
     assert values[1] == ("n", "t")
     assert len(values) == 2 + 2_500
     assert sheet.freeze_panes == "A3"
+
+
+def test_csv_content_type_names_its_charset_once(app: Flask) -> None:
+    response = exports.csv_response("x.csv", ["a"], [["b"]])
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Type"].count("charset") == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +14,16 @@ from sqlalchemy.engine import make_url
 
 from portal import ROOT, create_app
 from portal.extensions import db
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import TEST_SETTINGS, server_database_url
 
 
 @pytest.fixture
 def empty_database_url(tmp_path: Path) -> Iterator[str]:
-    url = os.environ.get("TEST_DATABASE_URL")
+    url = server_database_url()
     if not url:
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
-    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    base = make_url(url)
     name = f"{base.database}_migrations"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

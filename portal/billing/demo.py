@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from portal.billing import runs, standards
 from portal.communities.models import Community
 from portal.demo.service import DemoContext
+from portal.notices import demo as notice_demo
 from portal.notices import service as notices
-from portal.timeutil import DEFAULT_TZ, local_today
+from portal.timeutil import local_today
 
 STANDARDS = [  # (property type, item, basis, rate)
     ("residential", "property_service", "per_m2_month", "2.35"),
@@ -47,22 +48,26 @@ def _standards(ctx: DemoContext, community: Community, first: date) -> None:
             now=ctx.now,
             actor_id=None,
         )
-    announced = notices.published_fee_change_notices(ctx.session, community_id=community.id)
+    # The new garbage fee cites the notice that announced it (notices/demo.py); the other
+    # announced change (shared utilities) is left for finance to enter, so the standards
+    # page has an eligible notice to offer.
+    announced = [
+        n
+        for n in notices.published_fee_change_notices(ctx.session, community_id=community.id)
+        if (n.fee_property_type, n.fee_item_code) == ("residential", "garbage")
+    ]
     if not announced:
         return
     notice = announced[0]
-    effective = notice.published_at.astimezone(DEFAULT_TZ).date() + timedelta(
-        days=community.notice_period_days
-    )
-    effective = runs.add_months(effective.replace(day=1), 1)
+    assert notice.published_at is not None  # noqa: S101 - published notices have a time
     standards.create_standard(
         ctx.session,
         community=community,
         property_type="residential",
         item_code="garbage",
         basis="per_unit_month",
-        rate=Decimal("10.00"),
-        effective_from=effective,
+        rate=Decimal(notice.fee_rate or 0),
+        effective_from=notice_demo.fee_change_effective(notice.published_at, community),
         approval_ref="业主大会 2026 年第二次会议决议（生活垃圾分类清运成本上涨）",
         notice_id=notice.id,
         now=ctx.now,

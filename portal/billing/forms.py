@@ -13,25 +13,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from portal.communities.forms import ITEM_CHOICES, TYPE_CHOICES
 from portal.forms import YuanField, choices
 
 BASIS_CHOICES = [
     ("per_m2_month", _l("按建筑面积（元/㎡·月）")),
     ("per_unit_month", _l("按户（元/户·月）")),
     ("metered", _l("按计量（元/计量单位）")),
-]
-TYPE_CHOICES = [
-    ("residential", _l("住宅")),
-    ("commercial", _l("商业")),
-    ("parking", _l("车位")),
-    ("villa", _l("别墅")),
-]
-ITEM_CHOICES = [
-    ("property_service", _l("物业服务费")),
-    ("shared_utilities", _l("公摊水电费")),
-    ("parking", _l("停车管理费")),
-    ("garbage", _l("生活垃圾清运费")),
-    ("elevator", _l("电梯运行费")),
 ]
 
 

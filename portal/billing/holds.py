@@ -16,6 +16,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing.models import Bill, BillLine, LineHold
+from portal.notify import service as notify
 
 
 def place_hold(
@@ -56,6 +57,10 @@ def place_hold(
     )
     session.add(hold)
     session.flush()
+    # Reminders already queued for this bill name an amount that is now partly disputed.
+    notify.suppress_pending(
+        session, unit_id=bill.unit_id, related_type="bill", related_id=bill.id, now=now
+    )
     return hold
 
 

@@ -48,15 +48,6 @@ class BillStatus(StrEnum):
     WAIVED = "waived"
 
 
-FEE_ITEMS = {
-    "property_service": "物业服务费",
-    "shared_utilities": "公摊水电费",
-    "parking": "停车管理费",
-    "garbage": "生活垃圾清运费",
-    "elevator": "电梯运行费",
-}
-
-
 class FeeStandard(Base):
     """One version of a fee item's rate for a property type; a change is a new version."""
 
@@ -85,8 +76,9 @@ class FeeStandard(Base):
     version: Mapped[int] = mapped_column(Integer)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("fee_standards.id"))
     # The published fee-change notice that announced this version (not needed for version 1,
-    # which comes from the property service contract).
-    notice_id: Mapped[int | None] = mapped_column(Integer)
+    # which comes from the property service contract). A notice announces one change, so it
+    # justifies one version only.
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), unique=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -14,7 +16,6 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
-from portal.notices import service as notices
 from portal.security import public, roles_required
 from portal.timeutil import local_today, now_utc, zone
 
@@ -164,10 +165,20 @@ def finance_community(code: str) -> ResponseReturnValue:
 def standard_new(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     form = StandardForm()
+    eligible = standards.eligible_notices(db.session, community=community, now=now_utc())
     options = [("", _("（首次制定，无需公告）"))]
     options += [
-        (str(n.id), n.title)
-        for n in notices.published_fee_change_notices(db.session, community_id=community.id)
+        (
+            str(e.notice.id),
+            _(
+                "%(title)s：%(what)s 元，%(on)s 发布，最早 %(earliest)s 执行",
+                title=e.notice.title,
+                what=e.summary,
+                on=e.announced_on.isoformat(),
+                earliest=e.earliest.isoformat(),
+            ),
+        )
+        for e in eligible
     ]
     form.notice_id.choices = choices(options)
     if form.validate_on_submit():
@@ -200,6 +211,7 @@ def standard_new(code: str) -> ResponseReturnValue:
         form=form,
         current=standards.current_standards(db.session, community_id=community.id, on=today),
         history=standards.standard_history(db.session, community_id=community.id),
+        eligible=eligible,
     )
 
 
@@ -238,7 +250,9 @@ def billing_run(code: str) -> ResponseReturnValue:
 @bp.route("/finance/<code>/late-fees", methods=["GET", "POST"])
 @roles_required("manager")
 def late_fee_policy(code: str) -> ResponseReturnValue:
-    community = communities.get_scoped_community(db.session, user=current_user, code=code)
+    community = communities.get_scoped_community(
+        db.session, user=current_user, code=code, roles=("manager",)
+    )
     if community is None:
         abort(404)
     policy = late_fees.late_fee_policy(db.session, community_id=community.id)
@@ -246,7 +260,12 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
         obj=policy,
         data=None
         if policy
-        else {"enabled": False, "daily_rate": "0.0003", "cap_rate": "0.1", "grace_days": 30},
+        else {
+            "enabled": False,
+            "daily_rate": Decimal("0.0003"),
+            "cap_rate": Decimal("0.1"),
+            "grace_days": 30,
+        },
     )
     if form.validate_on_submit():
         try:
@@ -269,6 +288,17 @@ def late_fee_policy(code: str) -> ResponseReturnValue:
             flash(_("已保存"), "success")
             return redirect(url_for(".late_fee_policy", code=code))
     return render_template("billing/late_fee_policy.html", community=community, form=form)
+
+
+@bp.route("/c/<code>/late-fees")
+@public
+def late_fees_public(code: str) -> ResponseReturnValue:
+    """What an owner may be charged for paying late: whether late fees apply, rate, cap."""
+    community = communities.visible_community(db.session, code=code, user=current_user)
+    if community is None:
+        abort(404)
+    policy = late_fees.late_fee_policy(db.session, community_id=community.id)
+    return render_template("billing/late_fees_public.html", community=community, policy=policy)
 
 
 @bp.route("/finance/lines/<int:line_id>/waive", methods=["GET", "POST"])

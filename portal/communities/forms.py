@@ -22,6 +22,13 @@ TYPE_CHOICES = [
     ("parking", _l("车位")),
     ("villa", _l("别墅")),
 ]
+ITEM_CHOICES = [  # the fee items of communities.models.FEE_ITEMS, translated
+    ("property_service", _l("物业服务费")),
+    ("shared_utilities", _l("公摊水电费")),
+    ("parking", _l("停车管理费")),
+    ("garbage", _l("生活垃圾清运费")),
+    ("elevator", _l("电梯运行费")),
+]
 TIMEZONES = [
     ("Asia/Shanghai", "Asia/Shanghai"),
     ("Asia/Urumqi", "Asia/Urumqi"),

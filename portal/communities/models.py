@@ -39,6 +39,17 @@ class PropertyType(StrEnum):
     VILLA = "villa"
 
 
+# The fee items a community may charge (code → name). Here rather than in billing because a
+# fee-change notice (notices, below billing) names the item it announces.
+FEE_ITEMS = {
+    "property_service": "物业服务费",
+    "shared_utilities": "公摊水电费",
+    "parking": "停车管理费",
+    "garbage": "生活垃圾清运费",
+    "elevator": "电梯运行费",
+}
+
+
 class Community(Base):
     __tablename__ = "communities"
     __table_args__ = (

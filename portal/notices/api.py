@@ -58,6 +58,12 @@ def notice_json(notice: Notice, code: str, receipt: Any = None) -> dict[str, Any
             "ends_at": _instant(notice.outage_ends_at),
             "buildings": [b.code for b in notice.buildings],
         }
+    if notice.category == "fee_change" and notice.fee_item_code:
+        data["fee_change"] = {
+            "property_type": notice.fee_property_type,
+            "item": notice.fee_item_code,
+            "rate": str(notice.fee_rate),
+        }
     if receipt is not None or g.get("notice_member"):
         data["read"] = receipt is not None
         data["acknowledged"] = bool(receipt and receipt.acknowledged_at)

@@ -1,10 +1,11 @@
-"""Demo notices: a dozen per community — a fee-change notice old enough for the billing demo's
-fee standards to reference, outages with buildings and hours, disclosures, events — with read
-receipts and acknowledgements from some owners."""
+"""Demo notices: a dozen per community — the fee-change notice the billing demo's new garbage
+fee cites and one announced change not yet entered as a standard, outages with buildings and
+hours, disclosures, events — with read receipts and acknowledgements from some owners."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from portal.notices.models import Notice, NoticeCategory, NoticeRead, NoticeStat
 from portal.publication import service as publication
 from portal.timeutil import zone
 
-FEE_CHANGE_TITLE = "【收费标准调整公示】关于物业服务费收费标准的公告"
+FEE_CHANGE_TITLE = "【收费标准调整公示】关于调整生活垃圾清运费的公告"
 
 
 def _at(now: datetime, community: Community, days: int, hour: int) -> datetime:
@@ -66,30 +67,44 @@ def _spring_festival_notice(community: Community, now: datetime) -> dict[str, An
     return spec
 
 
+def fee_change_effective(published_at: datetime, community: Community) -> date:
+    """The first billing month that starts once the notice period after a notice has run."""
+    local = published_at.astimezone(zone(community.timezone)).date()
+    earliest = local + timedelta(days=community.notice_period_days)
+    if earliest.day == 1:
+        return earliest
+    return (earliest.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def _notices(community: Community, now: datetime, months: int) -> list[dict[str, Any]]:
     days = timedelta(days=1)
-    old = now - timedelta(days=31 * (months + 2))
+    garbage_at = now - 40 * days
+    garbage_from = fee_change_effective(garbage_at, community)
     return [
         {
             "category": NoticeCategory.FEE_CHANGE,
             "title": FEE_CHANGE_TITLE,
-            "published_at": old,
+            "published_at": garbage_at,
+            "fee_change": ("residential", "garbage", Decimal("10.00")),
             "body": (
-                f"各位业主：\n\n根据《物业服务收费管理办法》及{community.name}物业服务合同，"
-                "经业主大会审议通过，本小区物业服务费收费标准如下，自公告之日起满 30 日后执行：\n\n"
-                "| 物业类型 | 收费标准 |\n|---|---|\n| 住宅 | 2.80 元/㎡·月 |\n"
-                "| 商业 | 4.50 元/㎡·月 |\n| 地下车位管理费 | 80 元/个·月 |\n\n"
-                f"收费依据：业主大会决议〔{old.year}〕1 号；价格主管部门备案。\n\n"
+                f"各位业主：\n\n受生活垃圾分类清运成本上涨影响，经{community.name}业主大会审议通过，"
+                "住宅生活垃圾清运费由 **8 元/户·月** 调整为 **10 元/户·月**，"
+                f"自 {garbage_from:%Y 年 %m 月 %d 日}起执行（公告满 "
+                f"{community.notice_period_days} 日后的首个账期）。\n\n"
+                "收费依据：业主大会 2026 年第二次会议决议；清运合同及近 12 个月清运支出已在"
+                "“收支公开”页公布。\n\n"
                 "如有疑问，请在公示期内致电服务热线或到管理处咨询，也可以在平台上提出异议。"
             ),
         },
         {
             "category": NoticeCategory.FEE_CHANGE,
             "title": "【收费标准调整公示】关于调整公共区域能耗分摊标准的公告",
-            "published_at": now - 40 * days,
+            "published_at": now - 12 * days,
+            "fee_change": ("residential", "shared_utilities", Decimal("0.28")),
             "body": (
-                "各位业主：\n\n因公共区域电价调整，经业委会审核，公共区域能耗分摊标准拟由 "
-                "0.25 元/㎡·月调整为 0.28 元/㎡·月，自公告之日起满 30 日后执行。\n\n"
+                "各位业主：\n\n因公共区域电价调整，经业委会审核，住宅公共区域能耗分摊标准拟由 "
+                "0.25 元/㎡·月调整为 0.28 元/㎡·月，自公告之日起满 "
+                f"{community.notice_period_days} 日后的首个账期执行。\n\n"
                 "测算依据及近 12 个月的公共能耗支出明细已在“收支公开”页公布，欢迎查阅。"
             ),
         },
@@ -216,6 +231,10 @@ def seed(ctx: DemoContext) -> None:
                 created_at=created,
                 updated_at=created,
             )
+            if "fee_change" in spec:
+                (notice.fee_property_type, notice.fee_item_code, notice.fee_rate) = spec[
+                    "fee_change"
+                ]
             if "outage" in spec:
                 notice.outage_type, notice.outage_starts_at, notice.outage_ends_at = spec["outage"]
                 notice.expires_at = notice.outage_ends_at + timedelta(days=1)

@@ -5,13 +5,14 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    DecimalField,
     MultipleFileField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 LOCAL_FORMAT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -43,6 +44,13 @@ class NoticeForm(FlaskForm):
     )
     outage_ends_at = DateTimeLocalField(
         _l("检修结束"), format=LOCAL_FORMAT, validators=[Optional()]
+    )
+    fee_property_type = SelectField(_l("调整的物业类型"), validators=[Optional()])
+    fee_item_code = SelectField(_l("调整的收费项目"), validators=[Optional()])
+    fee_rate = DecimalField(
+        _l("调整后的单价（元）"),
+        places=4,
+        validators=[Optional(), NumberRange(min=0, max=10000)],
     )
     building_ids = CheckboxListField(_l("受影响楼栋"), coerce=int, validate_choice=False)
     files = MultipleFileField(_l("附件（JPG/PNG/PDF，每个不超过 10 MB）"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Table,
     Text,
@@ -64,6 +66,7 @@ class Notice(Base):
             "OR outage_ends_at > outage_starts_at",
             name="outage_ends_after_start",
         ),
+        CheckConstraint("fee_rate IS NULL OR fee_rate >= 0", name="fee_rate_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -82,6 +85,12 @@ class Notice(Base):
     outage_type: Mapped[str | None] = mapped_column(String(16))
     outage_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outage_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What a fee-change notice announces: the item, for which property type, at which new
+    # rate (same units as the fee standard). A new fee-standard version must cite the
+    # notice that names exactly its item and rate (billing/standards.py).
+    fee_property_type: Mapped[str | None] = mapped_column(String(20))
+    fee_item_code: Mapped[str | None] = mapped_column(String(40))
+    fee_rate: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

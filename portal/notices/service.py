@@ -8,8 +8,10 @@ date a fee change was announced cannot be moved afterwards without `verify` noti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -19,7 +21,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import Role, User
 from portal.audit import service as audit
-from portal.communities.models import Building, Community, Ownership, Unit
+from portal.communities.models import (
+    FEE_ITEMS,
+    Building,
+    Community,
+    Ownership,
+    PropertyType,
+    Unit,
+)
 from portal.errors import DomainError
 from portal.notices import markdown, messages
 from portal.notices.models import (
@@ -39,6 +48,7 @@ ATTACHMENT_TYPES = frozenset({"image", "pdf"})
 MAX_ATTACHMENTS = 10
 LOGGED_CATEGORIES = (NoticeCategory.FEE_CHANGE, NoticeCategory.FINANCIAL)
 KIND_NOTICE = "notice"
+RATE_STEP = Decimal("0.0001")  # as fee standards store rates (Numeric(12, 4))
 
 CATEGORY_LABELS: dict[str, Any] = {
     NoticeCategory.FEE_CHANGE: _l("收费标准调整"),
@@ -102,6 +112,36 @@ class NoticeInput:
     outage_starts_at: datetime | None = None
     outage_ends_at: datetime | None = None
     building_ids: tuple[int, ...] = ()
+    # fee-change notices: the item, property type and new rate announced
+    fee_property_type: str | None = None
+    fee_item_code: str | None = None
+    fee_rate: Decimal | None = None
+
+
+def plain_rate(rate: Decimal | None) -> str:
+    """2.3500 → "2.35", 10.0000 → "10" (rates read without trailing zeros)."""
+    if rate is None:
+        return ""
+    text = format(Decimal(rate).quantize(RATE_STEP), "f").rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _check_fee_change(data: NoticeInput) -> None:
+    """A fee-change notice names the one item it changes and the new rate, so a fee
+    standard can only cite the notice that announced exactly that change."""
+    if data.fee_property_type not in set(PropertyType):
+        raise DomainError(_l("请选择调整的物业类型"), field="fee_property_type")
+    if data.fee_item_code not in FEE_ITEMS:
+        raise DomainError(_l("请选择调整的收费项目"), field="fee_item_code")
+    rate = data.fee_rate
+    if (
+        rate is None
+        or not rate.is_finite()
+        or rate < 0
+        or rate > Decimal(10000)
+        or rate != rate.quantize(RATE_STEP)
+    ):
+        raise DomainError(_l("请填写调整后的单价：非负数，最多四位小数"), field="fee_rate")
 
 
 def _apply(session: Session, notice: Notice, data: NoticeInput, *, now: datetime) -> None:
@@ -116,6 +156,8 @@ def _apply(session: Session, notice: Notice, data: NoticeInput, *, now: datetime
     start = data.publish_at or now
     if data.expires_at is not None and data.expires_at <= start:
         raise DomainError(_l("下架时间必须晚于发布时间"), field="expires_at")
+    if data.category == NoticeCategory.FEE_CHANGE:
+        _check_fee_change(data)
     buildings: list[Building] = []
     if data.category == NoticeCategory.OUTAGE:
         if data.outage_type not in set(OutageType):
@@ -156,6 +198,12 @@ def _apply(session: Session, notice: Notice, data: NoticeInput, *, now: datetime
     else:
         notice.outage_type = notice.outage_starts_at = notice.outage_ends_at = None
     notice.buildings = buildings
+    if data.category == NoticeCategory.FEE_CHANGE:
+        notice.fee_property_type = data.fee_property_type
+        notice.fee_item_code = data.fee_item_code
+        notice.fee_rate = data.fee_rate
+    else:
+        notice.fee_property_type = notice.fee_item_code = notice.fee_rate = None
     notice.updated_at = now
 
 
@@ -208,7 +256,7 @@ def delete_draft(session: Session, *, notice: Notice, actor: User, now: datetime
 
 def notice_payload(notice: Notice) -> dict[str, Any]:
     """What the publication log keeps of a fee-change or financial notice."""
-    return {
+    payload: dict[str, Any] = {
         "category": notice.category,
         "title": notice.title,
         "body_sha256": hashlib.sha256(notice.body_markdown.encode()).hexdigest(),
@@ -216,6 +264,13 @@ def notice_payload(notice: Notice) -> dict[str, Any]:
         if notice.published_at
         else None,
     }
+    if notice.fee_item_code:  # absent for notices logged before notices named their change
+        payload["fee_change"] = {
+            "property_type": notice.fee_property_type,
+            "item_code": notice.fee_item_code,
+            "rate": str(Decimal(notice.fee_rate or 0).quantize(RATE_STEP)),
+        }
+    return payload
 
 
 def _current_payload(session: Session, record_id: int) -> dict[str, Any] | None:
@@ -304,8 +359,25 @@ def release_due(session: Session, *, now: datetime, community_id: int | None = N
     return released
 
 
+# Domains above notices that rely on a notice staying up (billing: the fee standard that cites
+# a fee-change notice) register a guard saying why it may not be withdrawn, or None.
+WithdrawGuard = Callable[[Session, Notice], str | None]
+WITHDRAW_GUARDS: list[WithdrawGuard] = []
+
+
+def register_withdraw_guard(guard: WithdrawGuard) -> None:
+    """Let a domain refuse the withdrawal of a notice it relies on."""
+    if guard not in WITHDRAW_GUARDS:
+        WITHDRAW_GUARDS.append(guard)
+
+
 def withdraw_notice(session: Session, *, notice: Notice, actor: User, now: datetime) -> None:
-    """Take a published or scheduled notice down (it stays in the staff list)."""
+    """Take a published or scheduled notice down (it stays in the staff list), unless a
+    record that is in force relies on it."""
+    for guard in WITHDRAW_GUARDS:
+        reason = guard(session, notice)
+        if reason:
+            raise DomainError(reason, code="cited")
     claimed = session.execute(
         update(Notice)
         .where(

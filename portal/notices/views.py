@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.communities import service as communities
+from portal.communities.forms import ITEM_CHOICES, TYPE_CHOICES
 from portal.communities.models import Community
 from portal.domains import NavItem
 from portal.errors import DomainError
@@ -58,6 +59,14 @@ def _notice_category(value: str) -> str:
 @bp.app_template_filter("outage_type")
 def _outage_type(value: str | None) -> str:
     return str(service.OUTAGE_LABELS.get(value or "", value or ""))
+
+
+@bp.app_template_filter("fee_item")
+def _fee_item(value: str | None) -> str:
+    return str(dict(ITEM_CHOICES).get(value or "", value or ""))
+
+
+bp.add_app_template_filter(service.plain_rate, "plain_rate")
 
 
 @bp.route("/notices")
@@ -247,6 +256,8 @@ def _form(community: Community, obj: Notice | None = None) -> NoticeForm:
     form.category.choices = choices(list(service.CATEGORY_LABELS.items()))
     form.outage_type.choices = choices([("", _("（不适用）")), *service.OUTAGE_LABELS.items()])
     form.building_ids.choices = choices([(b.id, b.name) for b in community.buildings])
+    form.fee_property_type.choices = choices([("", _("（不适用）")), *TYPE_CHOICES])
+    form.fee_item_code.choices = choices([("", _("（不适用）")), *ITEM_CHOICES])
     return form
 
 
@@ -274,6 +285,9 @@ def _input(form: NoticeForm, community: Community) -> service.NoticeInput:
         outage_starts_at=_local(form.outage_starts_at.data, community),
         outage_ends_at=_local(form.outage_ends_at.data, community),
         building_ids=tuple(form.building_ids.data or ()),
+        fee_property_type=form.fee_property_type.data or None,
+        fee_item_code=form.fee_item_code.data or None,
+        fee_rate=form.fee_rate.data,
     )
 
 
@@ -361,6 +375,8 @@ def staff_edit(notice_id: int) -> ResponseReturnValue:
         for name in ("publish_at", "expires_at", "outage_starts_at", "outage_ends_at"):
             getattr(form, name).data = _naive_local(getattr(notice, name), community)
         form.outage_type.data = notice.outage_type or ""
+        form.fee_property_type.data = notice.fee_property_type or ""
+        form.fee_item_code.data = notice.fee_item_code or ""
     if form.validate_on_submit():
         now = now_utc()
         try:

@@ -21,8 +21,9 @@ API for other domains (all take the session and `now`; none commits):
   `not_before`). A unit outside `community_id` raises DomainError(code="unit_not_in_community").
   Money messages carry `amount_fen` (payable) and `held_fen` (under open dispute): payable 0
   with something held is suppressed as `disputed`.
-- `service.suppress_pending(session, *, unit_id, category="money", reason="disputed", now)`:
-  billing's `place_hold` calls this when a hold is placed.
+- `service.suppress_pending(session, *, unit_id, category="money", reason="disputed",
+  related_type=None, related_id=None, now)`: billing's `place_hold` calls this for the bill
+  whose line is held, so nothing queued about it names a disputed amount.
 - `service.cancel_pending(session, *, related_type, related_id, reason, now)`: e.g. a bill paid
   before its reminder went out.
 - `policy.check_contact(session, *, unit_id, community_tz, channel, category, at, planned=True)
@@ -33,8 +34,9 @@ API for other domains (all take the session and `now`; none commits):
   source_id)`: log a call/visit so the 7-in-7 cap counts it with the messages.
 - `service.register_daily(name, producer)`: a daily job (e.g. billing's due-in-3-days
   reminders) that `flask notify due-soon [--date]` runs.
-- `service.record_delivery_receipt`, `mark_read`, `unread_count(session, user)`,
-  `inbox(session, user, page)`, `public_url(path)` (absolute links from PUBLIC_BASE_URL).
+- `service.public_url(path)` (absolute links from PUBLIC_BASE_URL); `sending.send_due`,
+  `sending.record_delivery_receipt`; the owner's `inbox.inbox(session, user, page)`,
+  `inbox.unread_count(session, user)`, `inbox.mark_read`; the staff side in `outbox`.
 
 Jobs: `flask notify send [--now ISO]` (claims rows by compare-and-set, retries with
 exponential backoff, a failed SMS/WeChat falls back to the inbox) and `flask notify due-soon`.

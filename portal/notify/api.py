@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from portal.api import api_user, bp
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.extensions import db
-from portal.notify import service
+from portal.notify import inbox
 from portal.notify.models import Message
 from portal.timeutil import now_utc
 
@@ -33,11 +33,11 @@ def message_json(message: Message) -> dict[str, Any]:
 @bp.route("/me/messages")
 def my_messages() -> ResponseReturnValue:
     user = api_user()
-    page = service.inbox(db.session, user, page=request.args.get("page", 1, type=int))
+    page = inbox.inbox(db.session, user, page=request.args.get("page", 1, type=int))
     return jsonify(
         {
             "messages": [message_json(m) for m in page.items],
-            "unread": service.unread_count(db.session, user),
+            "unread": inbox.unread_count(db.session, user),
             "page": page.page,
             "pages": page.pages,
         }
@@ -47,7 +47,7 @@ def my_messages() -> ResponseReturnValue:
 @bp.route("/me/messages/<int:message_id>/read", methods=["POST"])
 def my_message_read(message_id: int) -> ResponseReturnValue:
     user = api_user()
-    message = service.mark_read(db.session, user=user, message_id=message_id, now=now_utc())
+    message = inbox.mark_read(db.session, user=user, message_id=message_id, now=now_utc())
     if message is None:
         abort(404, description="消息不存在")
     db.session.commit()

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from portal.communities import service as communities
 from portal.extensions import db
-from portal.notify import service
+from portal.notify import outbox, sending, service
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc, parse_instant
 
 group = AppGroup("notify", help="Outbound messages: delivery and daily reminders.")
@@ -30,7 +30,7 @@ def send_command(now_text: str | None) -> None:
     """Deliver the messages due at that instant; never twice, never 21:00–08:00 local."""
     now = _instant(now_text)
     channels = service.available_channels()
-    report = service.send_due(db.session, now=now, channels=channels, commit=db.session.commit)
+    report = sending.send_due(db.session, now=now, channels=channels, commit=db.session.commit)
     click.echo(f"notify send at {now.isoformat()} (channels: {', '.join(sorted(channels))})")
     for line in report.lines():
         click.echo(line)
@@ -59,7 +59,7 @@ def stats_command(code: str) -> None:
     if community is None:
         raise click.ClickException(f"community {code} does not exist")
     since = datetime(2000, 1, 1, tzinfo=DEFAULT_TZ)
-    for rate in service.delivery_rates(db.session, community_id=community.id, since=since):
+    for rate in outbox.delivery_rates(db.session, community_id=community.id, since=since):
         click.echo(
             f"{rate.channel}: {rate.total} total, {rate.done} sent, {rate.delivered} delivered, "
             f"{rate.failed} failed, {rate.suppressed} held back, {rate.pending} pending"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.communities.models import Ownership, Unit
 from portal.demo.service import DemoContext
-from portal.notify import service
+from portal.notify import sending, service
 from portal.notify.channels import InboxChannel
 from portal.notify.models import Category, ChannelName, Reason
 from portal.timeutil import DEFAULT_TZ, to_local
@@ -61,7 +61,7 @@ def seed(ctx: DemoContext) -> None:
             )
         )
     session.flush()
-    service.send_due(
+    sending.send_due(
         session,
         now=at,
         channels={ChannelName.INBOX: InboxChannel()},

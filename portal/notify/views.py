@@ -31,7 +31,9 @@ from portal.domains import NavItem
 from portal.errors import DomainError, json_error
 from portal.extensions import csrf, db
 from portal.forms import attach_error, choices
-from portal.notify import service
+from portal.notify import inbox as notify_inbox
+from portal.notify import outbox as notify_outbox
+from portal.notify import sending, service
 from portal.notify import templates as tpl
 from portal.notify.channels import verify_signature
 from portal.notify.forms import SettingsForm, TemplateForm
@@ -49,7 +51,7 @@ LETTER_ROLES = ("cs", "manager")
 def _unread() -> int:
     if not current_user.is_authenticated:
         return 0
-    return service.unread_count(db.session, current_user)
+    return notify_inbox.unread_count(db.session, current_user)
 
 
 NAV = [
@@ -143,15 +145,17 @@ def _linkify(text: str) -> Markup:
 
 @bp.route("/inbox")
 def inbox() -> ResponseReturnValue:
-    page = service.inbox(db.session, current_user, page=request.args.get("page", 1, type=int))
+    page = notify_inbox.inbox(db.session, current_user, page=request.args.get("page", 1, type=int))
     return render_template(
-        "notify/inbox.html", page=page, unread=service.unread_count(db.session, current_user)
+        "notify/inbox.html", page=page, unread=notify_inbox.unread_count(db.session, current_user)
     )
 
 
 @bp.route("/inbox/<int:message_id>")
 def inbox_detail(message_id: int) -> ResponseReturnValue:
-    message = service.mark_read(db.session, user=current_user, message_id=message_id, now=now_utc())
+    message = notify_inbox.mark_read(
+        db.session, user=current_user, message_id=message_id, now=now_utc()
+    )
     if message is None:
         abort(404)
     db.session.commit()
@@ -160,7 +164,7 @@ def inbox_detail(message_id: int) -> ResponseReturnValue:
 
 @bp.route("/inbox/read-all", methods=["POST"])
 def inbox_read_all() -> ResponseReturnValue:
-    service.mark_all_read(db.session, user=current_user, now=now_utc())
+    notify_inbox.mark_all_read(db.session, user=current_user, now=now_utc())
     db.session.commit()
     return redirect(url_for(".inbox"))
 
@@ -252,7 +256,7 @@ def outbox(code: str) -> ResponseReturnValue:
     channel = args.get("channel") if args.get("channel") in set(ChannelName) else None
     reason = args.get("reason") if args.get("reason") in set(Reason) else None
     building_id = args.get("building", type=int)
-    page = service.outbox(
+    page = notify_outbox.outbox(
         db.session,
         community_id=community.id,
         status=status,
@@ -262,7 +266,7 @@ def outbox(code: str) -> ResponseReturnValue:
         page=args.get("page", 1, type=int),
     )
     now = now_utc()
-    rates = service.delivery_rates(
+    rates = notify_outbox.delivery_rates(
         db.session, community_id=community.id, since=now - timedelta(days=30)
     )
     units = {
@@ -299,7 +303,9 @@ def outbox(code: str) -> ResponseReturnValue:
 @bp.route("/staff/messages/<int:message_id>")
 @roles_required(*STAFF)
 def staff_message(message_id: int) -> ResponseReturnValue:
-    message = service.get_scoped_message(db.session, staff=current_user, message_id=message_id)
+    message = notify_outbox.get_scoped_message(
+        db.session, staff=current_user, message_id=message_id
+    )
     if message is None:
         abort(404)
     unit = db.session.get(Unit, message.unit_id) if message.unit_id else None
@@ -316,18 +322,20 @@ def staff_message(message_id: int) -> ResponseReturnValue:
         unit=unit,
         attempts=attempts,
         mask=service.mask_address,
-        resendable=message.status in service.RESENDABLE,
+        resendable=message.status in notify_outbox.RESENDABLE,
     )
 
 
 @bp.route("/staff/messages/<int:message_id>/resend", methods=["POST"])
 @roles_required(*STAFF)
 def staff_resend(message_id: int) -> ResponseReturnValue:
-    message = service.get_scoped_message(db.session, staff=current_user, message_id=message_id)
+    message = notify_outbox.get_scoped_message(
+        db.session, staff=current_user, message_id=message_id
+    )
     if message is None:
         abort(404)
     try:
-        service.resend(db.session, message=message, actor=current_user, now=now_utc())
+        notify_outbox.resend(db.session, message=message, actor=current_user, now=now_utc())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -341,7 +349,7 @@ def staff_resend(message_id: int) -> ResponseReturnValue:
 @roles_required(*LETTER_ROLES)
 def letters(code: str) -> ResponseReturnValue:
     community = _staff_community(code)
-    groups = service.letters_by_building(db.session, community_id=community.id)
+    groups = notify_outbox.letters_by_building(db.session, community_id=community.id)
     buildings = {b.id: b for b in community.buildings}
     units = {
         u.id: u
@@ -365,7 +373,9 @@ def letters_pdf(code: str, building_id: int) -> ResponseReturnValue:
     building = db.session.get(Building, building_id)
     if building is None or building.community_id != community.id:
         abort(404)
-    batch = service.letters_by_building(db.session, community_id=community.id).get(building_id, [])
+    batch = notify_outbox.letters_by_building(db.session, community_id=community.id).get(
+        building_id, []
+    )
     units = {u.id: u for u in db.session.query(Unit).filter(Unit.building_id == building_id)}
     now = now_utc()
     pdf = render_letters_pdf(
@@ -382,7 +392,7 @@ def letters_pdf(code: str, building_id: int) -> ResponseReturnValue:
             for m in batch
         ]
     )
-    service.mark_printed(db.session, messages=batch, now=now)
+    notify_outbox.mark_printed(db.session, messages=batch, now=now)
     db.session.commit()
     name = f"letters-{community.code}-{building.code}.pdf"
     return Response(
@@ -395,11 +405,13 @@ def letters_pdf(code: str, building_id: int) -> ResponseReturnValue:
 @bp.route("/staff/messages/<int:message_id>/delivered", methods=["POST"])
 @roles_required(*LETTER_ROLES)
 def letter_delivered(message_id: int) -> ResponseReturnValue:
-    message = service.get_scoped_message(db.session, staff=current_user, message_id=message_id)
+    message = notify_outbox.get_scoped_message(
+        db.session, staff=current_user, message_id=message_id
+    )
     if message is None:
         abort(404)
     try:
-        service.mark_posted(
+        notify_outbox.mark_posted(
             db.session,
             message=message,
             actor=current_user,
@@ -546,7 +558,7 @@ def receipt(channel: str) -> ResponseReturnValue:
     if not isinstance(data, dict):
         return json_error(400, "bad_request", "请求体必须是 JSON 对象")
     try:
-        message: Message = service.record_delivery_receipt(
+        message: Message = sending.record_delivery_receipt(
             db.session,
             channel=channel,
             message_id=data.get("message_id"),

@@ -10,6 +10,7 @@ from portal.api.openapi import PATHS, SCHEMAS, _error
 from portal.errors import json_error
 from portal.extensions import db
 from portal.payments import intents
+from portal.payments.gateways.base import scene_for
 from portal.payments.views import gateways, intent_json
 from portal.timeutil import now_utc
 
@@ -38,7 +39,10 @@ def create_payment() -> ResponseReturnValue:
         gateway=available[channel],
         now=now_utc(),
         notify_url=url_for("payments.notify", channel=channel, _external=True),
-        return_url=url_for("payments.intent_status", intent_id=0, _external=True),
+        return_url=url_for("payments.intent_return", _external=True),
+        scene=scene_for(request.user_agent.string),
+        client_ip=request.remote_addr or "",
+        openid=user.wechat_openid,
     )
     db.session.commit()
     body = intent_json(intent)
@@ -65,6 +69,10 @@ SCHEMAS["PaymentIntent"] = {
         "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
         "pay_url": {"type": ["string", "null"]},
         "qr_code": {"type": ["string", "null"]},
+        "jsapi": {
+            "type": ["object", "null"],
+            "description": "WeChat JSAPI: parameters for WeixinJSBridge getBrandWCPayRequest",
+        },
     },
 }
 PATHS["/payments"] = {

@@ -17,7 +17,7 @@ from portal.billing.demo import first_period
 from portal.billing.models import Bill
 from portal.communities.models import Community, Ownership, Unit
 from portal.demo.service import DemoContext
-from portal.notify import service as notify
+from portal.notify import sending as notify_sending
 from portal.notify.channels import InboxChannel
 from portal.payments.bulk import ImportRow, import_payments
 from portal.payments.models import Channel
@@ -103,7 +103,7 @@ def _bills_and_payments(
             session, community=community, period=period, now=run_at, announce=announce
         )
         if announce:  # the announcements reach the inboxes at the run's instant (09:00)
-            notify.send_due(
+            notify_sending.send_due(
                 session, now=run_at, channels=INBOX_ONLY, commit=session.flush, only=("inbox",)
             )
         bills = session.scalars(

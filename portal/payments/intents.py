@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -25,6 +26,7 @@ from portal.payments.gateways.base import (
     Gateway,
     Notification,
     NotificationStatus,
+    Scene,
 )
 from portal.payments.models import (
     IntentStatus,
@@ -102,8 +104,14 @@ def create_intent(
     now: datetime,
     notify_url: str,
     return_url: str,
+    scene: Scene = Scene.DESKTOP,
+    client_ip: str = "",
+    openid: str | None = None,
 ) -> PaymentIntent:
-    """A checkout for the outstanding amount of the chosen bills; same key → same intent."""
+    """A checkout for the outstanding amount of the chosen bills; same key → same intent.
+
+    The checkout suits the payer's device (`scene`); `return_url` gets `out_trade_no` added,
+    so the browser coming back from the platform finds its intent."""
     key = (idempotency_key or "").strip()
     if not key or len(key) > 64:
         raise DomainError(_l("缺少幂等键（1 到 64 个字符）"), field="idempotency_key")
@@ -119,6 +127,9 @@ def create_intent(
         ):
             raise Conflict(_l("该幂等键已用于另一笔支付"), field="idempotency_key")
         return existing
+    if channel == "wechat" and scene is Scene.WECHAT and not openid:
+        # JSAPI needs the openid, and WeChat refuses H5 pay inside its own browser.
+        raise DomainError(wechat_needs_openid(), field="channel", code="openid_required")
     bills = payable_bills(session, user=user, bill_ids=bill_ids)
     due = payable_fen(session, bills=bills)
     amount = sum(due.values())
@@ -161,15 +172,33 @@ def create_intent(
                 amount_fen=amount,
                 description=description,
                 notify_url=notify_url,
-                return_url=return_url,
+                return_url=_with_trade_no(return_url, intent.out_trade_no),
                 expires_at=intent.expires_at,
+                scene=scene,
+                client_ip=client_ip,
+                openid=openid,
             )
         )
     except (RuntimeError, OSError, ValueError) as exc:  # the platform refused or is down
         raise GatewayUnavailable(_l("支付渠道暂时不可用，请稍后再试或选择其他方式")) from exc
     intent.pay_url, intent.qr_code = checkout.pay_url, checkout.qr_code
+    intent.jsapi_params = dict(checkout.jsapi) if checkout.jsapi else None
     session.flush()
     return intent
+
+
+def wechat_needs_openid() -> str:
+    """Why WeChat Pay cannot be used inside WeChat's browser without the payer's openid."""
+    return str(
+        _l(
+            "在微信里使用微信支付，需要先绑定您的微信（“通知设置”中的微信绑定）；"
+            "也可以点右上角“…”，在手机浏览器中打开本页支付"
+        )
+    )
+
+
+def _with_trade_no(url: str, out_trade_no: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'out_trade_no': out_trade_no})}"
 
 
 def get_owned_intent(session: Session, *, user: User, intent_id: int) -> PaymentIntent | None:

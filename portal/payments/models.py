@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -70,6 +71,8 @@ class PaymentIntent(Base):
     idempotency_key: Mapped[str] = mapped_column(String(64))
     pay_url: Mapped[str | None] = mapped_column(String(2000))
     qr_code: Mapped[str | None] = mapped_column(String(500))
+    # WeChat JSAPI: the signed parameters the pay page hands to WeixinJSBridge.
+    jsapi_params: Mapped[dict[str, str] | None] = mapped_column(JSON)
     txn_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -33,7 +33,7 @@ from portal.payments import autodebit as auto_debit
 from portal.payments import crediting, intents, queries, refunding, verification
 from portal.payments.forms import MandateForm, OfflinePaymentForm, PayForm, RefundForm
 from portal.payments.gateways import registry
-from portal.payments.gateways.base import BadNotification, Gateway
+from portal.payments.gateways.base import BadNotification, Gateway, Scene, scene_for
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.models import AutoDebitMandate, Payment, PaymentIntent, Refund
 from portal.security import public, roles_required
@@ -65,6 +65,26 @@ CHANNEL_NAMES = {
     "wechat": _l("微信支付"),
     "alipay": _l("支付宝"),
 }
+# How each channel pays on a computer: a QR code to scan with the phone, Alipay's web page.
+DESKTOP_NAMES = {"wechat": _l("微信支付（手机扫码）"), "alipay": _l("支付宝（网页支付）")}
+
+
+def _scene() -> Scene:
+    return scene_for(request.user_agent.string)
+
+
+def _pay_channels(available: dict[str, Gateway], scene: Scene) -> tuple[list[Any], list[str]]:
+    """The channel choices for this device, and notes on channels it cannot use as is."""
+    names = DESKTOP_NAMES if scene is Scene.DESKTOP else {}
+    offered, notes = [], []
+    for channel in available:
+        if channel == "wechat" and scene is Scene.WECHAT and not current_user.wechat_openid:
+            notes.append(intents.wechat_needs_openid())
+            continue
+        offered.append((channel, names.get(channel) or CHANNEL_NAMES.get(channel, channel)))
+    if scene is Scene.WECHAT and "alipay" in available:
+        notes.append(_("在微信里选择支付宝时，请按提示在手机浏览器中打开继续支付。"))
+    return choices(offered), notes
 
 
 # ---------------------------------------------------------------- owner: pay
@@ -82,8 +102,9 @@ def pay() -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("billing.bill_list", status="unpaid"))
     available = gateways()
+    scene = _scene()
     form = PayForm()
-    form.channel.choices = choices([(c, CHANNEL_NAMES.get(c, c)) for c in available])
+    form.channel.choices, channel_notes = _pay_channels(available, scene)
     if request.method == "GET":
         form.idempotency_key.data = secrets.token_urlsafe(16)
     if form.validate_on_submit():
@@ -98,7 +119,10 @@ def pay() -> ResponseReturnValue:
                 gateway=gateway,
                 now=now_utc(),
                 notify_url=url_for(".notify", channel=form.channel.data, _external=True),
-                return_url=url_for(".intent_status", intent_id=0, _external=True),
+                return_url=url_for(".intent_return", _external=True),
+                scene=scene,
+                client_ip=request.remote_addr or "",
+                openid=current_user.wechat_openid,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -107,8 +131,10 @@ def pay() -> ResponseReturnValue:
             db.session.commit()
             if intent.status != "pending":
                 return redirect(url_for(".intent_status", intent_id=intent.id))
-            if intent.pay_url:
+            if intent.pay_url:  # Alipay page/wap pay, WeChat H5, the sandbox page
                 return redirect(intent.pay_url)
+            if intent.jsapi_params:  # WeChat JSAPI: the status page opens the payment sheet
+                return redirect(url_for(".intent_status", intent_id=intent.id, go=1))
             return redirect(url_for(".intent_status", intent_id=intent.id))
     due = intents.payable_fen(db.session, bills=bills)
     total = sum(due.values())
@@ -121,8 +147,19 @@ def pay() -> ResponseReturnValue:
         total=total,
         form=form,
         bill_ids=bill_ids,
-        has_channels=bool(available),
+        has_channels=bool(form.channel.choices),
+        channel_notes=channel_notes,
     )
+
+
+@bp.route("/payments/return")
+@roles_required("owner")
+def intent_return() -> ResponseReturnValue:
+    """Where WeChat H5 and Alipay send the browser back: the intent's status page."""
+    intent = intents.intent_by_trade_no(db.session, request.args.get("out_trade_no", ""))
+    if intent is None or intent.user_id != current_user.id:
+        return redirect(url_for("billing.bill_list"))
+    return redirect(url_for(".intent_status", intent_id=intent.id))
 
 
 @bp.route("/payments/<int:intent_id>")
@@ -672,6 +709,7 @@ def intent_json(intent: PaymentIntent) -> dict[str, Any]:
         "channel": intent.channel,
         "pay_url": intent.pay_url,
         "qr_code": intent.qr_code,
+        "jsapi": intent.jsapi_params,
         "expires_at": intent.expires_at.isoformat(),
         "bill_ids": [b.bill_id for b in intent.bills],
     }

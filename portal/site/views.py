@@ -1,20 +1,76 @@
-"""Landing page, health check and language switch."""
+"""Landing page, the owner's 我的 page and phone tab bar, health check and language switch."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.billing import dues, ledger
 from portal.communities import service as communities
+from portal.domains import NavItem
 from portal.extensions import LOCALES, db
-from portal.notify import service as notify
+from portal.notify import inbox as notify_inbox
 from portal.security import public, safe_next
 from portal.timeutil import now_utc
 
 bp = Blueprint("site", __name__)
+NAV = [NavItem("site.me", _l("我的"), ("owner",), order=95)]
+# The owner's phone tab bar: (icon, endpoint, label, path prefixes that count as "here").
+TAB_ENDPOINTS = ("billing.bill_list", "tickets.ticket_list", "site.me")
+
+
+def _tab(icon: str, href: str, label: Any, *prefixes: str, badge: int = 0) -> dict[str, Any]:
+    here = request.path == href if href == "/" else request.path.startswith((href, *prefixes))
+    return {"icon": icon, "href": href, "label": label, "current": here, "badge": badge}
+
+
+@bp.app_template_global()
+def owner_tabs() -> list[dict[str, Any]]:
+    """首页 / 账单 / 报修 / 公示 / 我的 for owners (shown as a bottom tab bar on phones)."""
+    if not (current_user.is_authenticated and current_user.is_owner):
+        return []
+    try:
+        units = communities.units_of(db.session, current_user)
+        unread = notify_inbox.unread_count(db.session, current_user)
+    except SQLAlchemyError:  # an error page after a failed query still renders
+        return []
+    public_href = (
+        url_for("communities.community_public", code=units[0].community.code)
+        if units
+        else url_for("site.index")
+    )
+    return [
+        _tab("home", url_for("site.index"), _l("首页")),
+        _tab("bill", url_for("billing.bill_list"), _l("账单"), "/units/", "/pay"),
+        _tab("repair", url_for("tickets.ticket_list"), _l("报修")),
+        _tab("public", public_href, _l("公示"), "/c/"),
+        _tab(
+            "me",
+            url_for("site.me"),
+            _l("我的"),
+            "/notify/",
+            "/disputes",
+            "/notices",
+            "/my/",
+            "/account/",
+            badge=unread,
+        ),
+    ]
 
 
 @bp.route("/")
@@ -28,7 +84,9 @@ def index() -> ResponseReturnValue:
         my_units = communities.units_of(db.session, current_user)
         unit_dues = dues.unit_dues(db.session, unit_ids=[u.id for u in my_units], now=now_utc())
         credits = {u.id: ledger.prepayment_balance(db.session, unit_id=u.id) for u in my_units}
-    unread = notify.unread_count(db.session, current_user) if current_user.is_authenticated else 0
+    unread = (
+        notify_inbox.unread_count(db.session, current_user) if current_user.is_authenticated else 0
+    )
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)
@@ -40,6 +98,27 @@ def index() -> ResponseReturnValue:
         unit_dues=unit_dues,
         credits=credits,
         unread=unread,
+    )
+
+
+@bp.route("/me")
+@login_required
+def me() -> ResponseReturnValue:
+    """我的: everything of an owner's that is not a tab — messages, notices, disputes,
+    receipts, settings, developer keys — and log-out."""
+    skip = {url_for(endpoint) for endpoint in TAB_ENDPOINTS} | {url_for("site.index")}
+    roles = current_user.role_names()
+    menu = [
+        (url_for(item.endpoint), item.label)
+        for item in current_app.extensions.get("clearfee_nav", [])
+        if "*" in item.roles or ("owner" in item.roles and "owner" in roles)
+    ]
+    units = communities.units_of(db.session, current_user) if current_user.is_owner else []
+    return render_template(
+        "site/me.html",
+        menu=[(href, text) for href, text in menu if href not in skip],
+        units=units,
+        unread=notify_inbox.unread_count(db.session, current_user),
     )
 
 

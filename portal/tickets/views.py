@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
+from portal.jinja import duration
 from portal.security import public, roles_required, safe_next
 from portal.tickets import aftercare, base, figures, intake, keys, queries, setup, stats, workflow
 from portal.tickets.forms import (
@@ -130,7 +132,7 @@ def event_text_filter(kind: str) -> str:
 def hours_filter(value: Decimal | None) -> str:
     if value is None:
         return _("样本不足")
-    return _("%(h)s 小时", h=value.normalize() if value == value.to_integral() else value)
+    return duration(value)
 
 
 @bp.app_template_filter("percent")
@@ -142,7 +144,7 @@ def percent_filter(value: Decimal | None) -> str:
 
 @bp.app_template_filter("minutes_hours")
 def minutes_hours_filter(minutes: int) -> str:
-    return _("%(h)s 小时", h=hours_text(minutes))
+    return duration(minutes, "minutes")
 
 
 @bp.app_template_filter("mask_phone")
@@ -153,16 +155,45 @@ def mask_phone(value: str | None) -> str:
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
 
 
+@dataclass(frozen=True)
+class SlaClock:
+    """One of a ticket's two SLA clocks: its state and the deadline that state is about."""
+
+    state: str
+    kind: str  # "response" (first response) or "resolution"
+    due_at: datetime
+    live: bool  # still running (the step it times has not happened yet)
+
+
+SLA_ORDER = ["overdue", "breached", "approaching", "ok", "met"]
+
+
+def sla_clock(ticket: Ticket, now: datetime) -> SlaClock:
+    """The worse of the two SLA clocks, for highlighting; on a tie the one still running, so
+    a flag such as 已超时 always comes with the deadline it refers to."""
+    first = SlaClock(
+        sla_state(now, ticket.created_at, ticket.first_response_due_at, ticket.acknowledged_at),
+        "response",
+        ticket.first_response_due_at,
+        ticket.acknowledged_at is None,
+    )
+    done = None
+    if ticket.status in DONE_STATUSES:
+        done = ticket.resolved_at
+    elif ticket.status == TicketStatus.CANCELLED:
+        done = ticket.cancelled_at
+    second = SlaClock(
+        sla_state(now, ticket.created_at, ticket.resolution_due_at, done),
+        "resolution",
+        ticket.resolution_due_at,
+        done is None,
+    )
+    return min((first, second), key=lambda c: (SLA_ORDER.index(c.state), not c.live))
+
+
 def _sla(ticket: Ticket, now: datetime) -> str:
-    """The worse of the two SLA clocks, for highlighting."""
-    first = sla_state(now, ticket.created_at, ticket.first_response_due_at, ticket.acknowledged_at)
-    if ticket.status in DONE_STATUSES or ticket.status == TicketStatus.CANCELLED:
-        done = ticket.resolved_at if ticket.status in DONE_STATUSES else ticket.cancelled_at
-        second = sla_state(now, ticket.created_at, ticket.resolution_due_at, done)
-    else:
-        second = sla_state(now, ticket.created_at, ticket.resolution_due_at, None)
-    order = ["overdue", "breached", "approaching", "ok", "met"]
-    return min((first, second), key=order.index)
+    """The worse of the two SLA clocks' state, for highlighting."""
+    return sla_clock(ticket, now).state
 
 
 def _photos_from(field_name: str) -> list[intake.PhotoUpload]:
@@ -284,19 +315,14 @@ def ticket_new() -> ResponseReturnValue:
     )
 
 
-def hours_text(minutes: int) -> str:
-    """Minutes as hours for people: 30 → "0.5", 240 → "4"."""
-    value = (Decimal(minutes) / 60).quantize(Decimal("0.1"))
-    return str(value.normalize() if value == value.to_integral() else value)
-
-
 def _target_summary(community: Community) -> dict[str, str]:
-    """The community's default first-response target per urgency, in hours."""
+    """The community's default first-response target per urgency, in words ("30 分钟")."""
     return {
-        urgency: hours_text(
+        urgency: duration(
             setup.sla_minutes(
                 db.session, community_id=community.id, category_id=-1, urgency=urgency
-            )[0]
+            )[0],
+            "minutes",
         )
         for urgency in (Urgency.URGENT, Urgency.NORMAL)
     }
@@ -613,6 +639,7 @@ def board() -> ResponseReturnValue:
         engineers=engineers,
         statuses=list(TicketStatus),
         sla={t.id: _sla(t, now) for t in page.tickets},
+        clocks={t.id: sla_clock(t, now) for t in page.tickets},
         args=args,
         can_manage=bool(community and "manager" in base.staff_roles_in(current_user, community.id)),
         can_dispatch=bool(
@@ -658,7 +685,10 @@ def queue() -> ResponseReturnValue:
     now = now_utc()
     rows = queries.engineer_queue(db.session, engineer=current_user)
     return render_template(
-        "tickets/queue.html", tickets=rows, sla={t.id: _sla(t, now) for t in rows}
+        "tickets/queue.html",
+        tickets=rows,
+        sla={t.id: _sla(t, now) for t in rows},
+        clocks={t.id: sla_clock(t, now) for t in rows},
     )
 
 

@@ -76,55 +76,175 @@ def test_standard_versions_need_timely_notice(session: Session) -> None:
     assert v1.version == 1
 
 
-def test_standard_with_notice_in_time(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+def _new_version(session: Session, community: object, **overrides: object) -> FeeStandard:
+    args: dict[str, object] = {
+        "community": community,
+        "property_type": "residential",
+        "item_code": "property_service",
+        "basis": "per_m2_month",
+        "rate": Decimal("2.20"),
+        "effective_from": date(2026, 12, 1),
+        "approval_ref": "业主大会决议 2026-3",
+        "now": NOW,
+        "actor_id": None,
+    }
+    args.update(overrides)
+    return standards.create_standard(session, **args)  # type: ignore[arg-type]
+
+
+ANNOUNCED = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)  # 10:00 on 1 November in Shanghai
+
+
+def test_standard_with_notice_in_time(session: Session) -> None:
     community = factories.make_community(session, notice_period_days=30)
     factories.make_standard(session, community=community, rate="2.00")
-
-    class FakeNotice:
-        id = 77
-        published_at = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-
-    class FakeNotices:
-        @staticmethod
-        def published_fee_change_notices(session: Session, *, community_id: int) -> list:
-            return [FakeNotice()]
-
-    monkeypatch.setattr(standards, "notices", FakeNotices)
-    too_soon = date(2026, 11, 20)
-    with pytest.raises(DomainError, match="最早 2026-12-01") as info:
-        standards.create_standard(
-            session,
-            community=community,
-            property_type="residential",
-            item_code="property_service",
-            basis="per_m2_month",
-            rate=Decimal("2.20"),
-            effective_from=too_soon,
-            approval_ref="决议",
-            notice_id=77,
-            now=NOW,
-            actor_id=None,
-        )
-    assert info.value.field == "effective_from"
-    v2 = standards.create_standard(
-        session,
-        community=community,
-        property_type="residential",
-        item_code="property_service",
-        basis="per_m2_month",
-        rate=Decimal("2.20"),
-        effective_from=date(2026, 12, 1),
-        approval_ref="决议",
-        notice_id=77,
-        now=NOW,
-        actor_id=None,
+    notice = factories.make_fee_notice(
+        session, community=community, rate="2.20", published_at=ANNOUNCED
     )
+    with pytest.raises(DomainError, match="最早 2026-12-01") as info:
+        _new_version(session, community, effective_from=date(2026, 11, 20), notice_id=notice.id)
+    assert info.value.field == "effective_from"
+    assert info.value.code == "notice_too_late"
+    eligible = standards.eligible_notices(session, community=community, now=NOW)
+    assert [(e.notice.id, e.earliest) for e in eligible] == [(notice.id, date(2026, 12, 1))]
+    v2 = _new_version(session, community, notice_id=notice.id)
     assert v2.version == 2
     assert v2.supersedes_id is not None
+    assert v2.notice_id == notice.id
+    assert standards.eligible_notices(session, community=community, now=NOW) == []
     in_force = standards.current_standards(session, community_id=community.id, on=date(2026, 12, 1))
     assert [s.rate for s in in_force] == [Decimal("2.2000")]
     before = standards.current_standards(session, community_id=community.id, on=date(2026, 11, 30))
     assert [s.rate for s in before] == [Decimal("2.0000")]
+
+
+@pytest.mark.parametrize(
+    ("notice_args", "version_args", "field", "code", "message"),
+    [
+        pytest.param(
+            {"item_code": "garbage", "rate": "2.20"},
+            {},
+            "notice_id",
+            "notice_wrong_item",
+            "生活垃圾清运费",
+            id="wrong-item",
+        ),
+        pytest.param(
+            {"property_type": "commercial", "rate": "2.20"},
+            {},
+            "notice_id",
+            "notice_wrong_item",
+            "商业",
+            id="wrong-property-type",
+        ),
+        pytest.param({"rate": "2.30"}, {}, "rate", "notice_wrong_rate", "2.3 元", id="wrong-rate"),
+        pytest.param(
+            {"rate": "2.20", "published_at": datetime(2026, 11, 10, 2, 0, tzinfo=UTC)},
+            {},
+            "effective_from",
+            "notice_too_late",
+            "最早 2026-12-10",
+            id="too-late",
+        ),
+        pytest.param(
+            {"rate": "2.20", "publish": False},
+            {},
+            "notice_id",
+            "notice_unpublished",
+            "尚未发布",
+            id="unpublished",
+        ),
+    ],
+)
+def test_standard_refuses_a_notice_that_is_not_for_this_change(
+    session: Session,
+    notice_args: dict[str, object],
+    version_args: dict[str, object],
+    field: str,
+    code: str,
+    message: str,
+) -> None:
+    community = factories.make_community(session, notice_period_days=30)
+    factories.make_standard(session, community=community, rate="2.00")
+    notice = factories.make_fee_notice(
+        session, community=community, **{"published_at": ANNOUNCED, **notice_args}
+    )
+    standards_before = session.scalar(select(func.count(FeeStandard.id)))
+    log_before = publication.count(session, community)
+    with pytest.raises(DomainError, match=message) as info:
+        _new_version(session, community, notice_id=notice.id, **version_args)
+    assert (info.value.field, info.value.code) == (field, code)
+    assert session.scalar(select(func.count(FeeStandard.id))) == standards_before
+    assert publication.count(session, community) == log_before
+
+
+def test_a_notice_justifies_one_version_only(session: Session) -> None:
+    community = factories.make_community(session, notice_period_days=30)
+    factories.make_standard(session, community=community, rate="2.00")
+    notice = factories.make_fee_notice(
+        session, community=community, rate="2.20", published_at=ANNOUNCED
+    )
+    _new_version(session, community, notice_id=notice.id)
+    with pytest.raises(DomainError, match="第 2 版") as info:
+        _new_version(session, community, notice_id=notice.id, effective_from=date(2027, 1, 1))
+    assert (info.value.field, info.value.code) == ("notice_id", "notice_used")
+    assert session.scalar(select(func.count(FeeStandard.id))) == 2
+
+
+def test_old_notice_of_another_change_justifies_nothing(session: Session) -> None:
+    """The issue's case: a 2025 notice (another rate) cannot justify a 2026 rate."""
+    community = factories.make_community(session, notice_period_days=30)
+    factories.make_standard(session, community=community, rate="2.00")
+    old = factories.make_fee_notice(
+        session,
+        community=community,
+        rate="2.10",
+        published_at=datetime(2025, 3, 1, 2, 0, tzinfo=UTC),
+    )
+    with pytest.raises(DomainError) as info:
+        _new_version(session, community, notice_id=old.id)
+    assert info.value.code == "notice_wrong_rate"
+    other = factories.make_community(session)
+    foreign = factories.make_fee_notice(
+        session, community=other, rate="2.20", published_at=ANNOUNCED
+    )
+    with pytest.raises(DomainError, match="本小区") as info:
+        _new_version(session, community, notice_id=foreign.id)
+    assert info.value.code == "notice_unknown"
+    assert session.scalar(select(func.count(FeeStandard.id))) == 1
+
+
+def test_a_cited_notice_cannot_be_withdrawn(session: Session) -> None:
+    from portal.notices import service as notices
+
+    community = factories.make_community(session, notice_period_days=30)
+    factories.make_standard(session, community=community, rate="2.00")
+    notice = factories.make_fee_notice(
+        session, community=community, rate="2.20", published_at=ANNOUNCED
+    )
+    _new_version(session, community, notice_id=notice.id)
+    actor = factories.make_user(session, role="cs", community=community)
+    with pytest.raises(DomainError, match="不能撤回") as info:
+        notices.withdraw_notice(session, notice=notice, actor=actor, now=NOW)
+    assert info.value.code == "cited"
+    session.refresh(notice)
+    assert notice.status == "published"
+
+
+def test_withdrawn_notice_is_refused(session: Session) -> None:
+    from portal.notices import service as notices
+
+    community = factories.make_community(session, notice_period_days=30)
+    factories.make_standard(session, community=community, rate="2.00")
+    notice = factories.make_fee_notice(
+        session, community=community, rate="2.20", published_at=ANNOUNCED
+    )
+    actor = factories.make_user(session, role="cs", community=community)
+    notices.withdraw_notice(session, notice=notice, actor=actor, now=NOW)
+    with pytest.raises(DomainError, match="已撤回") as info:
+        _new_version(session, community, notice_id=notice.id)
+    assert info.value.code == "notice_unpublished"
+    assert standards.eligible_notices(session, community=community, now=NOW) == []
 
 
 @pytest.mark.parametrize(

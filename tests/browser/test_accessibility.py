@@ -24,7 +24,7 @@ def _serious(page: Any) -> list[str]:
     ]
 
 
-# body has overflow-x: hidden, so scrollWidth hides a too-wide page: measure the elements.
+# Every element outside a table's scroll box must fit the phone (stricter than scrollWidth).
 WIDEST = """() => Math.max(0, ...[...document.querySelectorAll('main *')]
     .filter(e => !e.closest('.table-wrap'))
     .map(e => e.getBoundingClientRect().right)) - window.innerWidth"""

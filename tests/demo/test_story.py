@@ -149,3 +149,26 @@ def test_repair_notes_fit_the_repair(seeded: datetime) -> None:
     assert rows
     for body, category in rows:
         assert body in NOTES[category], (category, body)
+
+
+def test_fee_changes_cite_the_notice_that_announced_them(seeded: datetime) -> None:
+    """Every changed fee standard cites its own published notice: same item, same rate, out
+    at least the notice period before the change applies, and no notice cited twice."""
+    changed = db.session.scalars(select(FeeStandard).where(FeeStandard.version > 1)).all()
+    assert changed
+    cited: set[int] = set()
+    for standard in changed:
+        notice = db.session.get(Notice, standard.notice_id)
+        assert notice is not None
+        assert notice.status == "published"
+        assert notice.community_id == standard.community_id
+        assert (notice.fee_property_type, notice.fee_item_code) == (
+            standard.property_type,
+            standard.item_code,
+        )
+        assert notice.fee_rate == standard.rate
+        announced = to_local(notice.published_at, DEFAULT_TZ).date()
+        period = standard.community.notice_period_days
+        assert standard.effective_from >= announced + timedelta(days=period)
+        assert notice.id not in cited
+        cited.add(notice.id)

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
@@ -14,9 +15,22 @@ from tests.transparency.helpers import count
 
 
 def _input(**changes: object) -> service.NoticeInput:
-    data = {"category": "general", "title": "垃圾分类投放时间调整", "body": "自下月起…"}
+    data: dict[str, object] = {
+        "category": "general",
+        "title": "垃圾分类投放时间调整",
+        "body": "自下月起…",
+    }
+    if changes.get("category") == "fee_change":
+        data.update(FEE_CHANGE)
     data.update(changes)
     return service.NoticeInput(**data)  # type: ignore[arg-type]
+
+
+FEE_CHANGE = {
+    "fee_property_type": "residential",
+    "fee_item_code": "property_service",
+    "fee_rate": Decimal("2.80"),
+}
 
 
 def _cs(session: Session, community: object) -> object:
@@ -51,6 +65,11 @@ def test_publish_now_and_fee_change_listing(session: Session) -> None:
     entry = publication.entries(session, community)[0]
     assert entry["kind"] == "notice"
     assert entry["payload"]["published_at"] == "2026-11-20T02:00:00Z"
+    assert entry["payload"]["fee_change"] == {
+        "property_type": "residential",
+        "item_code": "property_service",
+        "rate": "2.8000",
+    }
     session.commit()
     assert publication.verify(session, community).ok
     session.execute(
@@ -65,6 +84,47 @@ def test_publish_now_and_fee_change_listing(session: Session) -> None:
     fresh = session.get(Notice, notice.id)
     service.withdraw_notice(session, notice=fresh, actor=actor, now=NOW)
     assert service.published_fee_change_notices(session, community_id=community.id) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"fee_property_type": None}, "fee_property_type"),
+        ({"fee_property_type": "castle"}, "fee_property_type"),
+        ({"fee_item_code": None}, "fee_item_code"),
+        ({"fee_item_code": "mystery"}, "fee_item_code"),
+        ({"fee_rate": None}, "fee_rate"),
+        ({"fee_rate": Decimal("-1")}, "fee_rate"),
+        ({"fee_rate": Decimal("1.23456")}, "fee_rate"),
+        ({"fee_rate": Decimal("NaN")}, "fee_rate"),
+    ],
+)
+def test_fee_change_notice_must_name_item_and_rate(
+    session: Session, changes: dict[str, object], field: str
+) -> None:
+    community = factories.make_community(session)
+    actor = _cs(session, community)
+    with pytest.raises(DomainError) as info:
+        service.create_notice(
+            session,
+            community=community,
+            actor=actor,
+            now=NOW,
+            data=_input(category="fee_change", **changes),
+        )
+    assert info.value.field == field
+    assert count(session, Notice) == 0
+
+
+def test_other_notices_carry_no_fee_change(session: Session) -> None:
+    community = factories.make_community(session)
+    actor = _cs(session, community)
+    notice = service.create_notice(
+        session, community=community, actor=actor, now=NOW, data=_input(**FEE_CHANGE)
+    )
+    assert (notice.fee_item_code, notice.fee_rate) == (None, None)
+    service.publish_notice(session, notice=notice, actor=actor, now=NOW)
+    assert publication.count(session, community) == 0
 
 
 def test_scheduled_notice_is_released_at_its_time(session: Session) -> None:

@@ -1,6 +1,7 @@
 import io
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -207,7 +208,16 @@ def test_api_notices(client: FlaskClient, session: Session) -> None:
         outage_ends_at=start + timedelta(hours=2),
         building_ids=(a.id,),
     )
-    _published(session, community, category="fee_change", title="收费标准调整公告", body="新标准")
+    _published(
+        session,
+        community,
+        category="fee_change",
+        title="收费标准调整公告",
+        body="新标准",
+        fee_property_type="residential",
+        fee_item_code="garbage",
+        fee_rate=Decimal("10.00"),
+    )
     owner = factories.make_user(
         session, role="owner", unit=factories.make_unit(session, community=community)
     )
@@ -221,6 +231,11 @@ def test_api_notices(client: FlaskClient, session: Session) -> None:
     assert by_title["停电检修"]["id"] == outage.id
     assert by_title["收费标准调整公告"]["category"] == "fee_change"
     assert by_title["收费标准调整公告"]["important"] is True
+    assert by_title["收费标准调整公告"]["fee_change"] == {
+        "property_type": "residential",
+        "item": "garbage",
+        "rate": "10.0000",
+    }
     assert "read" not in by_title["停电检修"]
     token = client.post(
         "/api/v1/auth/token", json={"username": owner.username, "password": PASSWORD}
@@ -229,3 +244,38 @@ def test_api_notices(client: FlaskClient, session: Session) -> None:
         "/api/v1/notices?community=APIN", headers={"Authorization": f"Bearer {token['token']}"}
     ).json
     assert all(n["read"] is False for n in mine["notices"])
+
+
+def test_fee_change_notice_names_item_and_rate(
+    client: FlaskClient, session: Session, login_as: Any
+) -> None:
+    community = factories.make_community(session, code="FEEV")
+    login_as("cs", community=community)
+    form = client.get("/staff/notices/FEEV/new?category=fee_change").get_data(as_text=True)
+    assert 'name="fee_item_code"' in form
+    assert 'name="fee_rate"' in form
+    missing = client.post(
+        "/staff/notices/FEEV/new",
+        data=_form(category="fee_change", fee_property_type="residential", fee_item_code=""),
+    )
+    assert missing.status_code == 200
+    assert "请选择调整的收费项目" in missing.get_data(as_text=True)
+    assert count(session, Notice) == 0
+    response = client.post(
+        "/staff/notices/FEEV/new",
+        data=_form(
+            category="fee_change",
+            title="关于调整生活垃圾清运费的公告",
+            fee_property_type="residential",
+            fee_item_code="garbage",
+            fee_rate="10.00",
+        ),
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    notice = session.scalar(select(Notice))
+    assert (notice.fee_property_type, notice.fee_item_code) == ("residential", "garbage")
+    assert notice.fee_rate == Decimal("10.0000")
+    client.post(f"/staff/notices/n/{notice.id}/publish")
+    page = client.get(f"/c/FEEV/notices/{notice.id}").get_data(as_text=True)
+    assert "生活垃圾清运费" in page
+    assert "10 元" in page

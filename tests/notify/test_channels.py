@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.notify import service
+from portal.notify import sending as notify_sending
 from portal.notify.channels import (
     DeliveryError,
     EmailChannel,
@@ -114,7 +114,7 @@ def sent_sms(session: Session, configured: Flask, clock: Clock) -> Message:
     world = make_world(session)
     queue(session, world, channels=["sms"])
     with provider_server(SECRET) as (url, _):
-        report = service.send_due(
+        report = notify_sending.send_due(
             session,
             now=SHANGHAI_1030,
             channels={"sms": WebhookChannel("sms", url, secret=SECRET, timeout=5)},

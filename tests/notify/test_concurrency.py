@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
-from portal.notify import service
+from portal.notify import sending as notify_sending
 from portal.notify.models import ContactAttempt, Message
 from tests.notify.helpers import SHANGHAI_1030, FakeChannel, channels, make_world, queue
 
@@ -37,7 +37,7 @@ def _race(app: Flask, fakes: dict[str, SharedChannel]) -> None:
     def run(_: int) -> None:
         with app.app_context(), Session(db.engine) as session:
             barrier.wait()
-            service.send_due(
+            notify_sending.send_due(
                 session,
                 now=SHANGHAI_1030,
                 channels=channels(**fakes),

@@ -10,7 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
+from portal.billing.models import Bill
 from portal.errors import DomainError
+from portal.notify import inbox as notify_inbox
+from portal.notify import outbox as notify_outbox
+from portal.notify import sending as notify_sending
 from portal.notify import service
 from portal.notify import templates as tpl
 from portal.notify.models import ContactAttempt, Message, MessageStatus
@@ -26,8 +30,10 @@ from tests.notify.helpers import (
 )
 
 
-def _send(session: Session, now: datetime, **fakes: FakeChannel) -> service.SendReport:
-    return service.send_due(session, now=now, channels=channels(**fakes), commit=session.flush)
+def _send(session: Session, now: datetime, **fakes: FakeChannel) -> notify_sending.SendReport:
+    return notify_sending.send_due(
+        session, now=now, channels=channels(**fakes), commit=session.flush
+    )
 
 
 def _count(session: Session) -> int:
@@ -240,7 +246,7 @@ def test_retries_back_off_then_sms_falls_back_to_inbox(session: Session, configu
     inbox = session.scalar(select(Message).where(Message.channel == "inbox"))
     assert inbox.fallback_of_id == message.id
     assert inbox.status == "delivered"
-    assert service.unread_count(session, world.owner) == 1
+    assert notify_inbox.unread_count(session, world.owner) == 1
     # A failed SMS never reached the owner: it is not a contact attempt.
     assert session.scalar(select(func.count(ContactAttempt.id))) == 0
 
@@ -308,7 +314,7 @@ def test_receipts_set_delivered_or_failed_once(session: Session, configured: Fla
     queue(session, world)
     _send(session, SHANGHAI_1030, sms=FakeChannel("sms"))
     sms = session.scalar(select(Message).where(Message.channel == "sms"))
-    got = service.record_delivery_receipt(
+    got = notify_sending.record_delivery_receipt(
         session,
         channel="sms",
         message_id=sms.id,
@@ -317,12 +323,12 @@ def test_receipts_set_delivered_or_failed_once(session: Session, configured: Fla
         now=SHANGHAI_1030,
     )
     assert got.status == "delivered"
-    again = service.record_delivery_receipt(
+    again = notify_sending.record_delivery_receipt(
         session, channel="sms", message_id=sms.id, status="failed", now=SHANGHAI_1030
     )
     assert again.status == "delivered"  # a late contrary receipt changes nothing
     with pytest.raises(DomainError):
-        service.record_delivery_receipt(
+        notify_sending.record_delivery_receipt(
             session,
             channel="sms",
             message_id=sms.id,
@@ -331,7 +337,7 @@ def test_receipts_set_delivered_or_failed_once(session: Session, configured: Fla
             now=SHANGHAI_1030,
         )
     with pytest.raises(DomainError):
-        service.record_delivery_receipt(
+        notify_sending.record_delivery_receipt(
             session, channel="wechat", message_id=sms.id, status="delivered", now=SHANGHAI_1030
         )
 
@@ -341,7 +347,7 @@ def test_failed_receipt_falls_back_to_inbox(session: Session, configured: Flask)
     queue(session, world, channels=["sms"])
     _send(session, SHANGHAI_1030, sms=FakeChannel("sms"))
     sms = session.scalar(select(Message).where(Message.channel == "sms"))
-    service.record_delivery_receipt(
+    notify_sending.record_delivery_receipt(
         session,
         channel="sms",
         message_id=sms.id,
@@ -362,15 +368,18 @@ def test_inbox_read_and_unread(session: Session, configured: Flask) -> None:
     queue(session, world)
     queue(session, world, key="second")
     _send(session, SHANGHAI_1030, sms=FakeChannel("sms", fail=0))
-    assert service.unread_count(session, world.owner) == 2
-    page = service.inbox(session, world.owner)
+    assert notify_inbox.unread_count(session, world.owner) == 2
+    page = notify_inbox.inbox(session, world.owner)
     assert page.total == 2
     first = page.items[0]
-    assert service.mark_read(session, user=stranger, message_id=first.id, now=SHANGHAI_1030) is None
-    assert service.mark_read(session, user=world.owner, message_id=first.id, now=SHANGHAI_1030)
-    assert service.unread_count(session, world.owner) == 1
-    assert service.mark_all_read(session, user=world.owner, now=SHANGHAI_1030) == 1
-    assert service.unread_count(session, world.owner) == 0
+    assert (
+        notify_inbox.mark_read(session, user=stranger, message_id=first.id, now=SHANGHAI_1030)
+        is None
+    )
+    assert notify_inbox.mark_read(session, user=world.owner, message_id=first.id, now=SHANGHAI_1030)
+    assert notify_inbox.unread_count(session, world.owner) == 1
+    assert notify_inbox.mark_all_read(session, user=world.owner, now=SHANGHAI_1030) == 1
+    assert notify_inbox.unread_count(session, world.owner) == 0
 
 
 def test_resend_after_fixing_the_phone_is_audited(session: Session, configured: Flask) -> None:
@@ -379,7 +388,7 @@ def test_resend_after_fixing_the_phone_is_audited(session: Session, configured: 
     sms = by_channel(queue(session, world, channels=["sms"]))["sms"]
     assert sms.suppressed_reason == "no_address"
     with pytest.raises(DomainError) as caught:
-        service.resend(session, message=sms, actor=staff, now=SHANGHAI_1030)
+        notify_outbox.resend(session, message=sms, actor=staff, now=SHANGHAI_1030)
     assert caught.value.code == "no_address"
     service.update_contact(
         session,
@@ -390,13 +399,13 @@ def test_resend_after_fixing_the_phone_is_audited(session: Session, configured: 
         language="zh",
         now=SHANGHAI_1030,
     )
-    service.resend(session, message=sms, actor=staff, now=SHANGHAI_1030)
+    notify_outbox.resend(session, message=sms, actor=staff, now=SHANGHAI_1030)
     assert (sms.status, sms.address) == ("queued", "13812345678")
     assert session.scalar(select(AuditEntry).where(AuditEntry.action == "notify.resend"))
     fake = FakeChannel("sms")
     assert _send(session, SHANGHAI_1030, sms=fake).outcomes == {"sent": 1}
     with pytest.raises(DomainError):
-        service.resend(session, message=sms, actor=staff, now=SHANGHAI_1030)
+        notify_outbox.resend(session, message=sms, actor=staff, now=SHANGHAI_1030)
 
 
 @pytest.mark.parametrize(
@@ -494,3 +503,42 @@ def test_naive_instants_are_refused(session: Session) -> None:
 
 def test_utc_constant_is_ten_thirty_shanghai() -> None:
     assert SHANGHAI_1030.astimezone(UTC).hour == 2
+
+
+def test_a_hold_suppresses_the_reminders_queued_for_its_bill(
+    session: Session, configured: Flask
+) -> None:
+    """Placing a hold (a dispute opens on a line) withdraws what was queued about that bill,
+    since it names an amount now under dispute; the other bill's messages stay queued."""
+    from portal.billing import holds
+    from portal.billing import runs as billing_runs
+
+    world = make_world(session)
+    factories.make_standard(session, community=world.community)
+    for period in ("2026-10", "2026-11"):
+        billing_runs.generate_bills(
+            session,
+            community=world.community,
+            period=billing_runs.period_start(period),
+            now=factories.NOW,
+        )
+    bills = session.scalars(select(Bill).where(Bill.unit_id == world.unit.id)).all()
+    assert len(bills) == 2
+    pending = session.scalars(select(Message).where(Message.related_type == "bill")).all()
+    assert {m.related_id for m in pending} == {b.id for b in bills}
+    assert {m.status for m in pending} <= {"queued", "deferred"}
+
+    disputed, _other = bills
+    holds.place_hold(
+        session,
+        line=disputed.lines[0],
+        source_type="dispute",
+        source_id=1,
+        requested_fen=None,
+        now=factories.NOW,
+    )
+    for message in session.scalars(select(Message).where(Message.related_type == "bill")):
+        if message.related_id == disputed.id:
+            assert (message.status, message.suppressed_reason) == ("suppressed", "disputed")
+        else:
+            assert message.status in ("queued", "deferred")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts import service as accounts
 from portal.audit.models import AuditEntry
+from portal.notify import sending as notify_sending
 from portal.notify import service
 from portal.notify.models import Message, MessageTemplate, Preference
 from tests import factories
@@ -19,7 +20,7 @@ from tests.notify.helpers import SHANGHAI_1030, channels, make_world, queue
 
 
 def _deliver(session: Session) -> None:
-    service.send_due(session, now=SHANGHAI_1030, channels=channels(), commit=session.commit)
+    notify_sending.send_due(session, now=SHANGHAI_1030, channels=channels(), commit=session.commit)
 
 
 def _login(client: FlaskClient, user: Any) -> None:

@@ -15,7 +15,12 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 
 from portal.payments.gateways.alipay import AlipayGateway
-from portal.payments.gateways.base import BadNotification, CheckoutRequest, NotificationStatus
+from portal.payments.gateways.base import (
+    BadNotification,
+    CheckoutRequest,
+    NotificationStatus,
+    Scene,
+)
 from portal.payments.gateways.keys import GatewayConfigError, KeyFileError
 from tests.payments.platforms import (
     ALIPAY_APP_ID,
@@ -387,6 +392,51 @@ def test_sandbox_setting_uses_the_sandbox_gateway(platform: AlipayPlatform) -> N
 def test_bad_checkout_request_is_refused(gateway: AlipayGateway, overrides: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"out_trade_no|amount"):
         gateway.create_checkout(checkout_request(**overrides))
+
+
+@pytest.mark.parametrize("scene", [Scene.MOBILE, Scene.WECHAT])
+def test_phone_gets_wap_pay_signed_over_the_right_parameters(
+    platform: AlipayPlatform, monkeypatch: pytest.MonkeyPatch, scene: Scene
+) -> None:
+    gateway = AlipayGateway.from_settings(platform.settings)
+    assert gateway is not None
+    monkeypatch.setattr(gateway, "_clock", lambda: NOW)
+
+    checkout = gateway.create_checkout(checkout_request(scene=scene))
+
+    assert checkout.qr_code is None
+    assert checkout.jsapi is None
+    assert checkout.pay_url is not None
+    assert checkout.pay_url.startswith(PRODUCTION + "?")
+    params = pay_url_params(checkout.pay_url)
+    assert params["method"] == "alipay.trade.wap.pay"
+    assert params["app_id"] == ALIPAY_APP_ID
+    assert params["sign_type"] == "RSA2"
+    assert params["timestamp"] == "2026-11-23 20:00:00"
+    assert params["notify_url"] == "https://pay.example.cn/payments/notify/alipay"
+    assert params["return_url"] == "https://pay.example.cn/payments/PI20261123000123"
+    assert json.loads(params["biz_content"]) == {
+        "subject": "明账花园 A-3-1202 物业费 2026-11",
+        "out_trade_no": "PI20261123000123",
+        "total_amount": "1234.56",
+        "product_code": "QUICK_WAP_WAY",
+        "time_expire": "2026-11-23 20:30:00",
+        "quit_url": "https://pay.example.cn/payments/PI20261123000123",
+    }
+    content = alipay_sign_content(params, exclude=("sign",))
+    rsa_sha256_verify(platform.app_key.public_key(), content, params["sign"])
+    with pytest.raises(InvalidSignature):
+        rsa_sha256_verify(
+            platform.app_key.public_key(),
+            content.replace("alipay.trade.wap.pay", "alipay.trade.page.pay"),
+            params["sign"],
+        )
+
+
+def test_a_computer_still_gets_page_pay(gateway: AlipayGateway) -> None:
+    url = gateway.create_checkout(checkout_request(scene=Scene.DESKTOP)).pay_url
+    assert url is not None
+    assert pay_url_params(url)["method"] == "alipay.trade.page.pay"
 
 
 # -- answers and configuration ------------------------------------------------------------------

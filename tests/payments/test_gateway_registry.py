@@ -12,7 +12,7 @@ import pytest
 
 from portal.payments.gateways import registry
 from portal.payments.gateways.alipay import AlipayGateway
-from portal.payments.gateways.base import Gateway
+from portal.payments.gateways.base import Gateway, Scene, scene_for
 from portal.payments.gateways.wechat import WechatGateway
 from tests.payments.platforms import (
     AlipayPlatform,
@@ -123,3 +123,51 @@ def test_gateways_are_built_once_and_rebuilt_when_a_key_file_changes(tmp_path: P
     headers, body = rotated.notification(alipay_trade())
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     assert second.parse_notification(headers=headers, body=body, now=now).amount_fen == 123456
+
+
+@pytest.mark.parametrize(
+    ("agent", "scene"),
+    [
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            Scene.MOBILE,
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; 23127PN0CC) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.6099.144 Mobile Safari/537.36",
+            Scene.MOBILE,
+        ),
+        (
+            "Mozilla/5.0 (Phone; OpenHarmony 4.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/114.0.0.0 Safari/537.36 ArkWeb/4.1.6.1 HuaweiBrowser/5.0.4.300",
+            Scene.MOBILE,
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800323d) NetType/WIFI "
+            "Language/zh_CN",
+            Scene.WECHAT,
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; V2307A) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Version/4.0 Chrome/122.0.6261.120 Mobile Safari/537.36 XWEB/1220099 MMWEBSDK/20240404 "
+            "MMWEBID/1234 MicroMessenger/8.0.49.2600(0x28003133) WeChat/arm64 Weixin NetType/5G",
+            Scene.WECHAT,
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0.0.0 Safari/537.36",
+            Scene.DESKTOP,
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+            Scene.DESKTOP,
+        ),
+        ("", Scene.DESKTOP),
+        (None, Scene.DESKTOP),
+    ],
+)
+def test_scene_comes_from_the_user_agent(agent: str | None, scene: Scene) -> None:
+    assert scene_for(agent) is scene

@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 import requests
 import wechatpayv3.core
+from cryptography.exceptions import InvalidSignature
 from werkzeug.datastructures import Headers
 
 from portal.payments.gateways.base import (
     BadNotification,
     CheckoutRequest,
     NotificationStatus,
+    Scene,
 )
 from portal.payments.gateways.keys import GatewayConfigError, KeyFileError
 from portal.payments.gateways.wechat import CheckoutFailed, WechatGateway
@@ -508,6 +510,139 @@ def test_bad_checkout_request_is_refused_before_calling(
     with pytest.raises(ValueError, match=r"out_trade_no|amount"):
         gateway.create_checkout(checkout_request(**overrides))
     assert http.calls == []
+
+
+# -- phones: H5 and JSAPI ------------------------------------------------------------------------
+
+H5_URL = "https://api.mch.weixin.qq.com/v3/pay/transactions/h5"
+JSAPI_URL = "https://api.mch.weixin.qq.com/v3/pay/transactions/jsapi"
+PAYER_OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+
+
+def verify_authorization(platform: WechatPlatform, path: str, kwargs: dict[str, Any]) -> None:
+    """The request is signed with the merchant key, as WeChat checks it."""
+    scheme, _, params = kwargs["headers"]["Authorization"].partition(" ")
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
+    assert scheme == "WECHATPAY2-SHA256-RSA2048"
+    assert fields["mchid"] == WECHAT_MCHID
+    message = (
+        f"POST\n{path}\n{fields['timestamp']}\n{fields['nonce_str']}\n"
+        f"{json.dumps(kwargs['json'])}\n"
+    )
+    rsa_sha256_verify(platform.merchant_key.public_key(), message, fields["signature"])
+
+
+def test_phone_browser_gets_h5_pay_with_a_way_back(
+    gateway: WechatGateway, platform: WechatPlatform, http: RecordingHttp
+) -> None:
+    h5_url = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2016&package=1"
+    http.answers.append(platform.answer(200, {"h5_url": h5_url}, at=NOW))
+
+    checkout = gateway.create_checkout(
+        checkout_request(scene=Scene.MOBILE, client_ip="203.0.113.7")
+    )
+
+    assert checkout.qr_code is None
+    assert checkout.jsapi is None
+    assert checkout.pay_url == (
+        h5_url + "&redirect_url=https%3A%2F%2Fpay.example.cn%2Fpayments%2FPI20261123000123"
+    )
+    [(method, url, kwargs)] = http.calls
+    assert (method, url) == ("POST", H5_URL)
+    assert kwargs["json"]["scene_info"] == {
+        "payer_client_ip": "203.0.113.7",
+        "h5_info": {"type": "Wap"},
+    }
+    assert kwargs["json"]["amount"] == {"total": 123456, "currency": "CNY"}
+    assert kwargs["json"]["notify_url"] == "https://pay.example.cn/payments/notify/wechat"
+    verify_authorization(platform, "/v3/pay/transactions/h5", kwargs)
+
+
+def test_wechat_browser_with_openid_gets_signed_jsapi_bridge_params(
+    gateway: WechatGateway,
+    platform: WechatPlatform,
+    http: RecordingHttp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gateway, "_clock", lambda: NOW)
+    prepay_id = "wx201410272009395522657a690389285100"
+    http.answers.append(platform.answer(200, {"prepay_id": prepay_id}, at=NOW))
+
+    checkout = gateway.create_checkout(
+        checkout_request(scene=Scene.WECHAT, openid=PAYER_OPENID, client_ip="203.0.113.7")
+    )
+
+    [(method, url, kwargs)] = http.calls
+    assert (method, url) == ("POST", JSAPI_URL)
+    assert kwargs["json"]["payer"] == {"openid": PAYER_OPENID}
+    assert kwargs["json"]["appid"] == WECHAT_APPID
+    assert "scene_info" not in kwargs["json"]
+    verify_authorization(platform, "/v3/pay/transactions/jsapi", kwargs)
+    assert checkout.pay_url is None
+    assert checkout.qr_code is None
+    params = dict(checkout.jsapi or {})
+    assert set(params) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
+    assert params["appId"] == WECHAT_APPID
+    assert params["timeStamp"] == str(int(NOW.timestamp()))
+    assert params["package"] == f"prepay_id={prepay_id}"
+    assert params["signType"] == "RSA"
+    assert 1 <= len(params["nonceStr"]) <= 32
+    # paySign: RSA-SHA256 with the merchant key over appId, timeStamp, nonceStr, package,
+    # each followed by a newline — what WeixinJSBridge hands WeChat to check.
+    message = (
+        f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n"
+    )
+    rsa_sha256_verify(platform.merchant_key.public_key(), message, params["paySign"])
+    with pytest.raises(InvalidSignature):
+        rsa_sha256_verify(
+            platform.merchant_key.public_key(),
+            message.replace(prepay_id, "wx0000"),
+            params["paySign"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"scene": Scene.WECHAT, "openid": None}, "openid"),
+        ({"scene": Scene.WECHAT, "openid": "bad openid!"}, "openid"),
+        ({"scene": Scene.MOBILE, "client_ip": ""}, "IP"),
+    ],
+)
+def test_phone_checkout_without_what_it_needs_is_refused_before_calling(
+    gateway: WechatGateway, http: RecordingHttp, overrides: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        gateway.create_checkout(checkout_request(**overrides))
+    assert http.calls == []
+
+
+@pytest.mark.parametrize(
+    ("scene", "answer"),
+    [(Scene.MOBILE, {"code_url": "weixin://x"}), (Scene.WECHAT, {"h5_url": "https://x"})],
+)
+def test_answer_without_the_phone_checkout_raises_checkout_failed(
+    gateway: WechatGateway,
+    platform: WechatPlatform,
+    http: RecordingHttp,
+    scene: Scene,
+    answer: dict[str, str],
+) -> None:
+    http.answers.append(platform.answer(200, answer, at=NOW))
+    with pytest.raises(CheckoutFailed, match="refused"):
+        gateway.create_checkout(
+            checkout_request(scene=scene, openid=PAYER_OPENID, client_ip="203.0.113.7")
+        )
+
+
+def test_h5_not_enabled_for_the_merchant_raises_checkout_failed(
+    gateway: WechatGateway, platform: WechatPlatform, http: RecordingHttp
+) -> None:
+    http.answers.append(
+        platform.answer(403, {"code": "NO_AUTH", "message": "商户号该产品权限未开通"}, at=NOW)
+    )
+    with pytest.raises(CheckoutFailed, match="权限未开通"):
+        gateway.create_checkout(checkout_request(scene=Scene.MOBILE, client_ip="203.0.113.7"))
 
 
 # -- answers and configuration ------------------------------------------------------------------

@@ -411,7 +411,7 @@ def test_responsiveness_page_public_and_private(client: FlaskClient, session: Se
     html = page.get_data(as_text=True)
     assert "样本不足" in html
     assert "chart-category-data" in html
-    assert "3.00" in html  # median resolution hours of the water category
+    assert "3 小时" in html  # median resolution time of the water category, in words
     assert "<script>" not in html.replace("<script src=", "")
     assert client.get("/c/HIDR/responsiveness").status_code == 404
     _login(client, hidden.owner)

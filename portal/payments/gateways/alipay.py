@@ -1,4 +1,5 @@
-"""Alipay page pay (电脑网站支付) and its async notification, through `python-alipay-sdk` (3.x).
+"""Alipay page pay (电脑网站支付) for computers, wap pay (手机网站支付) for phones, and their
+async notification (the same for both), through `python-alipay-sdk` (3.x).
 
 `AliPay.verify(data, signature)` has three traps, all handled here:
 
@@ -36,6 +37,7 @@ from portal.payments.gateways.base import (
     CheckoutRequest,
     Notification,
     NotificationStatus,
+    Scene,
 )
 from portal.payments.gateways.keys import (
     file_stamp,
@@ -77,7 +79,8 @@ def _beijing(text: str) -> datetime:
 
 
 class AlipayGateway:
-    """Page pay: `create_checkout` gives a signed gateway URL to send the browser to."""
+    """Page pay on a computer, wap pay on a phone: `create_checkout` gives a signed gateway URL
+    to send the browser to."""
 
     channel = "alipay"
 
@@ -122,7 +125,8 @@ class AlipayGateway:
     # -- checkout --------------------------------------------------------------------------
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
-        """Sign an alipay.trade.page.pay request; no network call is made."""
+        """Sign an alipay.trade.page.pay (computer) or alipay.trade.wap.pay (phone) request;
+        no network call is made."""
         if not OUT_TRADE_NO.fullmatch(request.out_trade_no):
             raise ValueError("out_trade_no must be 1-64 characters of [A-Za-z0-9_-]")
         if request.amount_fen <= 0:
@@ -134,10 +138,18 @@ class AlipayGateway:
             "product_code": "FAST_INSTANT_TRADE_PAY",
             "time_expire": request.expires_at.astimezone(DEFAULT_TZ).strftime(TIME_FORMAT),
         }
-        # What api_alipay_trade_page_pay() does, except that it stamps `timestamp` with the
-        # server's naive local clock (UTC on our servers) while Alipay reads it as Beijing time.
+        method = "alipay.trade.page.pay"
+        if request.scene is not Scene.DESKTOP:
+            # Wap pay: the product code is QUICK_WAP_WAY as Alipay documents it (the SDK's own
+            # api_alipay_trade_wap_pay() sends QUICK_WAP_PAY), and quit_url is where the
+            # payer's "back" button on Alipay's page leads.
+            method = "alipay.trade.wap.pay"
+            biz_content["product_code"] = "QUICK_WAP_WAY"
+            biz_content["quit_url"] = request.return_url
+        # What the SDK's api_alipay_trade_*_pay() do, except that they stamp `timestamp` with
+        # the server's naive local clock (UTC on our servers) while Alipay reads Beijing time.
         query = self._client.client_api(
-            "alipay.trade.page.pay",
+            method,
             biz_content,
             return_url=request.return_url,
             notify_url=request.notify_url,

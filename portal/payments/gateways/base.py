@@ -29,6 +29,38 @@ class BadNotification(Exception):
         self.reason = reason
 
 
+class Scene(StrEnum):
+    """Where the payer is, which decides the kind of checkout a platform offers."""
+
+    DESKTOP = "desktop"  # a computer: WeChat Native (QR code to scan), Alipay page pay
+    MOBILE = "mobile"  # a phone's browser: WeChat H5, Alipay wap pay
+    WECHAT = "wechat"  # WeChat's own browser: JSAPI (needs the payer's openid)
+
+
+# Phones and tablets say so in their user agent; iPadOS Safari passes for a Mac and gets the
+# desktop checkout, whose QR code a second device can still scan.
+MOBILE_MARKERS = (
+    "Mobile",
+    "Android",
+    "iPhone",
+    "iPod",
+    "iPad",
+    "HarmonyOS",
+    "OpenHarmony",
+    "Windows Phone",
+)
+
+
+def scene_for(user_agent: str | None) -> Scene:
+    """The scene a browser's User-Agent shows: WeChat's browser, a phone, or a computer."""
+    agent = user_agent or ""
+    if "MicroMessenger" in agent:  # WeChat's built-in browser, on phones and on computers
+        return Scene.WECHAT
+    if any(marker in agent for marker in MOBILE_MARKERS):
+        return Scene.MOBILE
+    return Scene.DESKTOP
+
+
 @dataclass(frozen=True)
 class CheckoutRequest:
     out_trade_no: str  # our unique trade number (≤ 32 chars, [A-Za-z0-9_-])
@@ -37,12 +69,18 @@ class CheckoutRequest:
     notify_url: str  # absolute URL of POST /payments/notify/<channel>
     return_url: str  # where the payer's browser goes afterwards
     expires_at: datetime  # aware UTC
+    scene: Scene = Scene.DESKTOP
+    client_ip: str = ""  # the payer's IP (WeChat H5 requires it)
+    openid: str | None = None  # the payer's openid under our appid (WeChat JSAPI)
 
 
 @dataclass(frozen=True)
 class Checkout:
-    pay_url: str | None = None  # a page to send the browser to (Alipay page pay, sandbox)
+    # A page to send the browser to: Alipay page/wap pay, WeChat H5's h5_url, the sandbox.
+    pay_url: str | None = None
     qr_code: str | None = None  # a code_url to render as a QR code (WeChat Native)
+    # The signed parameters for WeixinJSBridge.invoke("getBrandWCPayRequest", …) (JSAPI).
+    jsapi: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

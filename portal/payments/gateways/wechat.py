@@ -1,4 +1,8 @@
-"""WeChat Pay APIv3, Native (QR code) payment, through the `wechatpayv3` SDK (2.0.x).
+"""WeChat Pay APIv3 through the `wechatpayv3` SDK (2.0.x): Native (a QR code, for computers),
+H5 (a phone's browser) and JSAPI (inside WeChat's own browser, for a payer whose openid under
+our appid is known). H5 cannot be used inside WeChat (the platform refuses it there), which is
+why the WeChat browser without an openid is refused before an order is made (payments/intents).
+All three share one callback: the channel stays "wechat".
 
 The SDK is built in *public-key mode* (`public_key` + `public_key_id`): it then never downloads
 platform certificates, neither when constructed nor when verifying. Its callback check still has
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
 from wechatpayv3 import WeChatPay, WeChatPayType
 
@@ -31,6 +37,7 @@ from portal.payments.gateways.base import (
     CheckoutRequest,
     Notification,
     NotificationStatus,
+    Scene,
 )
 from portal.payments.gateways.keys import (
     GatewayConfigError,
@@ -39,7 +46,7 @@ from portal.payments.gateways.keys import (
     load_public_key_pem,
     required_settings,
 )
-from portal.timeutil import DEFAULT_TZ
+from portal.timeutil import DEFAULT_TZ, now_utc
 
 SETTINGS = (
     "WECHATPAY_MCHID",
@@ -70,6 +77,7 @@ STATUS = {
 OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_-]{6,32}")  # WeChat: 6–32 chars; ours never use `*`
 DESCRIPTION_BYTES = 127  # `description` is string(127), counted in UTF-8 bytes
 REQUEST_TIMEOUT = (5, 15)  # seconds to connect, to read
+OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")
 
 
 class CheckoutFailed(RuntimeError):
@@ -90,7 +98,9 @@ def _truncate_utf8(text: str, limit: int) -> str:
 
 
 class WechatGateway:
-    """Native payment: `create_checkout` gives a `weixin://` code_url to show as a QR code."""
+    """`create_checkout` gives, by scene: a `weixin://` code_url to show as a QR code (Native),
+    an h5_url to send a phone's browser to (H5), or the signed WeixinJSBridge parameters
+    (JSAPI)."""
 
     channel = "wechat"
 
@@ -104,12 +114,14 @@ class WechatGateway:
         cert_serial: str,
         public_key_pem: str,
         public_key_id: str,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         if len(apiv3_key.encode("utf-8")) != 32:
             raise GatewayConfigError("WECHATPAY_APIV3_KEY must be 32 bytes (AES-256)")
         self.mchid = mchid
         self.appid = appid
         self.public_key_id = public_key_id
+        self._clock = clock
         # Public-key mode: Core.__init__ skips _init_certificates(), so no network here.
         self._client = WeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
@@ -142,30 +154,70 @@ class WechatGateway:
     # -- checkout --------------------------------------------------------------------------
 
     def create_checkout(self, request: CheckoutRequest) -> Checkout:
-        """POST /v3/pay/transactions/native through the SDK; the answer's code_url is the QR."""
+        """Place the order through the SDK: JSAPI in WeChat (with an openid), H5 on a phone,
+        Native on a computer."""
         if not OUT_TRADE_NO.fullmatch(request.out_trade_no):
             raise ValueError("out_trade_no must be 6-32 characters of [A-Za-z0-9_-]")
         if request.amount_fen <= 0:
             raise ValueError("amount must be positive")
-        try:
-            code, message = self._client.pay(
-                description=_truncate_utf8(request.description, DESCRIPTION_BYTES),
-                out_trade_no=request.out_trade_no,
-                amount={"total": request.amount_fen, "currency": "CNY"},
-                time_expire=request.expires_at.astimezone(DEFAULT_TZ).isoformat(timespec="seconds"),
-                notify_url=request.notify_url,
-                pay_type=WeChatPayType.NATIVE,
+        order: dict[str, Any] = {
+            "description": _truncate_utf8(request.description, DESCRIPTION_BYTES),
+            "out_trade_no": request.out_trade_no,
+            "amount": {"total": request.amount_fen, "currency": "CNY"},
+            "time_expire": request.expires_at.astimezone(DEFAULT_TZ).isoformat(timespec="seconds"),
+            "notify_url": request.notify_url,
+        }
+        if request.scene is Scene.WECHAT:
+            if not request.openid or not OPENID.fullmatch(request.openid):
+                raise ValueError("JSAPI payment needs the payer's openid")
+            answer = self._order(
+                WeChatPayType.JSAPI, "prepay_id", payer={"openid": request.openid}, **order
             )
+            return Checkout(jsapi=self.bridge_params(answer["prepay_id"]))
+        if request.scene is Scene.MOBILE:
+            if not request.client_ip:
+                raise ValueError("H5 payment needs the payer's IP address")
+            scene_info = {"payer_client_ip": request.client_ip, "h5_info": {"type": "Wap"}}
+            answer = self._order(WeChatPayType.H5, "h5_url", scene_info=scene_info, **order)
+            # After paying, WeChat sends the browser to redirect_url (URL-encoded, on the
+            # domain registered for H5); without it the payer is left on WeChat's page.
+            h5_url = str(answer["h5_url"])
+            joiner = "&" if "?" in h5_url else "?"
+            return Checkout(
+                pay_url=h5_url + joiner + urlencode({"redirect_url": request.return_url})
+            )
+        answer = self._order(WeChatPayType.NATIVE, "code_url", **order)
+        return Checkout(qr_code=str(answer["code_url"]))
+
+    def _order(self, pay_type: WeChatPayType, wanted: str, **order: Any) -> dict[str, Any]:
+        """POST /v3/pay/transactions/{native,h5,jsapi}; the verified answer, which has `wanted`."""
+        try:
+            code, message = self._client.pay(pay_type=pay_type, **order)
         except Exception as exc:  # the SDK raises bare Exception; requests raises its own
             raise CheckoutFailed(f"wechat pay request failed: {exc}") from exc
         try:
             answer = json.loads(message)
         except (TypeError, ValueError):
             answer = {}
-        if code != 200 or not isinstance(answer, dict) or not answer.get("code_url"):
+        if code != 200 or not isinstance(answer, dict) or not answer.get(wanted):
             detail = answer.get("message") if isinstance(answer, dict) else None
             raise CheckoutFailed(f"wechat pay refused the order ({code}): {detail or message!r}")
-        return Checkout(qr_code=str(answer["code_url"]))
+        return answer
+
+    def bridge_params(self, prepay_id: str) -> dict[str, str]:
+        """What getBrandWCPayRequest takes: paySign is RSA-SHA256 with the merchant key over
+        "appId\ntimeStamp\nnonceStr\npackage\n" (APIv3 JSAPI 调起支付), signed by the SDK."""
+        timestamp = str(int(self._clock().timestamp()))
+        nonce = secrets.token_hex(16)  # 32 characters, WeChat's maximum
+        package = f"prepay_id={prepay_id}"
+        return {
+            "appId": self.appid,
+            "timeStamp": timestamp,
+            "nonceStr": nonce,
+            "package": package,
+            "signType": "RSA",
+            "paySign": self._client.sign([self.appid, timestamp, nonce, package]),
+        }
 
     # -- callbacks -------------------------------------------------------------------------
 
