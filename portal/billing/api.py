@@ -17,9 +17,11 @@ from portal.security import public
 from portal.timeutil import local_today, now_utc, zone
 
 
-def bill_json(bill: Bill, figures: dues.BillDues) -> dict[str, Any]:
+def bill_json(bill: Bill, figures: dues.BillDues | None = None) -> dict[str, Any]:
     """A bill as the API shows it; held/payable/days_overdue come from billing.dues, the
-    same figures the pages show."""
+    same figures the pages show (computed here when the caller has not)."""
+    if figures is None:
+        figures = dues.bill_dues(db.session, bills=[bill], now=now_utc())[bill.id]
     return {
         "id": bill.id,
         "unit": bill.unit.code,

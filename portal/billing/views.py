@@ -343,4 +343,7 @@ def staff_bill(bill_id: int) -> ResponseReturnValue:
     if bill is None:
         abort(404)
     can_waive = current_user.is_admin or bill.community_id in current_user.community_ids(*FINANCE)
-    return render_template("billing/staff_bill.html", bill=bill, can_waive=can_waive)
+    figures = dues.bill_dues(db.session, bills=[bill], now=now_utc())
+    return render_template(
+        "billing/staff_bill.html", bill=bill, can_waive=can_waive, d=figures[bill.id]
+    )

@@ -58,6 +58,20 @@ def journal_query(
     return query.order_by(Payment.received_at.desc(), Payment.id.desc())
 
 
+def journal(
+    session: Session,
+    *,
+    community_id: int,
+    start: date,
+    end: date,
+    channel: str | None = None,
+) -> list[Payment]:
+    """Every payment of the range as a list, newest first (no cap: pages use journal_page,
+    exports iter_journal)."""
+    query = journal_query(session, community_id=community_id, start=start, end=end, channel=channel)
+    return list(session.scalars(query.options(selectinload(Payment.receipt))))
+
+
 @dataclass(frozen=True)
 class JournalPage:
     payments: list[Payment]

@@ -202,3 +202,19 @@ def test_other_owners_unit_ledger_and_bill_are_404(client: FlaskClient, session:
     assert client.get(f"/bills/{bill.id}").status_code == 404
     assert client.get(f"/units/{bill.unit_id}/ledger").status_code == 404
     assert HELD_TEXT not in text(client.get("/bills"))
+
+
+def test_staff_bill_page_shows_the_same_payable_and_held(
+    client: FlaskClient, session: Session
+) -> None:
+    _owner, bill = _owner_with_held_bill(session)
+    finance = factories.make_user(session, role="finance", community=bill.unit.community)
+    outsider = factories.make_user(session, role="finance")
+    session.commit()
+    _login(client, finance.username)
+    page = text(client.get(f"/finance/bills/{bill.id}"))
+    assert HELD_TEXT in page
+    assert "逾期 65 天" in page
+    client.post("/logout")
+    _login(client, outsider.username)
+    assert client.get(f"/finance/bills/{bill.id}").status_code == 404

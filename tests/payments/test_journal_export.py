@@ -126,6 +126,8 @@ def test_iter_journal_reads_in_batches_smaller_than_the_range(session: Session) 
     assert len(rows) == 130
     received = [p.received_at for p, _code, _number in rows]
     assert received == sorted(received, reverse=True)
+    listed = queries.journal(session, community_id=unit.community.id, start=start, end=end)
+    assert len(listed) == 130  # the list form has no cap either
 
 
 def test_the_screen_journal_paginates_instead_of_truncating(

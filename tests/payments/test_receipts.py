@@ -230,3 +230,29 @@ def test_check_code_is_keyed_and_bound_to_number_and_amount() -> None:
     assert code != verification.check_code("k2", number="C1-2026-000001", amount_fen=100)
     assert code != verification.check_code("k", number="C1-2026-000002", amount_fen=100)
     assert code != verification.check_code("k", number="C1-2026-000001", amount_fen=101)
+
+
+def test_refund_list_paginates(client: FlaskClient, session: Session) -> None:
+    from portal.payments import refunding
+
+    unit, _ = factories.make_billed_unit(session)
+    finance = factories.make_user(session, role="finance", community=unit.community)
+    for n in range(55):
+        payment = _offline(session, unit, finance, f"RF-{n}", 1_000)
+        refunding.request_refund(
+            session,
+            payment=payment,
+            amount_fen=100,
+            reason=f"重复缴费 {n}",
+            actor=finance,
+            now=NOW,
+            approval_threshold_fen=50_000,
+        )
+    session.commit()
+    _login(client, finance.username)
+    code = unit.community.code
+    first = client.get(f"/finance/{code}/refunds").get_data(as_text=True)
+    second = client.get(f"/finance/{code}/refunds?page=2").get_data(as_text=True)
+    assert "第 1 / 2 页" in first
+    seen = set(re.findall(r"重复缴费 \d+", first + second))
+    assert seen == {f"重复缴费 {n}" for n in range(55)}
