@@ -68,3 +68,7 @@ def test_new_version_offers_eligible_notices_and_refuses_the_wrong_one(
     assert v2.notice_id == right.id
     page = client.get("/finance/STDV/standards").get_data(as_text=True)
     assert f'value="{right.id}"' not in page  # used: no longer offered
+    public = client.get("/c/STDV/fee-standards")
+    assert public.status_code == 200
+    text = public.get_data(as_text=True)
+    assert f"/c/STDV/notices/{right.id}" in text  # owners can read the announcement
