@@ -29,7 +29,7 @@ from portal.security import public, safe_next
 
 bp = Blueprint("site", __name__)
 NAV = [NavItem("site.me", _l("我的"), ("owner",), order=95)]
-# The owner's phone tab bar: (icon, endpoint, label, path prefixes that count as "here").
+# Menu entries that are tabs of the owner's phone tab bar, so 我的 need not list them again.
 TAB_ENDPOINTS = ("billing.bill_list", "tickets.ticket_list", "site.me")
 
 
