@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -82,6 +83,17 @@ def rate(value: Any) -> str:
     return format(number, "f")
 
 
+_RATE_IN_TEXT = re.compile(r"\d+\.\d+(?= 元/)")
+
+
+def rates_in_text(text: str | None) -> str:
+    """A stored line explanation with its rate written as a price: "× 2.3500 元/㎡·月" →
+    "× 2.35 元/㎡·月" (the stored text keeps the standard's exact decimals)."""
+    if not text:
+        return ""
+    return _RATE_IN_TEXT.sub(lambda m: rate(Decimal(m.group(0))), text)
+
+
 def percent_rate(value: Any) -> str:
     """A fraction as a percentage without trailing zeros: 0.0003 → "0.03%", 0.1 → "10%"."""
     if value is None:
@@ -150,6 +162,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["rate"] = rate
     app.jinja_env.filters["percent_rate"] = percent_rate
+    app.jinja_env.filters["rates_in_text"] = rates_in_text
     app.jinja_env.filters["duration"] = duration
 
     @app.context_processor

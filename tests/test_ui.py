@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from portal.billing import late_fees
 from portal.billing.models import LateFeePolicy
 from portal.communities import service as communities
-from portal.jinja import duration, percent_rate, rate
+from portal.jinja import duration, percent_rate, rate, rates_in_text
 from portal.tickets.views import sla_clock
 from tests import factories
 from tests.factories import NOW
@@ -160,3 +160,9 @@ def test_sla_flag_names_the_deadline_it_refers_to() -> None:
     T.acknowledged_at = NOW + timedelta(minutes=30)
     on_time = sla_clock(T(), NOW + timedelta(hours=2))  # type: ignore[arg-type]
     assert (on_time.state, on_time.kind) == ("ok", "resolution")
+
+
+def test_line_explanations_show_rates_as_prices() -> None:
+    assert rates_in_text("89.50㎡ × 2.3500 元/㎡·月 × 1 月") == "89.50㎡ × 2.35 元/㎡·月 × 1 月"
+    assert rates_in_text("1 户 × 30.0000 元/户·月 × 3 月") == "1 户 × 30.00 元/户·月 × 3 月"
+    assert rates_in_text(None) == ""

@@ -32,7 +32,7 @@ from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
 bp = Blueprint("site", __name__)
 NAV = [NavItem("site.me", _l("我的"), ("owner",), order=95)]
-# The owner's phone tab bar: (icon, endpoint, label, path prefixes that count as "here").
+# Menu entries that are tabs of the owner's phone tab bar, so 我的 need not list them again.
 TAB_ENDPOINTS = ("billing.bill_list", "tickets.ticket_list", "site.me")
 
 

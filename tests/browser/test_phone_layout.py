@@ -84,6 +84,16 @@ def test_owner_pages_fit_a_phone(demo: Flask, live_server: str, page: Any) -> No
     assert tabbar.locator("a").count() == 5
     assert not page.locator("nav.mainnav").is_visible()
     assert _too_wide(page, live_server, paths) == []
+    # A record's hash is shortened on screen; its copy button copies all of it.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{live_server}/c/DEMO1/spending/{spending}?lang=zh")
+    button = page.locator("button.copy").first
+    full = button.get_attribute("data-copy")
+    assert len(full) == 64
+    assert full not in page.locator("main").inner_text()
+    button.click()
+    page.wait_for_function("() => document.querySelector('button.copy.copied') !== null")
+    assert page.evaluate("() => navigator.clipboard.readText()") == full
     assert page.console_errors == []
 
 

@@ -63,6 +63,8 @@ def test_public_transparency_page_draws_charts_and_tables(
     page.click("text=逐笔明细与发票凭证 →")
     page.wait_for_selector("text=保洁外包服务费（11 月）")
     page.click("text=保洁外包服务费（11 月）")
+    # The thumbnail has no height until it has loaded: wait for it (a loaded machine is slow).
+    page.locator(".evidence img").first.wait_for(state="visible")
     assert page.locator(".evidence img").first.is_visible()
     page.click("text=核验记录")
     assert page.locator("text=verify_publication_log.py").first.is_visible()

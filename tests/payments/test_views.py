@@ -24,7 +24,7 @@ def test_bill_list_and_detail_explain_amounts(
     assert "2026-09" in html
     assert "¥500.00" in html
     detail = client.get(f"/bills/{bills[0].id}").get_data(as_text=True)
-    assert "100.00㎡ × 2.5000 元/㎡·月 × 1 月" in detail
+    assert "100.00㎡ × 2.50 元/㎡·月 × 1 月" in detail  # the rate as a price
     assert "物业服务合同第五条" in detail
 
 
