@@ -412,6 +412,12 @@ PATHS["/collections/cases/{case_id}/plan"] = {
         "responses": {"201": _ok("Proposed", "Plan"), "422": _err("Does not add up")},
     }
 }
+PATHS["/me/plans"] = {
+    "get": {
+        "summary": "The owner's payment plans (proposed ones wait for acceptance)",
+        "responses": {"200": {"description": "Plans"}},
+    }
+}
 PATHS["/me/plans/{plan_id}/accept"] = {
     "post": {
         "summary": "The owner accepts a proposed payment plan",

@@ -233,6 +233,14 @@ def _run_community(
             result.lines.append(f"{units[unit_id].code}: 再次欠费，案件重新打开")
     session.flush()
     facts = rules.Facts.load(session, community_id=community.id, day=day)
+    facts.signal_cache.update(
+        signals.prefetch(
+            session,
+            unit_ids=[u for u, c in cases.items() if c.status != CaseStatus.CLOSED],
+            day=day,
+            now=as_of(day, community),
+        )
+    )
     for unit_id, case in cases.items():
         if case.status == CaseStatus.CLOSED:
             continue

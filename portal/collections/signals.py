@@ -28,7 +28,7 @@ from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
 from portal.disputes.models import Dispute, TargetType
 from portal.tickets import queries as tickets_queries
 from portal.tickets.models import OPEN_STATUSES as TICKET_OPEN
-from portal.tickets.models import LocationType, Ticket, TicketCategory
+from portal.tickets.models import LocationType, Ticket, TicketCategory, TicketRating
 
 LOOKBACK_DAYS = 365
 ON_TIME_GOOD = 0.75  # 9 of the last 12 bills paid on time: most likely forgot
@@ -115,6 +115,130 @@ def on_time_share(session: Session, *, unit_id: int, day: date) -> tuple[int, in
     return on_time, len(bills)
 
 
+def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime) -> dict[str, Any]:
+    """The per-unit signals of many units in a few set-based queries (the daily run's cache):
+    on-time share, open tickets, overdue tickets, low ratings and open service disputes."""
+    since = now - timedelta(days=LOOKBACK_DAYS)
+    on_time: dict[int, list[int]] = {}
+    open_tickets: dict[int, int] = {}
+    unit_overdue: dict[int, list[dict[str, Any]]] = {}
+    low: dict[int, list[dict[str, Any]]] = {}
+    disputes: dict[int, list[dict[str, Any]]] = {}
+    overdue = tickets_queries.overdue_clause(now)
+    deadline_shift = timedelta(hours=8)
+    for part in _chunks(sorted(set(unit_ids))):
+        ranked = (
+            select(
+                Bill.id,
+                Bill.unit_id,
+                Bill.due_date,
+                Bill.outstanding_fen,
+                func.row_number()
+                .over(partition_by=Bill.unit_id, order_by=Bill.period.desc())
+                .label("rn"),
+            )
+            .where(Bill.unit_id.in_(part), Bill.due_date < day)
+            .subquery()
+        )
+        bills = session.execute(
+            select(
+                ranked.c.id, ranked.c.unit_id, ranked.c.due_date, ranked.c.outstanding_fen
+            ).where(ranked.c.rn <= 12)
+        ).all()
+        last_paid: dict[int, datetime] = {}
+        for ids in _chunks([b[0] for b in bills], 5000):
+            last_paid.update(
+                session.execute(
+                    select(BillLine.bill_id, func.max(JournalEntry.created_at))
+                    .join(Posting, Posting.bill_line_id == BillLine.id)
+                    .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+                    .where(
+                        BillLine.bill_id.in_(ids),
+                        JournalEntry.kind.in_([EntryKind.PAYMENT, EntryKind.PREPAYMENT_APPLIED]),
+                    )
+                    .group_by(BillLine.bill_id)
+                ).all()
+            )
+        for bill_id, unit_id, due, outstanding in bills:
+            counts = on_time.setdefault(unit_id, [0, 0])
+            counts[1] += 1
+            if outstanding > 0:
+                continue
+            paid_at = last_paid.get(bill_id)
+            deadline = datetime.combine(due + timedelta(days=1), time(0), tzinfo=UTC)
+            if paid_at is None or paid_at <= deadline - deadline_shift:
+                counts[0] += 1
+        for unit_id, n in session.execute(
+            select(Ticket.unit_id, func.count(Ticket.id))
+            .where(Ticket.unit_id.in_(part), Ticket.status.in_(TICKET_OPEN))
+            .group_by(Ticket.unit_id)
+        ):
+            open_tickets[unit_id] = int(n)
+        for unit_id, tid, number, category, description in session.execute(
+            select(
+                Ticket.unit_id, Ticket.id, Ticket.number, TicketCategory.name, Ticket.description
+            )
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(Ticket.unit_id.in_(part), overdue)
+            .order_by(Ticket.created_at)
+        ):
+            items = unit_overdue.setdefault(unit_id, [])
+            if len(items) < 10:
+                items.append(
+                    {
+                        "ticket_id": tid,
+                        "text": _ticket_text(number, category, description, "已超时"),
+                    }
+                )
+        for unit_id, tid, number, score, comment, category in session.execute(
+            select(
+                Ticket.unit_id,
+                Ticket.id,
+                Ticket.number,
+                TicketRating.score,
+                TicketRating.comment,
+                TicketCategory.name,
+            )
+            .join(TicketRating, TicketRating.ticket_id == Ticket.id)
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(
+                Ticket.unit_id.in_(part),
+                TicketRating.score <= tickets_queries.LOW_RATING,
+                TicketRating.created_at >= since,
+            )
+            .order_by(TicketRating.created_at.desc())
+        ):
+            low.setdefault(unit_id, []).append(
+                {"ticket_id": tid, "text": _rating_text(number, category, score, comment)}
+            )
+        for unit_id, did, statement in session.execute(
+            select(Dispute.unit_id, Dispute.id, Dispute.statement).where(
+                Dispute.unit_id.in_(part),
+                Dispute.target_type == TargetType.SERVICE,
+                Dispute.status.in_(DISPUTE_OPEN),
+            )
+        ):
+            disputes.setdefault(unit_id, []).append(
+                {"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"}
+            )
+    return {
+        "prefetched": True,
+        "on_time": {u: (c[0], c[1]) for u, c in on_time.items()},
+        "open_tickets": open_tickets,
+        "unit_overdue": unit_overdue,
+        "low_ratings": low,
+        "service_disputes": disputes,
+    }
+
+
+def _rating_text(number: str, category: str, score: int, comment: str) -> str:
+    return f"{number} {category}：评分 {score}" + (f"，“{comment[:40]}”" if comment else "")
+
+
 def _ticket_text(number: str, category: str, description: str, note: str) -> str:
     return f"{number} {category}：{description[:40]}（{note}）"
 
@@ -132,8 +256,7 @@ def gather(
     """Every signal about the unit's owner as of `day`, with evidence and a suggested reason."""
     s = Signals()
     since = now - timedelta(days=LOOKBACK_DAYS)
-    s.on_time = on_time_share(session, unit_id=unit.id, day=day)
-    s.service = tickets_queries.unit_service_signals(session, unit_id=unit.id, since=since, now=now)
+    pre = cache if cache is not None and cache.get("prefetched") else None
     overdue = tickets_queries.overdue_clause(now)
     base = (
         select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.description)
@@ -141,12 +264,21 @@ def gather(
         .order_by(Ticket.created_at)
         .limit(10)
     )
-    for tid, number, category, description in session.execute(
-        base.where(Ticket.unit_id == unit.id, overdue)
-    ):
-        s.unit_overdue.append(
-            {"ticket_id": tid, "text": _ticket_text(number, category, description, "已超时")}
+    if pre is not None:
+        s.on_time = pre["on_time"].get(unit.id, (0, 0))
+        s.service = {"open_tickets": pre["open_tickets"].get(unit.id, 0)}
+        s.unit_overdue = list(pre["unit_overdue"].get(unit.id, []))
+    else:
+        s.on_time = on_time_share(session, unit_id=unit.id, day=day)
+        s.service = tickets_queries.unit_service_signals(
+            session, unit_id=unit.id, since=since, now=now
         )
+        for tid, number, category, description in session.execute(
+            base.where(Ticket.unit_id == unit.id, overdue)
+        ):
+            s.unit_overdue.append(
+                {"ticket_id": tid, "text": _ticket_text(number, category, description, "已超时")}
+            )
     key = f"common:{unit.building_id}"
     common = cache.get(key) if cache is not None else None
     if common is None:
@@ -166,22 +298,27 @@ def gather(
         if cache is not None:
             cache[key] = common
     s.common_overdue = list(common)
-    for rating in tickets_queries.unit_low_ratings(session, unit_id=unit.id, since=since):
-        s.low_ratings.append(
-            {
-                "ticket_id": rating["ticket_id"],
-                "text": f"{rating['number']} {rating['category']}：评分 {rating['score']}"
-                + (f"，“{rating['comment'][:40]}”" if rating["comment"] else ""),
-            }
-        )
-    for did, statement in session.execute(
-        select(Dispute.id, Dispute.statement).where(
-            Dispute.unit_id == unit.id,
-            Dispute.target_type == TargetType.SERVICE,
-            Dispute.status.in_(DISPUTE_OPEN),
-        )
-    ):
-        s.service_disputes.append({"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"})
+    if pre is not None:
+        s.low_ratings = list(pre["low_ratings"].get(unit.id, []))
+        s.service_disputes = list(pre["service_disputes"].get(unit.id, []))
+    else:
+        for rating in tickets_queries.unit_low_ratings(session, unit_id=unit.id, since=since):
+            s.low_ratings.append(
+                {
+                    "ticket_id": rating["ticket_id"],
+                    "text": _rating_text(
+                        rating["number"], rating["category"], rating["score"], rating["comment"]
+                    ),
+                }
+            )
+        for did, statement in session.execute(
+            select(Dispute.id, Dispute.statement).where(
+                Dispute.unit_id == unit.id,
+                Dispute.target_type == TargetType.SERVICE,
+                Dispute.status.in_(DISPUTE_OPEN),
+            )
+        ):
+            s.service_disputes.append({"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"})
     outcomes = (
         [
             o

@@ -73,7 +73,7 @@ from portal.money import yuan_to_fen
 from portal.notify import service as notify
 from portal.notify.models import Message
 from portal.payments import queries as payments_queries
-from portal.security import roles_required
+from portal.security import roles_required, safe_next
 from portal.tickets import queries as tickets_queries
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc, zone
 
@@ -81,11 +81,34 @@ bp = Blueprint("collections", __name__, url_prefix="/collections")
 
 WORKERS = (Role.COLLECTOR, Role.MANAGER)
 RECOVERY_ROLES = (Role.CS, Role.ENGINEER, Role.MANAGER, Role.COLLECTOR)
+
+
+def _plans_to_accept() -> int:
+    if not current_user.is_authenticated or not current_user.is_owner:
+        return 0
+    return sum(
+        1 for p in plans.owner_plans(db.session, owner=current_user) if p.status == "proposed"
+    )
+
+
+def _approvals() -> int:
+    if not current_user.is_authenticated:
+        return 0
+    counts = dashboard.todo_counts(db.session, community_ids=_ids(), day=_today())
+    return counts["approvals"]
+
+
 NAV = [
-    NavItem("collections.workspace", _l("催缴"), tuple(str(r) for r in WORKERS), order=40),
+    NavItem(
+        "collections.workspace",
+        _l("催缴"),
+        tuple(str(r) for r in WORKERS),
+        order=40,
+        badge=_approvals,
+    ),
     NavItem("collections.manager_view", _l("催缴总览"), ("manager",), order=41),
     NavItem("collections.recovery_list", _l("服务补救"), ("cs", "engineer"), order=42),
-    NavItem("collections.my_plans", _l("分期缴费"), ("owner",), order=36),
+    NavItem("collections.my_plans", _l("分期缴费"), ("owner",), order=36, badge=_plans_to_accept),
 ]
 
 
@@ -360,7 +383,9 @@ def call_quick(case_id: int) -> ResponseReturnValue:
             flash(_("已记录；该次通话不符合联系规则（已标记）"), "error")
         else:
             flash(_("已记录通话结果"), "success")
-    return redirect(request.form.get("next") or url_for("collections.case_detail", case_id=case.id))
+    return redirect(
+        safe_next(request.form.get("next")) or url_for("collections.case_detail", case_id=case.id)
+    )
 
 
 @bp.route("/cases/<int:case_id>/reason", methods=["POST"])
@@ -510,7 +535,8 @@ def task_decide(task_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash(_("已处理该建议"), "success")
     return redirect(
-        request.form.get("next") or url_for("collections.case_detail", case_id=task.case_id)
+        safe_next(request.form.get("next"))
+        or url_for("collections.case_detail", case_id=task.case_id)
     )
 
 
@@ -537,7 +563,7 @@ def task_done(task_id: int) -> ResponseReturnValue:
         if task.kind == TaskKind.SERVICE_RECOVERY and not current_user.has_role(*WORKERS)
         else url_for("collections.case_detail", case_id=task.case_id)
     )
-    return redirect(request.form.get("next") or fallback)
+    return redirect(safe_next(request.form.get("next")) or fallback)
 
 
 # ---------------------------------------------------------------- written notices

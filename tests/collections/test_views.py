@@ -284,3 +284,15 @@ def test_manager_places_a_hold_and_prints_a_building_batch(
         "/collections/manager/CA/holds", data={"reason": "x", "starts_on": "2026-11-20"}
     )
     assert response.status_code == 403
+
+
+def test_next_after_a_quick_call_stays_on_the_site(session: Session, client: FlaskClient) -> None:
+    world, _other = _world(session)
+    _login(client, world.collector)
+    case = case_of(session, world.unit)
+    response = client.post(
+        f"/collections/cases/{case.id}/call",
+        data={"outcome": "no_answer", "next": "//evil.example/"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/collections/cases/{case.id}")
