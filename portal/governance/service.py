@@ -618,6 +618,20 @@ def ballot_rows(session: Session, *, vote: Vote) -> list[dict[str, Any]]:
     ]
 
 
+def record_export(session: Session, *, vote: Vote, actor: User, rows: int, now: datetime) -> None:
+    """Audit that someone took the ballot list (it names units)."""
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="governance.ballots_export",
+        target_type="vote",
+        target_id=vote.id,
+        community_id=vote.community_id,
+        now=now,
+        details={"rows": rows},
+    )
+
+
 def _payload(session: Session, record_id: int) -> dict[str, Any] | None:
     vote = session.get(Vote, record_id)
     return None if vote is None else vote.result
