@@ -30,8 +30,17 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
+from portal.governance import proposals as proposals_service
 from portal.governance import service
-from portal.governance.forms import ActionForm, BallotForm, VerifyForm, VoteForm
+from portal.governance.forms import (
+    ActionForm,
+    BallotForm,
+    DecideForm,
+    ProposalForm,
+    ShortlistVoteForm,
+    VerifyForm,
+    VoteForm,
+)
 from portal.governance.models import Matter, Vote, VoteKind, VoteStatus
 from portal.security import public, roles_required
 from portal.timeutil import now_utc, to_local, zone
@@ -415,3 +424,155 @@ def staff_ballots_export(code: str, vote_id: int) -> ResponseReturnValue:
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename=vote-{vote.id}-ballots.csv"},
     )
+
+
+# ---------------------------------------------------------------- proposals (公共收益)
+
+
+@bp.app_template_filter("proposal_status")
+def _proposal_status(value: str) -> str:
+    return str(proposals_service.STATUS_LABELS.get(value, value))
+
+
+@bp.route("/proposals")
+@roles_required("owner")
+def my_proposals() -> ResponseReturnValue:
+    units = communities.units_of(db.session, current_user)
+    mine = {u.community.code: u.community for u in units}
+    if len(mine) == 1:
+        return redirect(url_for(".proposal_list", code=next(iter(mine))))
+    return render_template("governance/my_proposals.html", communities=list(mine.values()))
+
+
+def _proposal_page(
+    community: Community, form: ProposalForm, status: int = 200
+) -> ResponseReturnValue:
+    page = proposals_service.list_proposals(
+        db.session, community=community, page=request.args.get("page", 1, type=int) or 1
+    )
+    supported = proposals_service.supported_by(
+        db.session, user=current_user, proposal_ids=[p.id for p in page.items]
+    )
+    is_owner = proposals_service.is_owner_in(
+        db.session, user=current_user, community_id=community.id
+    )
+    return render_template(
+        "governance/proposal_list.html",
+        community=community,
+        page=page,
+        supported=supported,
+        is_owner=is_owner,
+        form=form,
+        action=ActionForm(),
+    ), status
+
+
+@bp.route("/c/<code>/proposals", methods=["GET", "POST"])
+def proposal_list(code: str) -> ResponseReturnValue:
+    community = _member_community(code)
+    form = ProposalForm()
+    if form.validate_on_submit():
+        try:
+            proposal = proposals_service.submit_proposal(
+                db.session,
+                community=community,
+                author=current_user,
+                title=form.title.data,
+                description=form.description.data or "",
+                estimated_cost_fen=proposals_service.parse_cost(form.estimated_cost.data),
+                now=now_utc(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("提案已提交：%(t)s", t=proposal.title), "success")
+            return redirect(url_for(".proposal_list", code=code))
+    return _proposal_page(community, form, 422 if request.method == "POST" else 200)
+
+
+@bp.route("/c/<code>/proposals/<int:proposal_id>/support", methods=["POST"])
+def proposal_support(code: str, proposal_id: int) -> ResponseReturnValue:
+    community = _member_community(code)
+    proposal = proposals_service.get_proposal(
+        db.session, community=community, proposal_id=proposal_id
+    )
+    if proposal is None or not ActionForm().validate_on_submit():
+        abort(404)
+    try:
+        proposals_service.support_proposal(
+            db.session, proposal=proposal, user=current_user, now=now_utc()
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已支持该提案"), "success")
+    return redirect(url_for(".proposal_list", code=code))
+
+
+@bp.route("/governance/<code>/proposals", methods=["GET", "POST"])
+@roles_required(*STAFF_ROLES)
+def staff_proposals(code: str) -> ResponseReturnValue:
+    community = _staff_community(code)
+    form = ShortlistVoteForm()
+    if form.validate_on_submit():
+        try:
+            vote = proposals_service.vote_on_shortlist(
+                db.session,
+                community=community,
+                actor=current_user,
+                title=form.title.data,
+                closes_at=_local(form.closes_at.data, community),
+                now=now_utc(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("已按入围提案生成表决草稿"), "success")
+            return redirect(url_for(".staff_vote_detail", code=code, vote_id=vote.id))
+    page = proposals_service.list_proposals(
+        db.session, community=community, page=request.args.get("page", 1, type=int) or 1
+    )
+    return render_template(
+        "governance/staff_proposals.html",
+        community=community,
+        page=page,
+        form=form,
+        decide=DecideForm(),
+    ), (422 if request.method == "POST" else 200)
+
+
+@bp.route(
+    "/governance/<code>/proposals/<int:proposal_id>/<any(shortlist, decline):action>",
+    methods=["POST"],
+)
+@roles_required(*STAFF_ROLES)
+def staff_proposal_decide(code: str, proposal_id: int, action: str) -> ResponseReturnValue:
+    community = _staff_community(code)
+    proposal = proposals_service.get_proposal(
+        db.session, community=community, proposal_id=proposal_id
+    )
+    form = DecideForm()
+    if proposal is None or not form.validate_on_submit():
+        abort(404)
+    decide = proposals_service.shortlist if action == "shortlist" else proposals_service.decline
+    try:
+        decide(
+            db.session,
+            proposal=proposal,
+            actor=current_user,
+            note=form.note.data or "",
+            now=now_utc(),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已处理提案：%(t)s", t=proposal.title), "success")
+    return redirect(url_for(".staff_proposals", code=code))
