@@ -547,11 +547,18 @@ def staff_proposals(code: str) -> ResponseReturnValue:
     ), (422 if request.method == "POST" else 200)
 
 
-@bp.route(
-    "/governance/<code>/proposals/<int:proposal_id>/<any(shortlist, decline):action>",
-    methods=["POST"],
-)
+@bp.route("/governance/<code>/proposals/<int:proposal_id>/shortlist", methods=["POST"])
 @roles_required(*STAFF_ROLES)
+def staff_proposal_shortlist(code: str, proposal_id: int) -> ResponseReturnValue:
+    return staff_proposal_decide(code, proposal_id, "shortlist")
+
+
+@bp.route("/governance/<code>/proposals/<int:proposal_id>/decline", methods=["POST"])
+@roles_required(*STAFF_ROLES)
+def staff_proposal_decline(code: str, proposal_id: int) -> ResponseReturnValue:
+    return staff_proposal_decide(code, proposal_id, "decline")
+
+
 def staff_proposal_decide(code: str, proposal_id: int, action: str) -> ResponseReturnValue:
     community = _staff_community(code)
     proposal = proposals_service.get_proposal(
