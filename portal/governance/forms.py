@@ -68,7 +68,9 @@ class ShortlistVoteForm(FlaskForm):
 
 
 class RewardPolicyForm(FlaskForm):
-    prepay_year_percent = StringField(_l("预缴一年返还比例（%%，0–10，可两位小数）"), default="0")
+    prepay_year_percent = StringField(
+        _l("预缴一年返还：年费的百分之几（0–10，可两位小数）"), default="0"
+    )
     autopay_credit = YuanField(_l("开通自动代扣的一次性抵扣（元）"), default="0")
     early_points = IntegerField(
         _l("每张账单按期前缴清的积分"),

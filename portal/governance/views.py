@@ -31,12 +31,14 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import attach_error, choices
 from portal.governance import proposals as proposals_service
+from portal.governance import rewards as rewards_service
 from portal.governance import service
 from portal.governance.forms import (
     ActionForm,
     BallotForm,
     DecideForm,
     ProposalForm,
+    RewardPolicyForm,
     ShortlistVoteForm,
     VerifyForm,
     VoteForm,
@@ -583,3 +585,79 @@ def staff_proposal_decide(code: str, proposal_id: int, action: str) -> ResponseR
         db.session.commit()
         flash(_("已处理提案：%(t)s", t=proposal.title), "success")
     return redirect(url_for(".staff_proposals", code=code))
+
+
+# ---------------------------------------------------------------- rewards (缴费激励)
+
+
+@bp.app_template_filter("reward_kind")
+def _reward_kind(value: str) -> str:
+    return str(rewards_service.KIND_LABELS.get(value, value))
+
+
+@bp.route("/rewards")
+@roles_required("owner")
+def my_rewards() -> ResponseReturnValue:
+    units = communities.units_of(db.session, current_user)
+    by_community: dict[int, Any] = {}
+    for unit in units:
+        entry = by_community.setdefault(
+            unit.community_id,
+            {
+                "community": unit.community,
+                "policy": rewards_service.get_policy(db.session, community=unit.community),
+                "units": [],
+            },
+        )
+        entry["units"].append(unit)
+    ids = [u.id for u in units]
+    return render_template(
+        "governance/my_rewards.html",
+        rows=list(by_community.values()),
+        grants=rewards_service.grants_of(db.session, unit_ids=ids),
+        points=rewards_service.points_of(db.session, unit_ids=ids),
+        unit_codes={u.id: u.code for u in units},
+    )
+
+
+@bp.route("/governance/<code>/rewards", methods=["GET", "POST"])
+@roles_required("manager")
+def staff_rewards(code: str) -> ResponseReturnValue:
+    community = communities.get_scoped_community(
+        db.session, user=current_user, code=code, roles=("manager",)
+    )
+    if community is None:
+        abort(404)
+    policy = rewards_service.get_policy(db.session, community=community)
+    form = RewardPolicyForm()
+    if request.method == "GET" and policy is not None:
+        form.prepay_year_percent.data = str((policy.prepay_year_rate * 100).normalize())
+        fen = policy.autopay_credit_fen
+        form.autopay_credit.data = f"{fen // 100}.{fen % 100:02d}"
+        form.early_points.data = policy.early_points
+    if form.validate_on_submit():
+        try:
+            rewards_service.set_policy(
+                db.session,
+                community=community,
+                actor=current_user,
+                prepay_year_rate=rewards_service.parse_percent(form.prepay_year_percent.data),
+                autopay_credit_fen=form.autopay_credit.fen or 0,
+                early_points=form.early_points.data or 0,
+                now=now_utc(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("缴费激励已保存，业主缴费前即可看到"), "success")
+            return redirect(url_for(".staff_rewards", code=code))
+    return render_template(
+        "governance/staff_rewards.html",
+        community=community,
+        form=form,
+        policy=policy,
+        totals=rewards_service.totals(db.session, community=community),
+        account_name=rewards_service.reward_account_name(community),
+    ), (422 if request.method == "POST" else 200)
