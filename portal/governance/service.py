@@ -211,7 +211,9 @@ def _current_owners(session: Session, community_id: int) -> dict[int, set[int]]:
     return owners
 
 
-def open_vote(session: Session, *, vote: Vote, actor: User, now: datetime) -> int:
+def open_vote(
+    session: Session, *, vote: Vote, actor: User, now: datetime, invite_owners: bool = True
+) -> int:
     """Open a draft: fix the eligible units (all the community's units, their areas and owner
     groups), invite their owners through the outbox; returns the number of units."""
     _check_future(vote.closes_at, now)
@@ -246,7 +248,8 @@ def open_vote(session: Session, *, vote: Vote, actor: User, now: datetime) -> in
     )
     session.flush()
     session.refresh(vote)
-    invite(session, vote=vote, owners=owners, event="invite", now=now)
+    if invite_owners:
+        invite(session, vote=vote, owners=owners, event="invite", now=now)
     audit.record(
         session,
         actor_id=actor.id,
