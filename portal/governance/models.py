@@ -88,6 +88,11 @@ class Vote(Base):
         back_populates="vote", order_by="VoteOption.position"
     )
 
+    @property
+    def published_at(self) -> datetime | None:
+        """When the tally entered the publication log: the closing."""
+        return self.closed_at
+
 
 class VoteOption(Base):
     __tablename__ = "gov_vote_options"

@@ -515,7 +515,8 @@ def close_vote(session: Session, *, vote: Vote, actor: User | None, now: datetim
     claimed = session.execute(
         update(Vote)
         .where(Vote.id == vote.id, Vote.status == VoteStatus.OPEN)
-        .values(status=VoteStatus.CLOSED, closed_at=now)
+        # Whole seconds, as the publication log stores its instants.
+        .values(status=VoteStatus.CLOSED, closed_at=now.replace(microsecond=0))
     ).rowcount
     if claimed != 1:
         raise Conflict(_l("表决已被截止"), code="not_open")
@@ -633,6 +634,51 @@ def record_export(session: Session, *, vote: Vote, actor: User, rows: int, now: 
         now=now,
         details={"rows": rows},
     )
+
+
+# Which vote may back which movement of the owners' separate accounts (fund account, direction).
+FUND_MATTERS: dict[tuple[str, str], frozenset[str]] = {
+    ("maintenance_fund", "out"): frozenset({Matter.FUND_USE}),  # art. 278 item 5
+    ("maintenance_fund", "in"): frozenset({Matter.FUND_RAISE}),  # item 6: three quarters
+    ("common_revenue", "out"): frozenset({Matter.REVENUE_USE, Matter.COMMON_BUSINESS}),
+}
+
+
+def check_fund_vote(
+    session: Session, *, community_id: int, vote_id: int, account: str, direction: str
+) -> Vote:
+    """The closed, passed vote of the right matter that a fund movement cites; else an error."""
+    vote = session.get(Vote, vote_id)
+    if vote is None or vote.community_id != community_id or vote.status == VoteStatus.DRAFT:
+        raise DomainError(_l("所引用的业主表决不存在"), field="vote_id", code="vote_not_found")
+    if vote.status != VoteStatus.CLOSED:
+        raise DomainError(
+            _l("所引用的业主表决尚未截止计票"), field="vote_id", code="vote_not_closed"
+        )
+    if not (vote.result or {}).get("passed"):
+        raise DomainError(
+            _l("所引用的业主表决未通过，不能据此动用资金"), field="vote_id", code="vote_failed"
+        )
+    if vote.matter not in FUND_MATTERS.get((account, direction), frozenset()):
+        raise DomainError(
+            _l(
+                "所引用的表决事项与这笔收支不符：动用维修资金须“使用专项维修资金”表决，"
+                "筹集维修资金须经四分之三多数的“筹集专项维修资金”表决"
+            ),
+            field="vote_id",
+            code="wrong_matter",
+        )
+    return vote
+
+
+def passed_votes(session: Session, *, community_id: int) -> list[Vote]:
+    """The community's closed votes that passed, newest first (for citing in fund movements)."""
+    rows = session.scalars(
+        select(Vote)
+        .where(Vote.community_id == community_id, Vote.status == VoteStatus.CLOSED)
+        .order_by(Vote.id.desc())
+    )
+    return [v for v in rows if (v.result or {}).get("passed")]
 
 
 def _payload(session: Session, record_id: int) -> dict[str, Any] | None:
