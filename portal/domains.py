@@ -36,6 +36,9 @@ DOMAINS = (
     # billing run posts to it, so the two form one domain instead of a cycle.
     "billing",
     "payments",  # intents, gateways, receipts, refunds; settles billing's lines
+    # Owners' votes (art. 278), revenue proposals and on-time rewards (ledger credits). Below
+    # transparency, so a fund draw can cite a passed vote and spending a chosen proposal.
+    "governance",
     # Spending, budgets, funds, statements and the community's transparency page, which shows
     # collection rates and fee standards (billing) and the latest notices.
     "transparency",

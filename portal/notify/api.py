@@ -98,7 +98,7 @@ SCHEMAS["Message"] = {
             "type": "string",
             "description": "bill_issued, due_soon, overdue_l1, autodebit_succeeded, "
             "autodebit_failed, notice_published, ticket_updated, dispute_answered, "
-            "survey_invite, collections_tier, written_notice, receipt, account",
+            "survey_invite, vote_invite, collections_tier, written_notice, receipt, account",
         },
         "subject": {"type": "string"},
         "text": {"type": "string"},

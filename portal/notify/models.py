@@ -36,6 +36,7 @@ class Reason(StrEnum):
     TICKET_UPDATED = "ticket_updated"
     DISPUTE_ANSWERED = "dispute_answered"
     SURVEY_INVITE = "survey_invite"
+    VOTE_INVITE = "vote_invite"  # 业主表决: invitation and reminders
     COLLECTIONS_TIER = "collections_tier"
     WRITTEN_NOTICE = "written_notice"  # 催缴通知书: a letter the law relies on
     RECEIPT = "receipt"

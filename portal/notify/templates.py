@@ -178,6 +178,20 @@ BUILTIN: dict[str, Builtin] = {
             "survey_url": "http://127.0.0.1:5000/",
         },
     ),
+    "vote_invite": Builtin(
+        ("title", "closes_on", "vote_url"),
+        "业主表决：{title}",
+        "尊敬的{name}业主，{community}业主表决《{title}》正在进行，{closes_on} 截止，"
+        "每户一票，请在手机上投票：{vote_url}",
+        "Owners' vote: {title}",
+        "Dear {name}, the owners of {community} are voting on “{title}” until {closes_on}; "
+        "one vote per unit. Vote on your phone: {vote_url}",
+        {
+            "title": "关于使用专项维修资金更换 3 号楼电梯的表决",
+            "closes_on": "2026-12-15 20:00",
+            "vote_url": "http://127.0.0.1:5000/",
+        },
+    ),
     "collections_tier": Builtin(
         ("period", "amount", "tier", "deadline", "pay_url"),
         "物业费欠缴提醒",

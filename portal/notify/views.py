@@ -69,6 +69,7 @@ REASON_LABELS: dict[str, Any] = {
     Reason.TICKET_UPDATED: _l("报修进度"),
     Reason.DISPUTE_ANSWERED: _l("异议答复"),
     Reason.SURVEY_INVITE: _l("满意度调查"),
+    Reason.VOTE_INVITE: _l("业主表决"),
     Reason.COLLECTIONS_TIER: _l("欠费提醒"),
     Reason.WRITTEN_NOTICE: _l("书面通知"),
     Reason.RECEIPT: _l("缴费收据"),

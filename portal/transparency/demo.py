@@ -20,6 +20,8 @@ from sqlalchemy import select
 from portal.accounts.models import Role, RoleAssignment, User
 from portal.communities.models import Community, FeeRegime
 from portal.demo.service import DemoContext
+from portal.governance import service as governance
+from portal.governance.models import Matter
 from portal.publication import service as publication
 from portal.timeutil import local_today, zone
 from portal.transparency import budgets, funds, statements
@@ -492,6 +494,29 @@ def _seed_community(
         f"区房管局备案 维修〔{repair_day.year}〕118 号",
         evidence=True,
     )
+    # The draw the owners decided in the portal (the governance demo's closed vote) cites it.
+    fund_vote = next(
+        (
+            v
+            for v in governance.passed_votes(session, community_id=community.id)
+            if v.matter == Matter.FUND_USE and v.closed_at is not None
+        ),
+        None,
+    )
+    if fund_vote is not None and fund_vote.closed_at is not None:
+        draw_day = min(fund_vote.closed_at.astimezone(tz).date() + timedelta(days=6), today)
+        drawn = add_movement(
+            mf,
+            "out",
+            "repair",
+            draw_day,
+            18_600_000,
+            f"1 号楼屋面防水维修（业主表决 #{fund_vote.id} 通过）",
+            "固建防水工程有限公司",
+            approval_ref=f"区房管局备案 维修〔{draw_day.year}〕203 号",
+            evidence=True,
+        )
+        drawn.vote_id = fund_vote.id
     session.flush()
 
     # Publish in the order things went public, then add a correction and a retraction.

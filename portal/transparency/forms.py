@@ -72,6 +72,7 @@ class FundForm(FlaskForm):
     approval_ref = StringField(
         _l("批准文件（业主表决、备案文号等）"), validators=[Optional(), Length(max=200)]
     )
+    vote_id = SelectField(_l("业主表决（已通过）"), coerce=int, validate_choice=False, default=0)
     correction_reason = TextAreaField(_l("更正原因"), validators=[Optional(), Length(max=500)])
     files = MultipleFileField(_l("凭证（发票、合同或照片；JPG/PNG/PDF，每个不超过 10 MB）"))
 

@@ -16,6 +16,7 @@ from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.communities.models import Community
 from portal.errors import DomainError
+from portal.governance import service as governance
 from portal.publication import service as publication
 from portal.transparency import service as spending
 from portal.transparency.models import (
@@ -108,14 +109,25 @@ def _fields(
     approval_ref: str,
     today: date,
     allow_zero: bool,
+    vote_id: int | None = None,
 ) -> dict[str, Any]:
     _check_kind(account, direction, kind)
     approval_ref = spending._clean_text(approval_ref, limit=200, field="approval_ref")
-    if account == FundAccount.MAINTENANCE_FUND and direction == "out" and not approval_ref:
-        # Using the fund needs the owners' vote and the authority's filing (《住宅专项维修资金
-        # 管理办法》art. 22); the reference lets owners look it up.
-        raise DomainError(_l("动用专项维修资金须填写业主表决及备案文号"), field="approval_ref")
+    if (
+        account == FundAccount.MAINTENANCE_FUND
+        and direction == "out"
+        and not approval_ref
+        and not vote_id
+    ):
+        # Using the fund needs the owners' vote (art. 278 item 5) and the authority's filing
+        # (《住宅专项维修资金管理办法》art. 22): cite the passed vote, or — the emergency
+        # procedure (art. 24) — its filing reference.
+        raise DomainError(
+            _l("动用专项维修资金须关联已通过的业主表决，或填写应急使用的备案文号"),
+            field="vote_id",
+        )
     return {
+        "vote_id": vote_id or None,
         "account": account,
         "direction": direction,
         "kind": kind,
@@ -129,6 +141,18 @@ def _fields(
     }
 
 
+def _check_vote(session: Session, community_id: int, fields: dict[str, Any]) -> None:
+    """A cited vote must be this community's, closed, passed and of the movement's matter."""
+    if fields.get("vote_id"):
+        governance.check_fund_vote(
+            session,
+            community_id=community_id,
+            vote_id=fields["vote_id"],
+            account=fields["account"],
+            direction=fields["direction"],
+        )
+
+
 def create_movement(
     session: Session,
     *,
@@ -140,6 +164,7 @@ def create_movement(
 ) -> FundMovement:
     """Record a draft movement in one of the two accounts."""
     fields = _fields(today=today, allow_zero=False, **values)
+    _check_vote(session, community.id, fields)
     movement = FundMovement(
         community_id=community.id,
         status=RecordStatus.DRAFT,
@@ -166,6 +191,7 @@ def update_movement(
     if movement.status != RecordStatus.DRAFT:
         raise DomainError(_l("已公开的记录不能修改；如有错误，请提交更正"), code="published")
     fields = _fields(today=today, allow_zero=movement.supersedes_id is not None, **values)
+    _check_vote(session, movement.community_id, fields)
     if fields["account"] != movement.account:
         raise DomainError(_l("账户无效"), field="account")
     if movement.supersedes_id is not None:
@@ -229,7 +255,7 @@ def delete_draft(session: Session, *, movement: FundMovement, actor: User, now: 
 
 
 def movement_payload(movement: FundMovement) -> dict[str, Any]:
-    return {
+    payload: dict[str, Any] = {
         "account": movement.account,
         "direction": movement.direction,
         "kind": movement.kind,
@@ -242,6 +268,9 @@ def movement_payload(movement: FundMovement) -> dict[str, Any]:
         "supersedes": movement.supersedes_id,
         "correction_reason": movement.correction_reason,
     }
+    if movement.vote_id is not None:  # only then, so payloads published before stay equal
+        payload["vote_id"] = movement.vote_id
+    return payload
 
 
 def _current_payload(session: Session, record_id: int) -> dict[str, Any] | None:
@@ -305,6 +334,7 @@ def start_correction(
         counterparty=movement.counterparty,
         description=movement.description,
         approval_ref=movement.approval_ref,
+        vote_id=movement.vote_id,
         status=RecordStatus.DRAFT,
         supersedes_id=movement.id,
         correction_reason=reason,

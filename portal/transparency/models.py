@@ -174,6 +174,8 @@ class FundMovement(Base):
     counterparty: Mapped[str] = mapped_column(String(100), default="")
     description: Mapped[str] = mapped_column(String(500), default="")
     approval_ref: Mapped[str] = mapped_column(String(200), default="")
+    # The passed owners' vote (governance) that decided this movement, if cited.
+    vote_id: Mapped[int | None] = mapped_column(ForeignKey("gov_votes.id"))
     status: Mapped[str] = mapped_column(String(16), default=RecordStatus.DRAFT)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("fund_movements.id"))
     correction_reason: Mapped[str] = mapped_column(String(500), default="")

@@ -21,6 +21,7 @@ from portal.communities.models import Community
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import YuanField, attach_error, choices
+from portal.governance import service as governance
 from portal.money import fen_to_yuan_str
 from portal.publication import service as publication
 from portal.security import roles_required
@@ -535,8 +536,15 @@ def staff_budget_action(budget_id: int, action: str) -> ResponseReturnValue:
 # --- common revenue and maintenance fund ------------------------------------------------
 
 
-def _fund_form(account: str, obj: Any = None) -> FundForm:
+def _fund_form(account: str, obj: Any = None, community: Community | None = None) -> FundForm:
     form = FundForm(obj=obj)
+    if obj is not None and request.method == "GET":
+        form.vote_id.data = obj.vote_id or 0
+    community_id = community.id if community is not None else getattr(obj, "community_id", None)
+    passed = governance.passed_votes(db.session, community_id=community_id) if community_id else []
+    form.vote_id.choices = choices(
+        [(0, _l("（不关联：应急使用或其他）"))] + [(v.id, f"#{v.id} {v.title}") for v in passed]
+    )
     form.direction.choices = choices([(d, label) for d, label in funds.DIRECTION_LABELS.items()])
     form.kind.choices = choices(
         [
@@ -559,6 +567,7 @@ def _fund_values(form: FundForm, account: str) -> dict[str, Any]:
         "counterparty": form.counterparty.data or "",
         "description": form.description.data or "",
         "approval_ref": form.approval_ref.data or "",
+        "vote_id": form.vote_id.data or None,
     }
 
 
@@ -591,7 +600,7 @@ def staff_fund_new(code: str) -> ResponseReturnValue:
     account = request.args.get("account", FundAccount.COMMON_REVENUE)
     if account not in set(FundAccount):
         abort(404)
-    form = _fund_form(account)
+    form = _fund_form(account, community=community)
     if request.method == "GET":
         form.occurred_on.data = community_today(community)
     if form.validate_on_submit():

@@ -20,6 +20,7 @@ from portal.billing.models import Bill, BillLine, FeeStandard
 from portal.demo.festivals import mid_autumn, spring_festival
 from portal.disputes.models import Dispute
 from portal.extensions import db
+from portal.governance.models import Vote
 from portal.notices.models import Notice
 from portal.payments.models import Payment, PaymentIntent, Receipt
 from portal.publication.models import PublicationEntry
@@ -40,6 +41,7 @@ RECORDS: dict[str, Any] = {
     "annual_statement": AnnualStatement,
     "fee_standard": FeeStandard,
     "notice": Notice,
+    "vote_result": Vote,
 }
 
 
