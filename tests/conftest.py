@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import select
@@ -84,6 +85,36 @@ def _session_database(tmp_path_factory: pytest.TempPathFactory) -> str:
         _db.create_all()
         _db.engine.dispose()
     return url
+
+
+@contextlib.contextmanager
+def seeded_demo_app(
+    session_database: str, root: Path, *seed_args: str, **settings: Any
+) -> Iterator[Flask]:
+    """A demo seeded once for a whole module (tests that only read it), on its own copy of the
+    SQLite template, or on the worker's PostgreSQL database, emptied again afterwards."""
+    url = session_database
+    if url.startswith("sqlite:///"):
+        shutil.copyfile(url.removeprefix("sqlite:///"), root / "demo.db")
+        url = f"sqlite:///{root / 'demo.db'}"
+    app = create_app(
+        {
+            **TEST_SETTINGS,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "UPLOAD_FOLDER": str(root / "up"),
+            **settings,
+        }
+    )
+    app.test_client_class = IsolatedClient
+    result = app.test_cli_runner().invoke(args=["demo", "seed", *seed_args])
+    assert result.exit_code == 0, result.output
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            _db.session.remove()
+            _clean(_db.session)
+            _db.engine.dispose()
 
 
 @pytest.fixture

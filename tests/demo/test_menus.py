@@ -7,21 +7,16 @@ the pages its main menu leads to. A link a role may not open must not be shown t
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
-from portal import create_app
 from portal.demo.service import DEMO_PASSWORD
-from portal.extensions import db
-from tests.conftest import TEST_SETTINGS, IsolatedClient
+from tests.conftest import seeded_demo_app
 
 ROLES = (
     "demo-owner",
@@ -84,29 +79,13 @@ def internal(hrefs: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_app(_session_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """One seeded demo for the whole module, on its own copy of the SQLite template (or the PG
-    test database, emptied again afterwards so the next test starts clean)."""
-    root: Path = tmp_path_factory.mktemp("menus")
-    url = _session_database
-    if url.startswith("sqlite:///"):
-        shutil.copyfile(url.removeprefix("sqlite:///"), root / "demo.db")
-        url = f"sqlite:///{root / 'demo.db'}"
-    app = create_app(
-        {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url, "UPLOAD_FOLDER": str(root / "up")}
-    )
-    app.test_client_class = IsolatedClient
-    result = app.test_cli_runner().invoke(
-        args=["demo", "seed", "--communities", "1", "--units", "30", "--months", "13"]
-    )
-    assert result.exit_code == 0, result.output
-    yield app
-    with app.app_context():
-        db.session.remove()
-        if db.engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            db.session.commit()
-        db.engine.dispose()
+    """One seeded demo for the whole module."""
+    with seeded_demo_app(
+        _session_database,
+        tmp_path_factory.mktemp("menus"),
+        *("--communities", "1", "--units", "30", "--months", "13"),
+    ) as app:
+        yield app
 
 
 @pytest.mark.parametrize("username", ROLES)

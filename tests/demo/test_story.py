@@ -8,12 +8,11 @@ time, festival notices sit around the festival, and repair notes fit the repair.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from portal.billing.models import Bill, BillLine, FeeStandard
@@ -28,6 +27,7 @@ from portal.tickets.demo import NOTES
 from portal.tickets.models import EventKind, Ticket, TicketCategory, TicketEvent
 from portal.timeutil import DEFAULT_TZ, to_local
 from portal.transparency.models import AnnualStatement, Budget, FundMovement, SpendingItem
+from tests.conftest import seeded_demo_app
 
 INSTANTS = [
     datetime(2026, 11, 20, 2, 0, tzinfo=UTC),  # late autumn, 10:00 in Shanghai
@@ -45,14 +45,22 @@ RECORDS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(params=INSTANTS, ids=lambda d: d.date().isoformat())
-def seeded(request: pytest.FixtureRequest, make_app: Callable[..., Flask]) -> Any:
-    app = make_app(CLOCK_NOW=request.param)
-    result = app.test_cli_runner().invoke(
-        args=["demo", "seed", "--communities", "1", "--units", "60", "--months", "14"]
-    )
-    assert result.exit_code == 0, result.output
-    with app.app_context():
+@pytest.fixture(scope="module", params=INSTANTS, ids=lambda d: d.date().isoformat())
+def seeded(
+    request: pytest.FixtureRequest,
+    _session_database: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[datetime]:
+    """Seeded once per instant for the module: the tests only read the demo."""
+    with (
+        seeded_demo_app(
+            _session_database,
+            tmp_path_factory.mktemp("story"),
+            *("--communities", "1", "--units", "60", "--months", "14"),
+            CLOCK_NOW=request.param,
+        ) as app,
+        app.app_context(),
+    ):
         yield request.param
 
 
