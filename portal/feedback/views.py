@@ -1,0 +1,313 @@
+"""Feedback pages: owners' complaints and surveys; staff surveys, profiles, recovery, KPIs."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from portal.communities import service as communities
+from portal.communities.models import Building, Unit
+from portal.domains import NavItem
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.feedback import complaints, figures, surveys
+from portal.feedback.forms import ComplaintForm, SurveyForm
+from portal.feedback.models import Survey, SurveyStatus
+from portal.forms import attach_error, choices
+from portal.security import roles_required
+from portal.tickets import setup as tickets_setup
+from portal.timeutil import now_utc, zone
+
+bp = Blueprint("feedback", __name__, url_prefix="/feedback")
+
+SURVEY_STAFF = ("cs", "manager", "committee")
+
+NAV = [
+    NavItem("feedback.complaint_list", _l("我的投诉"), ("owner",), order=36),
+    NavItem("feedback.survey_list", _l("满意度调查"), ("owner",), order=37),
+    NavItem("feedback.staff_surveys", _l("满意度调查"), SURVEY_STAFF, order=38),
+]
+
+
+# ---------------------------------------------------------------- complaints (owner)
+
+
+@bp.route("/complaints")
+@roles_required("owner")
+def complaint_list() -> ResponseReturnValue:
+    rows = complaints.owner_complaints(db.session, owner=current_user)
+    return render_template("feedback/complaint_list.html", complaints=rows)
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+@roles_required("owner")
+def complaint_new() -> ResponseReturnValue:
+    units = communities.units_of(db.session, current_user)
+    if not units:
+        flash(_("您名下没有房屋，暂时不能投诉；请联系物业服务中心"), "warning")
+        return redirect(url_for(".complaint_list"))
+    form = ComplaintForm()
+    wanted = form.unit_id.data if form.is_submitted() else None
+    unit = next((u for u in units if u.id == wanted), units[0])
+    community = unit.community
+    form.unit_id.choices = choices([(u.id, f"{u.community.name} {u.code}") for u in units])
+    form.category.choices = choices(
+        [
+            (c.code, tickets_setup.category_name(c))
+            for c in complaints.complaint_categories(db.session, community)
+        ]
+    )
+    form.about_staff_id.choices = choices(
+        [("", _("（不涉及具体人员）"))]
+        + [
+            (s.id, s.display_name or _("工作人员"))
+            for s in complaints.nameable_staff(db.session, community)
+        ]
+    )
+    if form.validate_on_submit():
+        try:
+            ticket = complaints.file_complaint(
+                db.session,
+                owner=current_user,
+                unit_id=form.unit_id.data,
+                category_code=form.category.data,
+                description=form.description.data,
+                about_staff_id=form.about_staff_id.data,
+                now=now_utc(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(
+                _("投诉已提交，单号 %(n)s。客服会在 24 小时内答复。", n=ticket.number),
+                "success",
+            )
+            return redirect(url_for("tickets.ticket_detail", ticket_id=ticket.id))
+    else:
+        db.session.commit()  # complaint categories created on first use
+    return render_template("feedback/complaint_new.html", form=form, community=community)
+
+
+# ---------------------------------------------------------------- surveys (owner)
+
+
+@bp.route("/surveys")
+@roles_required("owner")
+def survey_list() -> ResponseReturnValue:
+    now = now_utc()
+    units = communities.units_of(db.session, current_user)
+    published = []
+    for community_id in sorted({u.community_id for u in units}):
+        published.extend(surveys.published_surveys(db.session, community_id=community_id))
+    return render_template(
+        "feedback/survey_list.html",
+        open_surveys=surveys.owner_surveys(db.session, owner=current_user, now=now),
+        published=published,
+    )
+
+
+def _owner_survey_and_unit(survey_id: int, unit_id: int | None) -> tuple[Survey, Unit]:
+    survey = surveys.load_survey(db.session, survey_id)
+    units = communities.units_of(db.session, current_user)
+    if survey is None:
+        abort(404)
+    mine = [u for u in units if u.community_id == survey.community_id]
+    unit = next((u for u in mine if u.id == unit_id), None) if unit_id else None
+    if unit_id and unit is None:
+        abort(404)  # not the owner's unit: looks the same as a unit that does not exist
+    if unit is None and mine:
+        unit = mine[0]
+    if unit is None:
+        abort(404)
+    return survey, unit
+
+
+@bp.route("/surveys/<int:survey_id>", methods=["GET", "POST"])
+@roles_required("owner")
+def survey_answer(survey_id: int) -> ResponseReturnValue:
+    survey, unit = _owner_survey_and_unit(survey_id, request.values.get("unit_id", type=int))
+    form = FlaskForm()  # CSRF only: the questions are the survey's own
+    error = None
+    field_errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        answers = {q.code: request.form.get(q.code) for q in survey.questions}
+        try:
+            surveys.submit_response(
+                db.session,
+                survey_id=survey.id,
+                owner=current_user,
+                unit_id=unit.id,
+                answers=answers,
+                comment=request.form.get("comment", ""),
+                now=now_utc(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            if exc.code == "not_found":
+                abort(404)
+            if exc.field:
+                field_errors[exc.field] = exc.message
+            error = exc.message
+        else:
+            db.session.commit()
+            flash(_("感谢您的反馈！"), "success")
+            return redirect(url_for(".survey_list"))
+    answered = any(
+        o.answered and o.unit.id == unit.id and o.survey.id == survey.id
+        for o in surveys.owner_surveys(db.session, owner=current_user, now=now_utc())
+    )
+    return render_template(
+        "feedback/survey_answer.html",
+        survey=survey,
+        unit=unit,
+        form=form,
+        error=error,
+        field_errors=field_errors,
+        answered=answered,
+        values=request.form,
+        dimensions=surveys.DIMENSIONS,
+    )
+
+
+@bp.route("/surveys/<int:survey_id>/results")
+@roles_required("owner")
+def survey_public_results(survey_id: int) -> ResponseReturnValue:
+    survey, _unit = _owner_survey_and_unit(survey_id, None)
+    if survey.published_at is None:
+        abort(404)
+    return _results_page(survey, staff=False)
+
+
+def _results_page(survey: Survey, *, staff: bool) -> ResponseReturnValue:
+    report = surveys.results(db.session, survey=survey)
+    charts = {}
+    for q in report.questions:
+        figure = figures.question_figure(q)
+        if figure is not None:
+            charts[f"chart-{q.question.code}"] = figure
+    summary = figures.dimensions_figure(report)
+    return render_template(
+        "feedback/survey_results.html",
+        report=report,
+        charts=charts,
+        summary=summary,
+        staff=staff,
+        form=FlaskForm(),
+    )
+
+
+# ---------------------------------------------------------------- surveys (staff)
+
+
+def _staff_community_ids(*roles: str) -> set[int] | None:
+    return None if current_user.is_admin else current_user.community_ids(*roles)
+
+
+@bp.route("/staff/surveys")
+@roles_required(*SURVEY_STAFF)
+def staff_surveys() -> ResponseReturnValue:
+    rows = surveys.staff_surveys(db.session, community_ids=_staff_community_ids(*SURVEY_STAFF))
+    return render_template(
+        "feedback/staff_surveys.html",
+        surveys=rows,
+        can_create=current_user.is_admin or bool(current_user.community_ids(*surveys.SURVEY_ROLES)),
+    )
+
+
+@bp.route("/staff/surveys/new", methods=["GET", "POST"])
+@roles_required(*surveys.SURVEY_ROLES)
+def survey_new() -> ResponseReturnValue:
+    scoped = communities.staff_communities(db.session, current_user, *surveys.SURVEY_ROLES)
+    form = SurveyForm()
+    form.community_id.choices = choices([(c.id, c.name) for c in scoped])
+    ids = [c.id for c in scoped]
+    buildings = db.session.scalars(
+        select(Building).where(Building.community_id.in_(ids or [-1])).order_by(Building.code)
+    ).all()
+    form.building_ids.choices = choices([(b.id, b.name) for b in buildings])
+    if request.method == "GET" and not form.questions.data:
+        form.questions.data = (
+            "\n".join(f"评分|{text}|{dim}" for dim, text in surveys.STANDARD_QUESTIONS)
+            + "\n文字|您还有什么意见或建议？"
+        )
+    if form.validate_on_submit():
+        community = next((c for c in scoped if c.id == form.community_id.data), None)
+        if community is None:
+            abort(404)
+        try:
+            tz = zone(community.timezone)
+            closes_at = datetime.combine(form.closes_on.data, time(23, 59), tzinfo=tz)
+            survey = surveys.create_survey(
+                db.session,
+                staff=current_user,
+                community=community,
+                title=form.title.data,
+                kind=form.kind.data,
+                closes_at=closes_at,
+                questions=surveys.parse_questions(form.questions.data or ""),
+                building_ids=form.building_ids.data or None,
+                intro=form.intro.data or "",
+                now=now_utc(),
+            )
+            invited = surveys.invite_owners(db.session, survey=survey, now=now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("调查已发出，已排队 %(n)s 条邀请", n=invited), "success")
+            return redirect(url_for(".staff_survey_detail", survey_id=survey.id))
+    return render_template("feedback/survey_new.html", form=form)
+
+
+def _scoped_survey(survey_id: int) -> Survey:
+    survey = surveys.get_scoped_survey(db.session, staff=current_user, survey_id=survey_id)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+@bp.route("/staff/surveys/<int:survey_id>")
+@roles_required(*SURVEY_STAFF)
+def staff_survey_detail(survey_id: int) -> ResponseReturnValue:
+    return _results_page(_scoped_survey(survey_id), staff=True)
+
+
+@bp.route("/staff/surveys/<int:survey_id>/close", methods=["POST"])
+@roles_required(*surveys.SURVEY_ROLES)
+def survey_close(survey_id: int) -> ResponseReturnValue:
+    survey = _scoped_survey(survey_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        try:
+            if survey.status == SurveyStatus.OPEN:
+                surveys.close_survey(
+                    db.session,
+                    survey=survey,
+                    staff=current_user,
+                    now=now_utc(),
+                    publish=bool(request.form.get("publish")),
+                )
+            else:
+                surveys.publish_results(
+                    db.session,
+                    survey=survey,
+                    staff=current_user,
+                    now=now_utc(),
+                )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("已更新调查状态"), "success")
+    return redirect(url_for(".staff_survey_detail", survey_id=survey_id))
