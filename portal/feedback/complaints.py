@@ -13,6 +13,7 @@ from portal.accounts.models import RoleAssignment, User
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.errors import DomainError
+from portal.feedback import recovery
 from portal.tickets import intake, workflow
 from portal.tickets import setup as tickets_setup
 from portal.tickets.base import owner_filter
@@ -74,7 +75,7 @@ def file_complaint(
     community = unit.community
     staff_id = _check_staff(session, community, about_staff_id)
     complaint_categories(session, community)
-    return intake.create_ticket(
+    ticket = intake.create_ticket(
         session,
         community=community,
         actor=owner,
@@ -87,6 +88,8 @@ def file_complaint(
         kind=TicketKind.COMPLAINT,
         about_staff_id=staff_id,
     )
+    recovery.recover_unit(session, unit_id=unit.id, now=now, community=community)
+    return ticket
 
 
 def record_complaint(
@@ -105,7 +108,7 @@ def record_complaint(
         raise DomainError(_l("房屋不属于本小区"), field="unit", code="other_community")
     staff_id = _check_staff(session, community, about_staff_id)
     complaint_categories(session, community)
-    return intake.create_ticket(
+    ticket = intake.create_ticket(
         session,
         community=community,
         actor=staff,
@@ -119,6 +122,8 @@ def record_complaint(
         kind=TicketKind.COMPLAINT,
         about_staff_id=staff_id,
     )
+    recovery.recover_unit(session, unit_id=unit.id, now=now, community=community)
+    return ticket
 
 
 def owner_complaints(session: Session, *, owner: User, limit: int = 100) -> list[Ticket]:

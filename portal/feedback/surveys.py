@@ -19,6 +19,7 @@ from portal.audit import service as audit
 from portal.communities import service as communities
 from portal.communities.models import Building, Community, Ownership, Unit
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
+from portal.feedback import recovery
 from portal.feedback.models import (
     QuestionKind,
     Survey,
@@ -429,6 +430,8 @@ def submit_response(
             )
         )
     session.flush()
+    if mean_x100 is not None and mean_x100 <= recovery.LOW_SURVEY_X100:
+        recovery.recover_unit(session, unit_id=unit.id, now=now, community=survey.community)
     return response
 
 

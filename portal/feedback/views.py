@@ -17,13 +17,13 @@ from portal.communities.models import Building, Unit
 from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.feedback import complaints, figures, surveys
-from portal.feedback.forms import ComplaintForm, SurveyForm
+from portal.feedback import complaints, figures, profile, recovery, surveys
+from portal.feedback.forms import ComplaintForm, RecoveryDoneForm, SurveyForm
 from portal.feedback.models import Survey, SurveyStatus
 from portal.forms import attach_error, choices
-from portal.security import roles_required
+from portal.security import roles_required, safe_next
 from portal.tickets import setup as tickets_setup
-from portal.timeutil import now_utc, zone
+from portal.timeutil import DEFAULT_TZ, local_today, now_utc, zone
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 
@@ -33,6 +33,7 @@ NAV = [
     NavItem("feedback.complaint_list", _l("我的投诉"), ("owner",), order=36),
     NavItem("feedback.survey_list", _l("满意度调查"), ("owner",), order=37),
     NavItem("feedback.staff_surveys", _l("满意度调查"), SURVEY_STAFF, order=38),
+    NavItem("feedback.recovery_list", _l("服务补救"), recovery.RECOVERY_ROLES, order=39),
 ]
 
 
@@ -311,3 +312,105 @@ def survey_close(survey_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash(_("已更新调查状态"), "success")
     return redirect(url_for(".staff_survey_detail", survey_id=survey_id))
+
+
+# ---------------------------------------------------------------- satisfaction profile (staff)
+
+PROFILE_ROLES = ("cs", "manager", "collector")
+
+
+def scoped_unit(unit_id: int, *roles: str) -> Unit:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None or not (
+        current_user.is_admin or unit.community_id in current_user.community_ids(*roles)
+    ):
+        abort(404)
+    return unit
+
+
+@bp.route("/staff/units/<int:unit_id>")
+@roles_required(*PROFILE_ROLES)
+def unit_profile(unit_id: int) -> ResponseReturnValue:
+    unit = scoped_unit(unit_id, *PROFILE_ROLES)
+    result = profile.satisfaction_profile(db.session, unit_id=unit.id, now=now_utc())
+    return render_template(
+        "feedback/unit_profile.html",
+        unit=unit,
+        profile=result,
+        labels=profile.SIGNAL_LABELS,
+        weights=profile.WEIGHTS,
+        penalty_rules=profile.PENALTIES,
+        tasks=recovery.unit_tasks(db.session, unit_id=unit.id),
+        done_form=RecoveryDoneForm(),
+        today=local_today(zone(unit.community.timezone), now_utc()),
+    )
+
+
+# ---------------------------------------------------------------- service recovery (staff)
+
+
+@bp.route("/staff/recovery")
+@roles_required(*recovery.RECOVERY_ROLES)
+def recovery_list() -> ResponseReturnValue:
+    status = request.args.get("status", "open")
+    if status not in ("open", "overdue", "done", "all"):
+        status = "open"
+    today = local_today(DEFAULT_TZ, now_utc())
+    page = recovery.task_list(
+        db.session,
+        community_ids=_staff_community_ids(*recovery.RECOVERY_ROLES),
+        status=status,
+        today=today,
+        page=request.args.get("page", 1, type=int),
+    )
+    scoped = communities.staff_communities(db.session, current_user, *recovery.RECOVERY_ROLES)
+    return render_template(
+        "feedback/recovery_list.html",
+        page=page,
+        status=status,
+        today=today,
+        communities=scoped,
+        labels=profile.SIGNAL_LABELS,
+        form=FlaskForm(),
+        done_form=RecoveryDoneForm(),
+    )
+
+
+@bp.route("/staff/recovery/sweep/<int:community_id>", methods=["POST"])
+@roles_required(*recovery.RECOVERY_ROLES)
+def recovery_sweep(community_id: int) -> ResponseReturnValue:
+    scoped = communities.staff_communities(db.session, current_user, *recovery.RECOVERY_ROLES)
+    community = next((c for c in scoped if c.id == community_id), None)
+    if community is None:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        result = recovery.sweep(db.session, community=community, now=now_utc())
+        db.session.commit()
+        flash(
+            _("新建 %(a)s 个任务，补充 %(b)s 个任务", a=result.opened, b=result.updated),
+            "success",
+        )
+    return redirect(url_for(".recovery_list"))
+
+
+@bp.route("/staff/recovery/<int:task_id>/done", methods=["POST"])
+@roles_required(*recovery.RECOVERY_ROLES)
+def recovery_done(task_id: int) -> ResponseReturnValue:
+    task = recovery.get_scoped_task(db.session, staff=current_user, task_id=task_id)
+    if task is None:
+        abort(404)
+    form = RecoveryDoneForm()
+    if form.validate_on_submit():
+        try:
+            recovery.complete_task(
+                db.session, task=task, staff=current_user, note=form.note.data, now=now_utc()
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("任务已完成"), "success")
+    else:
+        flash(_("请记录处理结果"), "error")
+    return redirect(safe_next(request.form.get("next")) or url_for(".recovery_list"))
