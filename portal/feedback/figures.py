@@ -74,6 +74,10 @@ def dimensions_figure(report: SurveyResults) -> dict[str, Any] | None:
     }
 
 
+def _number(value: Any) -> Any:
+    return value if value is None or isinstance(value, int) else json_number(value)
+
+
 def line_figure(
     title: str,
     months: list[str],
@@ -88,7 +92,7 @@ def line_figure(
             "type": "scatter",
             "mode": "lines+markers",
             "x": months,
-            "y": [json_number(v) for v in values],
+            "y": [_number(v) for v in values],
             "name": name,
             "line": {"color": colors[i % 3]},
         }

@@ -106,6 +106,7 @@ class SurveyResponse(Base):
     __table_args__ = (
         UniqueConstraint("survey_id", "unit_id"),
         Index("ix_survey_responses_unit", "unit_id", "created_at"),
+        Index("ix_survey_responses_period", "period"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -117,6 +118,8 @@ class SurveyResponse(Base):
     mean_x100: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The local month it was given in ("2026-11"): the KPI trend groups by it.
+    period: Mapped[str] = mapped_column(String(7))
 
     survey: Mapped[Survey] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -146,7 +149,10 @@ class RecoveryTask(Base):
     """A service-recovery task for customer service: a dissatisfied unit and its problems."""
 
     __tablename__ = "recovery_tasks"
-    __table_args__ = (Index("ix_recovery_tasks_community_status", "community_id", "status"),)
+    __table_args__ = (
+        Index("ix_recovery_tasks_community_status", "community_id", "status"),
+        Index("ix_recovery_tasks_community_period", "community_id", "period"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
@@ -158,8 +164,10 @@ class RecoveryTask(Base):
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     score: Mapped[int | None] = mapped_column(Integer)  # the profile score when opened
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    period: Mapped[str] = mapped_column(String(7))  # local month opened, for the KPIs
     due_on: Mapped[date] = mapped_column(Date)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_on_time: Mapped[bool | None] = mapped_column(Boolean)  # done by the end of due_on
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
 

@@ -78,7 +78,8 @@ def recover_unit(
         task.score = profile.score
         session.flush()
         return task
-    due = local_today(zone(community.timezone), now) + timedelta(days=DUE_DAYS)
+    today = local_today(zone(community.timezone), now)
+    due = today + timedelta(days=DUE_DAYS)
     task = RecoveryTask(
         community_id=unit.community_id,
         unit_id=unit_id,
@@ -87,6 +88,7 @@ def recover_unit(
         problems=new,
         score=profile.score,
         created_at=now,
+        period=today.strftime("%Y-%m"),
         due_on=due,
         note="",
     )
@@ -167,6 +169,7 @@ def complete_task(
         raise DomainError(_l("请记录处理结果"), field="note", code="required")
     if len(note) > 2000:
         raise DomainError(_l("处理结果不能超过 2000 字"), field="note")
+    today = local_today(zone(task.community.timezone), now)
     done = session.execute(
         update(RecoveryTask)
         .where(RecoveryTask.id == task.id, RecoveryTask.status == RecoveryStatus.OPEN)
@@ -174,6 +177,7 @@ def complete_task(
             status=RecoveryStatus.DONE,
             open_unit_id=None,
             done_at=now,
+            done_on_time=today <= task.due_on,
             done_by_id=staff.id,
             note=note,
         )

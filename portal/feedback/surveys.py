@@ -410,6 +410,7 @@ def submit_response(
         mean_x100=mean_x100,
         comment=comment,
         created_at=now,
+        period=to_local(now, zone(survey.community.timezone)).strftime("%Y-%m"),
     )
     try:
         with session.begin_nested():  # the unique constraint decides a race of two answers

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, time
+from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,12 +26,13 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from portal import exports
 from portal.communities import service as communities
 from portal.communities.models import Building, Unit
 from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.feedback import complaints, figures, profile, recovery, surveys
+from portal.feedback import complaints, figures, kpis, profile, recovery, surveys
 from portal.feedback.forms import ComplaintForm, RecoveryDoneForm, SurveyForm
 from portal.feedback.models import Survey, SurveyStatus
 from portal.forms import attach_error, choices
@@ -34,6 +49,7 @@ NAV = [
     NavItem("feedback.survey_list", _l("满意度调查"), ("owner",), order=37),
     NavItem("feedback.staff_surveys", _l("满意度调查"), SURVEY_STAFF, order=38),
     NavItem("feedback.recovery_list", _l("服务补救"), recovery.RECOVERY_ROLES, order=39),
+    NavItem("feedback.kpi_dashboard", _l("满意度指标"), ("manager",), order=40),
 ]
 
 
@@ -414,3 +430,118 @@ def recovery_done(task_id: int) -> ResponseReturnValue:
     else:
         flash(_("请记录处理结果"), "error")
     return redirect(safe_next(request.form.get("next")) or url_for(".recovery_list"))
+
+
+# ---------------------------------------------------------------- KPI dashboard (manager)
+
+
+def _kpi_community() -> Any:
+    scoped = communities.staff_communities(db.session, current_user, "manager")
+    if not scoped:
+        abort(404)
+    wanted = request.args.get("community", type=int)
+    community = next((c for c in scoped if c.id == wanted), None) if wanted else scoped[0]
+    if community is None:
+        abort(404)
+    return community, scoped
+
+
+@bp.route("/staff/kpis")
+@roles_required("manager")
+def kpi_dashboard() -> ResponseReturnValue:
+    community, scoped = _kpi_community()
+    months = min(max(request.args.get("months", 12, type=int), 3), 36)
+    now = now_utc()
+    board = kpis.dashboard(db.session, community=community, now=now, months=months)
+    pct = 100
+    charts = {
+        "chart-satisfaction": figures.line_figure(
+            _("满意度趋势（0–100）"),
+            board.months,
+            [
+                (_("满意度调查"), [r.survey_satisfaction for r in board.rows]),
+                (_("报修评价"), [r.repair_satisfaction for r in board.rows]),
+            ],
+            _("分"),
+            target=board.satisfaction_target,
+        ),
+        "chart-complaints": figures.line_figure(
+            _("投诉响应用时（小时，平均）"),
+            board.months,
+            [
+                (_("首次响应"), [r.first_response_h for r in board.rows]),
+                (_("答复"), [r.answer_h for r in board.rows]),
+            ],
+            _("小时"),
+        ),
+        "chart-recovery": figures.line_figure(
+            _("服务补救任务"),
+            board.months,
+            [
+                (_("新建"), [r.recovery_opened for r in board.rows]),
+                (_("已完成"), [r.recovery_done for r in board.rows]),
+                (_("按期完成"), [r.recovery_on_time for r in board.rows]),
+            ],
+            _("个"),
+        ),
+    }
+    return render_template(
+        "feedback/kpi_dashboard.html",
+        board=board,
+        charts=charts,
+        communities=scoped,
+        months=months,
+        pct=pct,
+        counts=recovery.counts(
+            db.session,
+            community_id=community.id,
+            today=local_today(zone(community.timezone), now),
+        ),
+    )
+
+
+def _stream_csv(
+    filename: str, header: list[str], rows: Callable[[], Iterable[list[Any]]]
+) -> Response:
+    """A CSV download written row by row as it is read (exports stream every row).
+
+    The rows are read in an application context of their own, opened when the response body
+    is sent, so a large export never sits in memory as a whole.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(header)
+        yield buffer.getvalue()
+        with app.app_context():
+            for row in rows():
+                buffer.seek(0)
+                buffer.truncate()
+                writer.writerow([exports.safe_cell(cell) for cell in row])
+                yield buffer.getvalue()
+
+    return Response(
+        generate(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.route("/staff/kpis.csv")
+@roles_required("manager")
+def kpi_export() -> ResponseReturnValue:
+    community, _scoped = _kpi_community()
+    community_id = community.id
+    if request.args.get("table") == "complaints":
+        return _stream_csv(
+            f"complaints-{community.code}.csv",
+            kpis.COMPLAINT_HEADER,
+            lambda: kpis.complaint_rows(db.session, community_id=community_id),
+        )
+    months = min(max(request.args.get("months", 12, type=int), 3), 36)
+    board = kpis.dashboard(db.session, community=community, now=now_utc(), months=months)
+    rows = list(kpis.month_rows(board))  # at most 36 months, already computed
+    return _stream_csv(f"feedback-kpis-{community.code}.csv", kpis.MONTH_HEADER, lambda: rows)

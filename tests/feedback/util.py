@@ -40,9 +40,15 @@ def make_complaint(
 
 
 def answered_complaint(
-    session: Session, world: World, *, now: datetime = NOW, score: int | None = None
+    session: Session,
+    world: World,
+    *,
+    now: datetime = NOW,
+    score: int | None = None,
+    answered_at: datetime | None = None,
 ) -> Ticket:
     ticket = make_complaint(session, world, now=now)
+    now = answered_at or now
     complaints.answer_complaint(
         session, ticket=ticket, staff=world.cs, answer="已安排保洁补扫，致歉", now=now
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0012feedback
 Revises: 0007notify
-Create Date: 2026-12-01 13:00:45.116543
+Create Date: 2026-12-01 13:13:14.550737
 
 """
 from alembic import op
@@ -64,8 +64,10 @@ def upgrade():
     sa.Column('problems', sa.JSON(), nullable=False),
     sa.Column('score', sa.Integer(), nullable=True),
     sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('done_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('done_on_time', sa.Boolean(), nullable=True),
     sa.Column('done_by_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_recovery_tasks_community_id_communities')),
@@ -75,6 +77,7 @@ def upgrade():
     sa.UniqueConstraint('open_unit_id', name=op.f('uq_recovery_tasks_open_unit_id'))
     )
     with op.batch_alter_table('recovery_tasks', schema=None) as batch_op:
+        batch_op.create_index('ix_recovery_tasks_community_period', ['community_id', 'period'], unique=False)
         batch_op.create_index('ix_recovery_tasks_community_status', ['community_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_recovery_tasks_unit_id'), ['unit_id'], unique=False)
 
@@ -87,6 +90,7 @@ def upgrade():
     sa.Column('mean_x100', sa.Integer(), nullable=True),
     sa.Column('comment', sa.Text(), nullable=False),
     sa.Column('created_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
     sa.ForeignKeyConstraint(['building_id'], ['buildings.id'], name=op.f('fk_survey_responses_building_id_buildings')),
     sa.ForeignKeyConstraint(['respondent_id'], ['users.id'], name=op.f('fk_survey_responses_respondent_id_users')),
     sa.ForeignKeyConstraint(['survey_id'], ['surveys.id'], name=op.f('fk_survey_responses_survey_id_surveys'), ondelete='CASCADE'),
@@ -95,6 +99,7 @@ def upgrade():
     sa.UniqueConstraint('survey_id', 'unit_id', name=op.f('uq_survey_responses_survey_id_unit_id'))
     )
     with op.batch_alter_table('survey_responses', schema=None) as batch_op:
+        batch_op.create_index('ix_survey_responses_period', ['period'], unique=False)
         batch_op.create_index('ix_survey_responses_unit', ['unit_id', 'created_at'], unique=False)
 
     op.create_table('survey_answers',
@@ -140,11 +145,13 @@ def downgrade():
     op.drop_table('survey_answers')
     with op.batch_alter_table('survey_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_survey_responses_unit')
+        batch_op.drop_index('ix_survey_responses_period')
 
     op.drop_table('survey_responses')
     with op.batch_alter_table('recovery_tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_tasks_unit_id'))
         batch_op.drop_index('ix_recovery_tasks_community_status')
+        batch_op.drop_index('ix_recovery_tasks_community_period')
 
     op.drop_table('recovery_tasks')
     op.drop_table('survey_questions')
