@@ -21,7 +21,7 @@ def _layout(title: str, y_title: str, **extra: Any) -> dict[str, Any]:
         "margin": {"l": 48, "r": 24, "t": 56, "b": 48},
         "height": 320,
         "yaxis": {"title": {"text": y_title}, "rangemode": "tozero"},
-        "xaxis": {"type": "category", "automargin": True},
+        "xaxis": {"type": "category", "automargin": True, "tickangle": -45},
         "legend": {"orientation": "h", "y": -0.3},
         "font": FONT,
         **extra,
