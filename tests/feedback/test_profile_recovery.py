@@ -188,3 +188,15 @@ def test_staff_pages_are_scoped(app, client, session) -> None:
     owner = app.test_client()
     login(owner, world.owner)
     assert owner.get(f"/feedback/staff/units/{world.unit.id}").status_code in (403, 404)
+
+
+def test_recovery_cli_is_idempotent(runner, session) -> None:
+    world = make_world(session)
+    _rated(session, world, 1, now=NOW - timedelta(days=2))
+    session.commit()
+    first = runner.invoke(args=["feedback", "recovery", "--community", world.community.code])
+    assert first.exit_code == 0, first.output
+    assert "1 opened" in first.output
+    again = runner.invoke(args=["feedback", "recovery"])
+    assert f"{world.community.code}: 0 opened, 0 extended" in again.output
+    assert runner.invoke(args=["feedback", "recovery", "--community", "NOPE"]).exit_code != 0
