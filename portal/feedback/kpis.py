@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from portal.communities.models import Community, Unit
+from portal.communities.models import Building, Community, Unit
 from portal.feedback.models import RecoveryStatus, RecoveryTask, SurveyResponse
 from portal.tickets.models import Ticket, TicketCategory, TicketKind, TicketStatus
 from portal.timeutil import to_local, zone
@@ -177,6 +177,84 @@ def dashboard(
             int(on_time),
         )
     return Dashboard(community, periods, units, [rows[p] for p in periods])
+
+
+@dataclass
+class BuildingKpis:
+    building: str
+    units: int
+    responses: int
+    satisfaction: Decimal | None  # 0-100, None below k responses
+    complaint_units: int
+    complaint_rate: Decimal | None
+
+
+def by_building(
+    session: Session, *, community: Community, now: datetime, days: int = 365
+) -> list[BuildingKpis]:
+    """Survey satisfaction and complaint rate per building over the last `days` (k = 5)."""
+    since = now - timedelta(days=days)
+    units = dict(
+        session.execute(
+            select(Building.id, func.count(Unit.id))
+            .join(Unit, Unit.building_id == Building.id)
+            .where(Building.community_id == community.id)
+            .group_by(Building.id)
+        ).all()
+    )
+    names = dict(
+        session.execute(
+            select(Building.id, Building.name).where(Building.community_id == community.id)
+        ).all()
+    )
+    surveys_by = {
+        b: (int(n), int(total or 0))
+        for b, n, total in session.execute(
+            select(
+                SurveyResponse.building_id,
+                func.count(SurveyResponse.id),
+                func.sum(SurveyResponse.mean_x100),
+            )
+            .join(Building, Building.id == SurveyResponse.building_id)
+            .where(
+                Building.community_id == community.id,
+                SurveyResponse.mean_x100.is_not(None),
+                SurveyResponse.created_at >= since,
+            )
+            .group_by(SurveyResponse.building_id)
+        )
+    }
+    complaints_by = dict(
+        session.execute(
+            select(Unit.building_id, func.count(func.distinct(Ticket.unit_id)))
+            .join(Unit, Unit.id == Ticket.unit_id)
+            .where(
+                Ticket.community_id == community.id,
+                Ticket.kind == TicketKind.COMPLAINT,
+                Ticket.status != TicketStatus.CANCELLED,
+                Ticket.created_at >= since,
+            )
+            .group_by(Unit.building_id)
+        ).all()
+    )
+    out = []
+    for building_id, name in sorted(names.items(), key=lambda item: item[1]):
+        n, total = surveys_by.get(building_id, (0, 0))
+        unit_count = int(units.get(building_id, 0))
+        complained = int(complaints_by.get(building_id, 0))
+        out.append(
+            BuildingKpis(
+                building=name,
+                units=unit_count,
+                responses=n,
+                satisfaction=_q((Decimal(total) / (100 * n) - 1) * 25) if n >= K else None,
+                complaint_units=complained,
+                complaint_rate=(
+                    _q(Decimal(complained) / unit_count, "0.0001") if unit_count >= K else None
+                ),
+            )
+        )
+    return out
 
 
 MONTH_HEADER = [

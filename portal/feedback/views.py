@@ -453,7 +453,6 @@ def kpi_dashboard() -> ResponseReturnValue:
     months = min(max(request.args.get("months", 12, type=int), 3), 36)
     now = now_utc()
     board = kpis.dashboard(db.session, community=community, now=now, months=months)
-    pct = 100
     charts = {
         "chart-satisfaction": figures.line_figure(
             _("满意度趋势（0–100）"),
@@ -491,7 +490,7 @@ def kpi_dashboard() -> ResponseReturnValue:
         charts=charts,
         communities=scoped,
         months=months,
-        pct=pct,
+        buildings=kpis.by_building(db.session, community=community, now=now),
         counts=recovery.counts(
             db.session,
             community_id=community.id,

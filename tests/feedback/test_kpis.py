@@ -87,3 +87,13 @@ def test_dashboard_and_streamed_exports(app, client, session) -> None:
     cs = app.test_client()
     login(cs, world.cs)
     assert cs.get("/feedback/staff/kpis").status_code in (403, 404)
+
+
+def test_by_building_is_k_anonymous(session) -> None:
+    world = make_world(session)
+    make_complaint(session, world)
+    (row,) = kpis.by_building(session, community=world.community, now=NOW)
+    assert row.units == 2
+    assert row.complaint_units == 1
+    assert row.complaint_rate is None  # fewer than 5 units
+    assert row.satisfaction is None
