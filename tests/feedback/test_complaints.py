@@ -140,3 +140,13 @@ def test_owner_files_a_complaint_on_the_page(client, session) -> None:
     assert bad.status_code == 200
     assert _tickets(session) == 1
     assert client.get("/feedback/complaints").status_code == 200
+
+
+def test_complaints_are_not_open311_requests(client, session) -> None:
+    world = make_world(session, code="O311F")
+    ticket = make_complaint(session, world)
+    session.commit()
+    listed = client.get("/open311/v2/requests.json?jurisdiction_id=O311F")
+    assert listed.status_code == 200
+    assert ticket.number not in listed.get_data(as_text=True)
+    assert client.get(f"/open311/v2/requests/{ticket.number}.json").status_code == 404
