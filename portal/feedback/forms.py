@@ -31,6 +31,17 @@ class ComplaintForm(FlaskForm):
     submit = SubmitField(_l("提交投诉"))
 
 
+class StaffComplaintForm(FlaskForm):
+    community_id = SelectField(_l("小区"), coerce=int, validators=[DataRequired()])
+    unit_code = StringField(_l("房号"), validators=[DataRequired(), Length(max=32)])
+    category = SelectField(_l("投诉类别"), validators=[DataRequired()])
+    about_staff_id = SelectField(_l("涉及的工作人员（可不选）"), coerce=_optional_int)
+    description = TextAreaField(
+        _l("投诉内容"), validators=[DataRequired(), Length(max=4000)], render_kw={"rows": 5}
+    )
+    submit = SubmitField(_l("登记投诉"))
+
+
 class SurveyForm(FlaskForm):
     community_id = SelectField(_l("小区"), coerce=int, validators=[DataRequired()])
     title = StringField(_l("标题"), validators=[DataRequired(), Length(max=120)])

@@ -33,7 +33,12 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.feedback import complaints, figures, kpis, profile, recovery, surveys
-from portal.feedback.forms import ComplaintForm, RecoveryDoneForm, SurveyForm
+from portal.feedback.forms import (
+    ComplaintForm,
+    RecoveryDoneForm,
+    StaffComplaintForm,
+    SurveyForm,
+)
 from portal.feedback.models import Survey, SurveyStatus
 from portal.forms import attach_error, choices
 from portal.security import roles_required, safe_next
@@ -112,6 +117,58 @@ def complaint_new() -> ResponseReturnValue:
     else:
         db.session.commit()  # complaint categories created on first use
     return render_template("feedback/complaint_new.html", form=form, community=community)
+
+
+@bp.route("/staff/complaints/new", methods=["GET", "POST"])
+@roles_required("cs", "manager")
+def staff_complaint_new() -> ResponseReturnValue:
+    scoped = communities.staff_communities(db.session, current_user, "cs", "manager")
+    if not scoped:
+        abort(404)
+    form = StaffComplaintForm()
+    form.community_id.choices = choices([(c.id, c.name) for c in scoped])
+    wanted = form.community_id.data if form.is_submitted() else None
+    community = next((c for c in scoped if c.id == wanted), scoped[0])
+    form.category.choices = choices(
+        [
+            (c.code, tickets_setup.category_name(c))
+            for c in complaints.complaint_categories(db.session, community)
+        ]
+    )
+    form.about_staff_id.choices = choices(
+        [("", _("（不涉及具体人员）"))]
+        + [
+            (s.id, s.display_name or _("工作人员"))
+            for s in complaints.nameable_staff(db.session, community)
+        ]
+    )
+    if form.validate_on_submit():
+        unit = communities.find_unit(
+            db.session, community=community, code=form.unit_code.data.strip().upper()
+        )
+        try:
+            if unit is None:
+                raise DomainError(_("本小区没有这个房号"), field="unit_code")
+            ticket = complaints.record_complaint(
+                db.session,
+                staff=current_user,
+                community=community,
+                unit=unit,
+                category_code=form.category.data,
+                description=form.description.data,
+                about_staff_id=form.about_staff_id.data,
+                now=now_utc(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("投诉已登记，单号 %(n)s", n=ticket.number), "success")
+            return redirect(url_for("tickets.staff_detail", ticket_id=ticket.id))
+    else:
+        db.session.commit()  # complaint categories created on first use
+    return render_template("feedback/staff_complaint_new.html", form=form)
 
 
 # ---------------------------------------------------------------- surveys (owner)

@@ -150,3 +150,26 @@ def test_complaints_are_not_open311_requests(client, session) -> None:
     assert listed.status_code == 200
     assert ticket.number not in listed.get_data(as_text=True)
     assert client.get(f"/open311/v2/requests/{ticket.number}.json").status_code == 404
+
+
+def test_cs_records_a_phone_complaint_on_the_page(client, session) -> None:
+    world = make_world(session)
+    elsewhere = factories.make_unit(session)
+    session.commit()
+    login(client, world.cs)
+    assert client.get("/feedback/staff/complaints/new").status_code == 200
+    data = {
+        "community_id": world.community.id,
+        "category": "c_attitude",
+        "description": "电话投诉：保安态度差",
+    }
+    bad = client.post("/feedback/staff/complaints/new", data={**data, "unit_code": elsewhere.code})
+    assert bad.status_code == 200
+    assert "没有这个房号" in bad.get_data(as_text=True)
+    assert _tickets(session) == 0
+    ok = client.post("/feedback/staff/complaints/new", data={**data, "unit_code": world.unit.code})
+    assert ok.status_code == 302
+    ticket = session.scalar(select(Ticket))
+    assert ticket.kind == TicketKind.COMPLAINT
+    assert ticket.channel == "phone"
+    assert ticket.reporter_id == world.owner.id
