@@ -31,6 +31,7 @@ from portal.tickets.models import (
     LocationType,
     Ticket,
     TicketCategory,
+    TicketKind,
     TicketStatus,
 )
 from portal.tickets.stats import json_number
@@ -211,7 +212,8 @@ def search_requests(
             joinedload(Ticket.building),
             joinedload(Ticket.unit),
         )
-        .where(Ticket.community_id == community.id)
+        # Complaints (portal/feedback) are private to the owner and customer service.
+        .where(Ticket.community_id == community.id, Ticket.kind == TicketKind.REPAIR)
     )
     ids = _csv(service_request_ids)
     if ids:  # "This overrides all other arguments."
@@ -257,7 +259,9 @@ def find_request(
     session: Session, *, community: Community | None, request_id: str
 ) -> Ticket | None:
     """A request by its service_request_id (the ticket number)."""
-    query = select(Ticket).where(Ticket.number == request_id.strip().upper())
+    query = select(Ticket).where(
+        Ticket.number == request_id.strip().upper(), Ticket.kind == TicketKind.REPAIR
+    )
     if community is not None:
         query = query.where(Ticket.community_id == community.id)
     return session.scalar(query)

@@ -17,6 +17,7 @@ from portal.tickets import messages
 from portal.tickets.models import (
     Ticket,
     TicketEvent,
+    TicketKind,
     TicketStatus,
 )
 
@@ -68,7 +69,13 @@ def get_owned_ticket(session: Session, *, user: User, ticket_id: int) -> Ticket 
 def get_scoped_ticket(session: Session, *, staff: User, ticket_id: int) -> Ticket | None:
     """A ticket of a community where the user works tickets; None (→ 404) otherwise."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not staff_roles_in(staff, ticket.community_id):
+    if ticket is None:
+        return None
+    roles = staff_roles_in(staff, ticket.community_id)
+    # A complaint (it may name a staff member) is for customer service and the manager only.
+    if ticket.kind == TicketKind.COMPLAINT:
+        roles &= set(DISPATCH_ROLES)
+    if not roles:
         return None
     return ticket
 

@@ -22,6 +22,7 @@ from portal.tickets.models import (
     EventKind,
     LocationType,
     Ticket,
+    TicketKind,
     TicketPhoto,
     TicketSettings,
     TicketStatus,
@@ -97,13 +98,17 @@ def create_ticket(
     photos: Sequence[PhotoUpload] = (),
     lat: Decimal | None = None,
     long: Decimal | None = None,
+    kind: str = TicketKind.REPAIR,
+    about_staff_id: int | None = None,
 ) -> Ticket:
     """File a repair request, by an owner for their unit, or by staff (a call, a patrol round).
 
     Everything is checked before anything is written; a refused photo refuses the request.
     """
     description = _clean_description(description)
-    category = find_category(session, community=community, code=category_code)
+    category = find_category(session, community=community, code=category_code, kind=kind)
+    if category is None and kind == TicketKind.COMPLAINT:
+        raise DomainError(_l("请选择投诉类别"), field="category", code="bad_category")
     if category is None:
         raise DomainError(_l("请选择本小区的报修类别"), field="category", code="bad_category")
     if urgency not in set(Urgency):
@@ -156,6 +161,8 @@ def create_ticket(
     ticket = Ticket(
         community_id=community.id,
         number=_next_number(session, community),
+        kind=kind,
+        about_staff_id=about_staff_id,
         category_id=category.id,
         urgency=urgency,
         status=TicketStatus.SUBMITTED,

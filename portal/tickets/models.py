@@ -103,6 +103,13 @@ class FollowupStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class TicketKind(StrEnum):
+    """Kinds of one work order (客服 practice): a repair (报修) or a complaint (投诉)."""
+
+    REPAIR = "repair"
+    COMPLAINT = "complaint"  # filed through portal/feedback; seen by cs and managers only
+
+
 class RatingChannel(StrEnum):
     OWNER = "owner"  # the owner rated on the web or in the API
     PHONE = "phone"  # customer service recorded it from a return call (回访)
@@ -121,6 +128,10 @@ class TicketCategory(Base):
     description: Mapped[str] = mapped_column(String(255), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Repair categories and complaint categories live side by side; codes stay unique.
+    kind: Mapped[str] = mapped_column(
+        String(16), default=TicketKind.REPAIR, server_default=TicketKind.REPAIR
+    )
 
 
 class TicketSettings(Base):
@@ -181,6 +192,12 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
     number: Mapped[str] = mapped_column(String(40))
+    # The category's kind, copied so statistics and visibility filter one column.
+    kind: Mapped[str] = mapped_column(
+        String(16), default=TicketKind.REPAIR, server_default=TicketKind.REPAIR
+    )
+    # A complaint may name the staff member it is about (never shown to engineers).
+    about_staff_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     category_id: Mapped[int] = mapped_column(ForeignKey("ticket_categories.id"))
     urgency: Mapped[str] = mapped_column(String(16), default=Urgency.NORMAL)
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.SUBMITTED)
@@ -227,6 +244,7 @@ class Ticket(Base):
     building: Mapped[Building | None] = relationship()
     reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    about_staff: Mapped[User | None] = relationship(foreign_keys=[about_staff_id])
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id"
     )

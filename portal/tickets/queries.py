@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from portal.accounts.models import User
 from portal.pagination import Page, paginate
 from portal.tickets.aftercare import LOW_RATING
-from portal.tickets.base import owner_filter, staff_community_ids
+from portal.tickets.base import DISPATCH_ROLES, owner_filter, staff_community_ids
 from portal.tickets.models import (
     OPEN_STATUSES,
     FollowupKind,
@@ -24,6 +24,7 @@ from portal.tickets.models import (
     TicketCategory,
     TicketEvent,
     TicketFollowup,
+    TicketKind,
     TicketPhoto,
     TicketRating,
     Urgency,
@@ -93,6 +94,7 @@ def common_area_tickets(
         .where(
             Ticket.community_id == community_id,
             Ticket.location_type == LocationType.COMMON_AREA,
+            Ticket.kind == TicketKind.REPAIR,  # complaints are never public
         )
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(limit)
@@ -155,6 +157,11 @@ def board(
     ids = staff_community_ids(staff)
     if ids is not None:
         query = query.where(Ticket.community_id.in_(ids or {-1}))
+        # Complaints only where the user is customer service or the manager.
+        dispatch = staff_community_ids(staff, *DISPATCH_ROLES) or {-1}
+        query = query.where(
+            or_(Ticket.kind == TicketKind.REPAIR, Ticket.community_id.in_(dispatch))
+        )
     if filters.community_id is not None:
         query = query.where(Ticket.community_id == filters.community_id)
     if filters.status in ("", "open"):

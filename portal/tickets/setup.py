@@ -17,6 +17,7 @@ from portal.errors import DomainError, NotFound
 from portal.tickets.models import (
     SlaTarget,
     TicketCategory,
+    TicketKind,
     TicketSettings,
     Urgency,
 )
@@ -35,7 +36,23 @@ DEFAULT_CATEGORIES: list[tuple[str, str, Any]] = [
     ("parking", "停车", _l("停车")),
     ("other", "其他", _l("其他")),
 ]
-_DEFAULT_NAMES = {code: (zh, label) for code, zh, label in DEFAULT_CATEGORIES}
+# Complaint (投诉) categories: the kinds customer service hears about (portal/feedback files them).
+COMPLAINT_CATEGORIES: list[tuple[str, str, Any]] = [
+    ("c_attitude", "服务态度", _l("服务态度")),
+    ("c_cleaning", "保洁服务", _l("保洁服务")),
+    ("c_security", "安保服务", _l("安保服务")),
+    ("c_greening", "绿化养护", _l("绿化养护")),
+    ("c_noise", "噪音扰民", _l("噪音扰民")),
+    ("c_parking", "停车管理", _l("停车管理")),
+    ("c_billing", "收费问题", _l("收费问题")),
+    ("c_repair", "维修质量", _l("维修质量")),
+    ("c_other", "其他投诉", _l("其他投诉")),
+]
+# A complaint is answered faster than most repairs: first response in 1 h, answer in 24 h.
+COMPLAINT_TARGETS: dict[str, tuple[int, int]] = {"urgent": (30, 480), "normal": (60, 1440)}
+_DEFAULT_NAMES = {
+    code: (zh, label) for code, zh, label in DEFAULT_CATEGORIES + COMPLAINT_CATEGORIES
+}
 
 
 # ---------------------------------------------------------------- categories, settings, SLA
@@ -49,37 +66,64 @@ def category_name(category: TicketCategory) -> str:
     return category.name
 
 
-def ensure_categories(session: Session, community: Community) -> None:
-    """Give a community the default categories the first time it needs them."""
+def ensure_categories(
+    session: Session, community: Community, *, kind: str = TicketKind.REPAIR
+) -> None:
+    """Give a community the default categories of a kind the first time it needs them."""
     if session.scalar(
-        select(TicketCategory.id).where(TicketCategory.community_id == community.id).limit(1)
+        select(TicketCategory.id)
+        .where(TicketCategory.community_id == community.id, TicketCategory.kind == kind)
+        .limit(1)
     ):
         return
-    for position, (code, name, _label) in enumerate(DEFAULT_CATEGORIES):
-        session.add(
-            TicketCategory(community_id=community.id, code=code, name=name, position=position)
+    defaults = COMPLAINT_CATEGORIES if kind == TicketKind.COMPLAINT else DEFAULT_CATEGORIES
+    for position, (code, name, _label) in enumerate(defaults):
+        category = TicketCategory(
+            community_id=community.id, code=code, name=name, position=position, kind=kind
         )
+        session.add(category)
+        if kind == TicketKind.COMPLAINT:
+            session.flush()
+            for urgency, (first, answer) in COMPLAINT_TARGETS.items():
+                session.add(
+                    SlaTarget(
+                        community_id=community.id,
+                        category_id=category.id,
+                        urgency=urgency,
+                        first_response_minutes=first,
+                        resolution_minutes=answer,
+                    )
+                )
     session.flush()
 
 
 def list_categories(
-    session: Session, community: Community, *, active_only: bool = True
+    session: Session,
+    community: Community,
+    *,
+    active_only: bool = True,
+    kind: str = TicketKind.REPAIR,
 ) -> list[TicketCategory]:
-    """The community's categories in display order (defaults created on first use)."""
-    ensure_categories(session, community)
-    query = select(TicketCategory).where(TicketCategory.community_id == community.id)
+    """The community's categories of a kind in display order (defaults created on first use)."""
+    ensure_categories(session, community, kind=kind)
+    query = select(TicketCategory).where(
+        TicketCategory.community_id == community.id, TicketCategory.kind == kind
+    )
     if active_only:
         query = query.where(TicketCategory.active.is_(True))
     return list(session.scalars(query.order_by(TicketCategory.position, TicketCategory.id)))
 
 
-def find_category(session: Session, *, community: Community, code: str) -> TicketCategory | None:
-    """An active category of this community by code (or by its name, as people type it)."""
-    ensure_categories(session, community)
+def find_category(
+    session: Session, *, community: Community, code: str, kind: str = TicketKind.REPAIR
+) -> TicketCategory | None:
+    """An active category of this community and kind by code (or by its name, as typed)."""
+    ensure_categories(session, community, kind=kind)
     code = (code or "").strip()
     return session.scalar(
         select(TicketCategory).where(
             TicketCategory.community_id == community.id,
+            TicketCategory.kind == kind,
             TicketCategory.active.is_(True),
             or_(TicketCategory.code == code, TicketCategory.name == code),
         )

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from portal.communities.models import Community
-from portal.tickets.models import OPEN_STATUSES, Ticket, TicketCategory, TicketStatus
+from portal.tickets.models import OPEN_STATUSES, Ticket, TicketCategory, TicketKind, TicketStatus
 from portal.tickets.setup import category_name, list_categories
 from portal.timeutil import to_local, zone
 
@@ -156,6 +156,7 @@ def _base_filter(community_id: int, period_from: str, period_to: str) -> ColumnE
         Ticket.community_id == community_id,
         Ticket.period >= period_from,
         Ticket.period <= period_to,
+        Ticket.kind == TicketKind.REPAIR,  # responsiveness is about repairs; complaints apart
     )
 
 
@@ -425,7 +426,11 @@ def backlog(session: Session, *, community_id: int) -> dict[int, int]:
     """Open requests per category right now."""
     rows = session.execute(
         select(Ticket.category_id, func.count(Ticket.id))
-        .where(Ticket.community_id == community_id, Ticket.status.in_(OPEN_STATUSES))
+        .where(
+            Ticket.community_id == community_id,
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.kind == TicketKind.REPAIR,
+        )
         .group_by(Ticket.category_id)
     ).all()
     return {int(category_id): int(count) for category_id, count in rows}
