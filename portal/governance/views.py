@@ -490,6 +490,7 @@ def _proposal_page(
         "governance/proposal_list.html",
         community=community,
         page=page,
+        vote_ids=proposals_service.votes_of(db.session, proposal_ids=[p.id for p in page.items]),
         supported=supported,
         is_owner=is_owner,
         form=form,
