@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     DateTimeLocalField,
     HiddenField,
@@ -27,6 +28,7 @@ class VoteForm(FlaskForm):
     closes_at = DateTimeLocalField(
         _l("截止时间"), format=LOCAL_FORMAT, validators=[InputRequired(_l("请填写截止时间"))]
     )
+    document = FileField(_l("表决材料（方案、预算、报价；PDF 或图片，可不传）"))
     options = TextAreaField(
         _l("选项（每行一个；第一项为赞成本议案）"),
         default="同意\n反对\n弃权",

@@ -27,6 +27,7 @@ from portal.governance.models import (
     ProposalStatus,
     ProposalSupport,
     Vote,
+    VoteStatus,
 )
 from portal.money import format_fen
 from portal.pagination import Page, paginate
@@ -281,6 +282,20 @@ def list_proposals(
         .order_by(Proposal.supporters.desc(), Proposal.id.desc())
     )
     return paginate(session, query, page=page, per_page=per_page)
+
+
+def votes_of(session: Session, *, proposal_ids: list[int]) -> dict[int, int]:
+    """proposal id → id of the vote it went to (for the proposal → vote → spending chain)."""
+    from portal.governance.models import VoteOption
+
+    if not proposal_ids:
+        return {}
+    rows = session.execute(
+        select(VoteOption.proposal_id, VoteOption.vote_id)
+        .join(Vote, Vote.id == VoteOption.vote_id)
+        .where(VoteOption.proposal_id.in_(proposal_ids), Vote.status != VoteStatus.DRAFT)
+    )
+    return {pid: vid for pid, vid in rows if pid is not None}
 
 
 def vote_of(session: Session, *, proposal: Proposal) -> Vote | None:

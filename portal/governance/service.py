@@ -34,6 +34,7 @@ from portal.notify import service as notify
 from portal.notify.models import Category, Reason
 from portal.publication import service as publication
 from portal.timeutil import to_local, zone
+from portal.uploads import service as uploads
 
 PUBLICATION_KIND = "vote_result"
 MAX_OPTIONS = 20
@@ -140,7 +141,7 @@ def create_vote(
     closes_at: datetime | None,
     options: list[str] | None = None,
     description: str = "",
-    document_id: int | None = None,
+    document: tuple[bytes, str] | None = None,
     approving: set[str] | None = None,
     proposals: dict[str, int] | None = None,
     now: datetime,
@@ -155,6 +156,18 @@ def create_vote(
     labels = _clean_labels(list(options) if options is not None else list(DEFAULT_OPTIONS))
     # Default: the first option is the motion ("同意"), unless the caller says which approve.
     approving = approving if approving is not None else {labels[0]}
+    document_id = None
+    if document is not None:  # the plan, budget or quotes the owners decide on
+        data, filename = document
+        stored = uploads.store_upload(
+            session,
+            data=data,
+            filename=filename,
+            allowed=frozenset({"pdf", "image"}),
+            uploaded_by_id=actor.id,
+            now=now,
+        )
+        document_id = stored.id
     vote = Vote(
         community_id=community.id,
         title=title,

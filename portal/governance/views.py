@@ -46,6 +46,8 @@ from portal.governance.forms import (
 from portal.governance.models import Matter, Vote, VoteKind, VoteStatus
 from portal.security import public, roles_required
 from portal.timeutil import now_utc, to_local, zone
+from portal.uploads import service as uploads
+from portal.uploads.models import StoredFile
 
 bp = Blueprint("governance", __name__)
 
@@ -180,6 +182,25 @@ def vote_detail(code: str, vote_id: int) -> ResponseReturnValue:
     )
 
 
+@bp.route("/c/<code>/votes/<int:vote_id>/document")
+def vote_document(code: str, vote_id: int) -> ResponseReturnValue:
+    community = _member_community(code)
+    vote = _vote_of(community, vote_id, drafts=_is_staff(community))
+    stored = db.session.get(StoredFile, vote.document_id) if vote.document_id else None
+    if stored is None:
+        abort(404)
+    return uploads.send_stored(stored)
+
+
+def _is_staff(community: Community) -> bool:
+    return (
+        communities.get_scoped_community(
+            db.session, user=current_user, code=community.code, roles=STAFF_ROLES
+        )
+        is not None
+    )
+
+
 @bp.route("/c/<code>/votes/<int:vote_id>/ballot", methods=["POST"])
 @roles_required("owner")
 def ballot_cast(code: str, vote_id: int) -> ResponseReturnValue:
@@ -306,7 +327,13 @@ def staff_vote_new(code: str) -> ResponseReturnValue:
     form = VoteForm()
     form.matter.choices = choices([(m.value, service.MATTER_LABELS[m]) for m in Matter])
     if form.validate_on_submit():
+        upload = form.document.data
         try:
+            document = (
+                (uploads.read_upload(upload), upload.filename or "document")
+                if upload is not None and getattr(upload, "filename", "")
+                else None
+            )
             vote = service.create_vote(
                 db.session,
                 community=community,
@@ -316,6 +343,7 @@ def staff_vote_new(code: str) -> ResponseReturnValue:
                 description=form.description.data or "",
                 closes_at=_local(form.closes_at.data, community),
                 options=(form.options.data or "").splitlines(),
+                document=document,
                 now=now_utc(),
             )
         except DomainError as exc:
@@ -462,6 +490,7 @@ def _proposal_page(
         "governance/proposal_list.html",
         community=community,
         page=page,
+        vote_ids=proposals_service.votes_of(db.session, proposal_ids=[p.id for p in page.items]),
         supported=supported,
         is_owner=is_owner,
         form=form,

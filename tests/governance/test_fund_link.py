@@ -125,3 +125,31 @@ def test_a_draw_without_a_vote_needs_the_emergency_filing(session: Session, plac
 def test_raising_the_fund_cites_a_three_quarter_vote(session: Session, place: Place) -> None:
     vote = decided(session, place, matter=Matter.FUND_RAISE)
     assert draw(session, place, vote_id=vote.id, direction="in", kind="topup").vote_id == vote.id
+
+
+def test_the_staff_fund_form_refuses_a_failed_vote(
+    client: Any, session: Session, place: Place
+) -> None:
+    from tests.governance.test_views import login
+
+    failed = decided(session, place, yes=1)
+    passed = decided(session, place)
+    login(client, place.manager)
+    data = {
+        "direction": "out",
+        "kind": "repair",
+        "occurred_on": "2026-11-19",
+        "amount": "520000",
+        "counterparty": "电梯公司",
+        "description": "更换 3 号楼电梯",
+        "approval_ref": "",
+    }
+    url = "/staff/transparency/GOV1/funds/new?account=maintenance_fund"
+    refused = client.post(url, data={**data, "vote_id": str(failed.id)})
+    assert refused.status_code in (200, 422)
+    assert "未通过" in refused.get_data(as_text=True)
+    assert movements(session) == 0
+    accepted = client.post(url, data={**data, "vote_id": str(passed.id)})
+    assert accepted.status_code == 302
+    session.expire_all()
+    assert session.scalar(select(FundMovement.vote_id)) == passed.id

@@ -181,3 +181,43 @@ def test_owner_cannot_reach_staff_pages(
     login(client, place.owners[0])
     assert client.get(f"/governance/GOV1/votes/{vote.id}").status_code == 403
     assert NOW  # the clock is pinned by the place fixture
+
+
+def test_vote_documents_are_attached_and_shown_to_members_only(
+    client: FlaskClient, session: Session, place: Place
+) -> None:
+    import io
+
+    login(client, place.manager)
+    base = {
+        "title": "更换电梯",
+        "matter": "fund_use",
+        "closes_at": "2026-11-30T20:00",
+        "options": "同意\n反对",
+    }
+    bad = client.post(
+        "/governance/GOV1/votes/new",
+        data={**base, "document": (io.BytesIO(b"not a pdf"), "plan.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422
+    assert session.scalar(select(func.count(Vote.id))) == 0
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
+    ok = client.post(
+        "/governance/GOV1/votes/new",
+        data={**base, "document": (io.BytesIO(pdf), "plan.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert ok.status_code == 302
+    vote = session.scalar(select(Vote))
+    client.post(f"/governance/GOV1/votes/{vote.id}/open")
+    client.post("/logout")
+    login(client, place.owners[0])
+    document = client.get(f"/c/GOV1/votes/{vote.id}/document")
+    assert document.status_code == 200
+    assert document.data.startswith(b"%PDF")
+    client.post("/logout")
+    stranger = factories.make_user(session)
+    session.commit()
+    login(client, stranger)
+    assert client.get(f"/c/GOV1/votes/{vote.id}/document").status_code == 404
