@@ -23,6 +23,7 @@ from portal.collections.models import (
 from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.feedback.profile import satisfaction_profile
 from portal.timeutil import now_utc, parse_instant
 
 
@@ -52,8 +53,10 @@ def case_json(case: CollectionCase, *, day: date, detail: bool = False) -> dict[
         "near_limitation": bool(case.near_limitation),
         "pause_reason": case.pause_reason,
         "promised_on": case.promised_on.isoformat() if case.promised_on else None,
-        # The feedback domain's satisfaction profile, once it exists; null until then.
-        "satisfaction": None,
+        # The feedback domain's satisfaction profile: score, inputs, evidence, trend.
+        "satisfaction": satisfaction_profile(
+            db.session, unit_id=case.unit_id, now=now_utc()
+        ).as_json(),
         "opened_on": case.opened_on.isoformat(),
         "closed_on": case.closed_on.isoformat() if case.closed_on else None,
         "close_outcome": case.close_outcome or None,

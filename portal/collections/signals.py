@@ -26,6 +26,7 @@ from portal.collections.models import (
 from portal.communities.models import Unit
 from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
 from portal.disputes.models import Dispute, TargetType
+from portal.feedback.profile import satisfaction_profile
 from portal.tickets import queries as tickets_queries
 from portal.tickets.models import OPEN_STATUSES as TICKET_OPEN
 from portal.tickets.models import LocationType, Ticket, TicketCategory, TicketRating
@@ -42,6 +43,11 @@ class Signals:
     unit_overdue: list[dict[str, Any]] = field(default_factory=list)
     low_ratings: list[dict[str, Any]] = field(default_factory=list)
     service_disputes: list[dict[str, Any]] = field(default_factory=list)
+    # From the feedback domain's satisfaction profile: survey answers of 2.5/5 or less, and
+    # complaints (投诉) still open.
+    low_surveys: list[dict[str, Any]] = field(default_factory=list)
+    open_complaints: list[dict[str, Any]] = field(default_factory=list)
+    satisfaction_score: int | None = None
     complained: int = 0
     refused: int = 0
     hardship: bool = False
@@ -57,6 +63,8 @@ class Signals:
             or self.common_overdue
             or self.low_ratings
             or self.service_disputes
+            or self.low_surveys
+            or self.open_complaints
             or self.complained
         )
 
@@ -64,7 +72,12 @@ class Signals:
         """The specific problems a service-recovery task names."""
         out: list[dict[str, Any]] = []
         seen: set[tuple[str, int]] = set()
-        for source in (self.unit_overdue, self.common_overdue, self.low_ratings):
+        for source in (
+            self.unit_overdue,
+            self.common_overdue,
+            self.low_ratings,
+            self.open_complaints,
+        ):
             for item in source:
                 key = ("ticket", item["ticket_id"])
                 if key in seen:
@@ -73,6 +86,8 @@ class Signals:
                 out.append({"type": "ticket", "id": item["ticket_id"], "text": item["text"]})
         for item in self.service_disputes:
             out.append({"type": "dispute", "id": item["dispute_id"], "text": item["text"]})
+        for item in self.low_surveys:
+            out.append({"type": "survey", "id": item["survey_id"], "text": item["text"]})
         if self.complained and not out:
             out.append({"type": "complaint", "id": None, "text": "催缴联系中业主投诉服务"})
         return out
@@ -319,6 +334,7 @@ def gather(
             )
         ):
             s.service_disputes.append({"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"})
+    _satisfaction(session, s, unit_id=unit.id, now=now)
     outcomes = (
         [
             o
@@ -348,6 +364,21 @@ def gather(
     return s
 
 
+def _satisfaction(session: Session, s: Signals, *, unit_id: int, now: datetime) -> None:
+    """What the feedback domain knows: low survey answers and open complaints (low ticket
+    ratings, overdue tickets and service disputes are read above, with their own wording)."""
+    profile = satisfaction_profile(session, unit_id=unit_id, now=now)
+    s.satisfaction_score = profile.score
+    for item in profile.evidence:
+        kind, _, ref = str(item.get("ref", "")).partition(":")
+        if item["signal"] == "low_survey" and kind == "survey":
+            s.low_surveys.append({"survey_id": int(ref), "text": f"问卷：{item['detail']}"})
+        elif item["signal"] == "open_complaints" and kind == "ticket":
+            s.open_complaints.append(
+                {"ticket_id": int(ref), "text": f"{item['detail']}（投诉未办结）"}
+            )
+
+
 def _evidence(s: Signals) -> list[dict[str, str]]:
     """Each signal in words, Chinese and English (`detail_en`); tickets and disputes quote
     what the owner wrote."""
@@ -375,6 +406,13 @@ def _evidence(s: Signals) -> list[dict[str, str]]:
         add("low_rating", item["text"], "Low rating: " + item["text"])
     for item in s.service_disputes:
         add("service_dispute", item["text"], "Open service dispute: " + item["text"])
+    for item in s.open_complaints:
+        add("open_complaint", item["text"], "Open complaint: " + item["text"])
+    for item in s.low_surveys:
+        add("low_survey", item["text"], "Low survey answer: " + item["text"])
+    if s.satisfaction_score is not None and s.satisfaction_score < 60:
+        score = s.satisfaction_score
+        add("satisfaction", f"满意度 {score}/100", f"Satisfaction {score}/100")
     if s.complained:
         add(
             "complained",

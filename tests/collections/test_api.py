@@ -58,6 +58,7 @@ def test_cases_list_and_detail(session: Session, client: FlaskClient) -> None:
     assert set(case["next_action"]) >= {"kind", "tier", "not_before"}
     detail = client.get(f"/api/v1/collections/cases/{case['id']}", headers=headers).json
     assert {"contacts", "tasks", "plan"} <= set(detail)
+    assert set(detail["satisfaction"]) >= {"score", "dissatisfied", "inputs", "evidence", "trend"}
     assert detail["contacts"][0]["outcome"] == "sent"
     tiered = client.get("/api/v1/collections/cases?community=AA&tier=L2", headers=headers).json
     assert tiered["cases"] == []

@@ -130,3 +130,34 @@ def test_case_near_limitation_is_flagged(session: Session) -> None:
     world = make_world(session, periods=("2024-04", "2024-05"))
     run(session, date(2026, 11, 20))
     assert case_of(session, world.unit).near_limitation is True
+
+
+def test_an_open_complaint_makes_the_owner_dissatisfied_with_evidence(session: Session) -> None:
+    """The feedback domain's profile reaches the case: an open complaint (投诉) is shown as
+    evidence, the reason suggested is 不满, and the recovery task names the complaint."""
+    from portal.feedback import complaints
+
+    world = make_world(session)
+    complaint = complaints.file_complaint(
+        session,
+        owner=world.owner,
+        unit_id=world.unit.id,
+        category_code="c_cleaning",
+        description="楼道三天没打扫",
+        now=NOW,
+    )
+    session.commit()
+    run(session, date(2026, 11, 20))
+    case = case_of(session, world.unit)
+    assert case.suggested_reason == "dissatisfied"
+    signals = {e["signal"]: e["detail"] for e in case.evidence}
+    assert complaint.number in signals["open_complaint"]
+    run(session, date(2026, 11, 27))
+    recovery = session.scalars(
+        select(CollectionTask).where(
+            CollectionTask.case_id == case.id, CollectionTask.kind == "service_recovery"
+        )
+    ).all()
+    assert recovery
+    proposed = session.scalars(select(CollectionTask).where(CollectionTask.tier == "L2")).all()
+    assert {t.case_id for t in proposed} == {case_of(session, world.other_unit).id}

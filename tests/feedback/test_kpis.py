@@ -72,7 +72,8 @@ def test_dashboard_and_streamed_exports(app, client, session) -> None:
     session.commit()
     login(client, world.manager)
     assert client.get("/feedback/staff/kpis").status_code == 200
-    months = client.get(f"/feedback/staff/kpis.csv?community={world.community.id}")
+    # The test client buffers (conftest); without it the export is a streamed response.
+    months = client.get(f"/feedback/staff/kpis.csv?community={world.community.id}", buffered=False)
     assert months.is_streamed
     text = months.get_data(as_text=True)
     assert text.startswith("\ufeffmonth,")
