@@ -28,6 +28,8 @@ from portal.collections.models import (
 )
 from portal.communities import service as communities
 from portal.errors import Conflict, DomainError
+from portal.notify import service as notify
+from portal.notify.models import Category, Reason
 from portal.timeutil import DEFAULT_TZ, to_local
 
 MAX_INSTALMENTS = 24
@@ -172,7 +174,41 @@ def propose_plan(
     )
     session.flush()
     session.expire(plan, ["instalments"])
+    _tell_owners(session, case=case, plan=plan, items=items, now=now)
     return plan
+
+
+def _tell_owners(
+    session: Session,
+    *,
+    case: CollectionCase,
+    plan: PaymentPlan,
+    items: list[tuple[date, int]],
+    now: datetime,
+) -> None:
+    """The owners hear that a plan waits for them (a service message: it answers their own
+    request for instalments, so it does not count against the reminder caps)."""
+    first = today_of(case.community, now) if plan.down_payment_fen else items[0][0]
+    for owner in notify.owners_of_units(session, [case.unit_id]).get(case.unit_id, []):
+        notify.queue_message(
+            session,
+            event_key=f"plan_proposed:{plan.id}",
+            recipient=owner,
+            community_id=case.community_id,
+            unit_id=case.unit_id,
+            reason=Reason.PLAN_PROPOSED,
+            category=Category.SERVICE,
+            template_key="plan_proposed",
+            context={
+                "total_fen": plan.total_fen,
+                "instalments": len(items) + (1 if plan.down_payment_fen else 0),
+                "first_due": first.isoformat(),
+                "plan_url": notify.public_url("/collections/my-plans"),
+            },
+            related_type="collection_plan",
+            related_id=plan.id,
+            now=now,
+        )
 
 
 def get_owned_plan(session: Session, *, owner: User, plan_id: int) -> PaymentPlan | None:

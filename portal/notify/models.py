@@ -38,6 +38,7 @@ class Reason(StrEnum):
     SURVEY_INVITE = "survey_invite"
     VOTE_INVITE = "vote_invite"  # 业主表决: invitation and reminders
     COLLECTIONS_TIER = "collections_tier"
+    PLAN_PROPOSED = "plan_proposed"  # a payment plan for the owner to accept
     WRITTEN_NOTICE = "written_notice"  # 催缴通知书: a letter the law relies on
     RECEIPT = "receipt"
     ACCOUNT = "account"  # welcome, contact check (信息核对)

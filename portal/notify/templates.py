@@ -209,6 +209,23 @@ BUILTIN: dict[str, Builtin] = {
             "pay_url": "http://127.0.0.1:5000/bills",
         },
     ),
+    "plan_proposed": Builtin(
+        ("total", "instalments", "first_due", "plan_url"),
+        "分期缴费方案待您确认",
+        "尊敬的{name}业主，按您的情况，我们为{unit}拟定了分期缴费方案：共 {total}，"
+        "分 {instalments} 期，第一期 {first_due}。确认后即按方案缴纳，期间不再催缴：{plan_url}"
+        "\n如需调整请致电 {hotline}。",
+        "A payment plan for you to accept",
+        "Dear {name}, we have drawn up a payment plan for {unit}: {total} in {instalments} "
+        "instalments, the first on {first_due}. Once you accept it, no reminders are sent while "
+        "it is kept: {plan_url}\nTo change it, call {hotline}.",
+        {
+            "total_fen": 150000,
+            "instalments": 3,
+            "first_due": "2026-12-15",
+            "plan_url": "http://127.0.0.1:5000/collections/my-plans",
+        },
+    ),
     "written_notice": Builtin(
         ("period", "amount", "deadline", "basis", "pay_url"),
         "物业服务费催缴通知书",

@@ -73,6 +73,7 @@ REASON_LABELS: dict[str, Any] = {
     Reason.COLLECTIONS_TIER: _l("欠费提醒"),
     Reason.WRITTEN_NOTICE: _l("书面通知"),
     Reason.RECEIPT: _l("缴费收据"),
+    Reason.PLAN_PROPOSED: _l("分期方案"),
     Reason.ACCOUNT: _l("账户"),
 }
 CHANNEL_LABELS: dict[str, Any] = {

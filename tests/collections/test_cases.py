@@ -16,6 +16,7 @@ from portal.disputes import intake
 from portal.errors import DomainError
 from portal.tickets import intake as tickets_intake
 from portal.tickets import setup as tickets_setup
+from portal.notify.models import Message
 from tests.collections.helpers import (
     case_of,
     jpeg_bytes,
@@ -494,6 +495,13 @@ def test_plan_accepted_pauses_and_a_missed_instalment_reopens(session: Session) 
         ],
     )
     session.commit()
+    told = session.scalars(
+        select(Message).where(Message.reason == "plan_proposed", Message.related_id == plan.id)
+    ).all()
+    assert {m.recipient_id for m in told} == {world.owner.id}
+    inbox = next(m for m in told if m.channel == "inbox")
+    assert "共 ¥1,000.00，分 3 期" in inbox.text
+    assert "/collections/my-plans" in inbox.text
     assert plans.get_owned_plan(session, owner=world.other_owner, plan_id=plan.id) is None
     plans.accept_plan(session, plan=plan, owner=world.owner, now=NOW)
     session.commit()
