@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,13 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "") in TRUE,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # Server-side sessions (accounts.sessions): idle and absolute timeouts; "remember me"
+        # keeps a phone logged in for weeks, but the row can still be ended at any time.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "60")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
+        "REMEMBER_IDLE_DAYS": int(env.get("REMEMBER_IDLE_DAYS", "14")),
+        "REMEMBER_ABSOLUTE_DAYS": int(env.get("REMEMBER_ABSOLUTE_DAYS", "30")),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_ABSOLUTE_DAYS", "30"))),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",

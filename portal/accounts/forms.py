@@ -35,3 +35,7 @@ class PasswordChangeForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new_password", message=_l("两次输入的新密码不一致"))],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ConfirmForm(FlaskForm):
+    """A button-only form (end a session, revoke a token): CSRF and nothing else."""

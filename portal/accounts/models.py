@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -54,6 +55,17 @@ class User(UserMixin, Base):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    # The random id of the server-side session (UserSession) this request runs in, set at
+    # log-in and by the user loader. Flask-Login keeps get_id() in the session and remember
+    # cookies, so they carry that id, never the user's own id, and revoking the row ends them.
+    session_token: ClassVar[str | None] = None  # set per instance; not a column
+    current_session: ClassVar[UserSession | None] = None
+
+    def get_id(self) -> str:
+        if not self.session_token:
+            raise RuntimeError("log in through accounts.sessions.start_session")
+        return self.session_token
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return bool(self.active)
@@ -100,6 +112,28 @@ class RoleAssignment(Base):
     )
 
     user: Mapped[User] = relationship(back_populates="roles")
+
+
+class UserSession(Base):
+    """A log-in on one device. The cookie (and Flask-Login's remember cookie) carries only a
+    random id whose SHA-256 is stored here, so ending this row ends that device's access."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_revoked", "user_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    remember: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # When this session passed the second factor (staff roles that need it); None = not yet.
+    two_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
 
 
 class ApiToken(Base):

@@ -1,13 +1,27 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import update
 
-from portal.accounts import service
-from portal.accounts.forms import LoginForm, PasswordChangeForm
-from portal.accounts.models import User
+from portal.accounts import service, sessions
+from portal.accounts.forms import ConfirmForm, LoginForm, PasswordChangeForm
+from portal.accounts.models import User, UserSession
 from portal.errors import DomainError
 from portal.extensions import db, limiter, login_manager
 from portal.forms import attach_error
@@ -17,9 +31,31 @@ from portal.timeutil import now_utc
 bp = Blueprint("accounts", __name__)
 
 
+def timeouts() -> sessions.Timeouts:
+    config = current_app.config
+    return sessions.Timeouts(
+        idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+        absolute=timedelta(hours=config["SESSION_ABSOLUTE_HOURS"]),
+        remember_idle=timedelta(days=config["REMEMBER_IDLE_DAYS"]),
+        remember_absolute=timedelta(days=config["REMEMBER_ABSOLUTE_DAYS"]),
+    )
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_token: str) -> User | None:
+    """The session cookie (or remember cookie) holds a server-side session id; an ended or
+    timed-out session loads nobody, whatever the cookie says."""
+    now = now_utc()
+    row = sessions.resolve_session(db.session, token=session_token, now=now, timeouts=timeouts())
+    if row is None:
+        return None
+    if sessions.needs_touch(row, now=now):
+        # Its own short transaction: the request's session may never commit (GET pages).
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+            )
+    return row.user
 
 
 login_manager.login_view = "accounts.login"
@@ -36,8 +72,6 @@ def _posted_username() -> str:
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
@@ -62,8 +96,18 @@ def login() -> ResponseReturnValue:
             db.session.rollback()
             form.form_errors.append(_("用户名或密码不正确"))
         else:
-            db.session.commit()  # a rehash on log-in is the only possible write
-            login_user(user, remember=bool(form.remember.data))
+            remember = bool(form.remember.data)
+            sessions.start_session(
+                db.session,
+                user=user,
+                now=now_utc(),
+                ip=request.remote_addr or "",
+                user_agent=request.user_agent.string,
+                remember=remember,
+            )
+            db.session.commit()
+            session.clear()  # a fresh cookie at log-in (no fixation of a planted session)
+            login_user(user, remember=remember)
             flash(_("欢迎回来，%(name)s", name=user.display_name), "success")
             return redirect(safe_next(form.next.data) or url_for("site.index"))
     return render_template("accounts/login.html", form=form)
@@ -72,6 +116,7 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> ResponseReturnValue:
+    _end_current_session()
     logout_user()
     flash(_("您已退出登录"), "info")
     return redirect(url_for("site.index"))
@@ -89,12 +134,83 @@ def password_change() -> ResponseReturnValue:
                 current=form.current_password.data,
                 new=form.new_password.data,
                 now=now_utc(),
+                keep_session_id=_current_session_id(),
             )
         except DomainError as exc:
             db.session.rollback()
             attach_error(form, exc)
         else:
             db.session.commit()
-            flash(_("密码已修改"), "success")
-            return redirect(url_for("site.index"))
+            flash(_("密码已修改，其他设备已退出登录"), "success")
+            return redirect(url_for("accounts.account"))
     return render_template("accounts/password_change.html", form=form)
+
+
+def _current_session_id() -> int | None:
+    row = getattr(current_user, "current_session", None)
+    return row.id if row is not None else None
+
+
+def _end_current_session() -> None:
+    session_id = _current_session_id()
+    if session_id is not None:
+        sessions.revoke_session(db.session, user=current_user, session_id=session_id, now=now_utc())
+        db.session.commit()
+
+
+@bp.route("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    now = now_utc()
+    return render_template(
+        "accounts/account.html",
+        sessions=sessions.live_sessions(
+            db.session, user=current_user, now=now, timeouts=timeouts()
+        ),
+        tokens=sessions.live_tokens(db.session, user=current_user, now=now),
+        current_id=_current_session_id(),
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def session_end(session_id: int) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    current_id = _current_session_id()
+    if not sessions.revoke_session(
+        db.session, user=current_user, session_id=session_id, now=now_utc()
+    ):
+        abort(404)  # not theirs, or already ended
+    db.session.commit()
+    if session_id == current_id:
+        logout_user()
+        flash(_("您已退出登录"), "info")
+        return redirect(url_for("accounts.login"))
+    flash(_("已结束该设备的登录"), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/sessions/end-all", methods=["POST"])
+@login_required
+def session_end_all() -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    sessions.revoke_all(db.session, user_id=current_user.id, now=now_utc())
+    db.session.commit()
+    logout_user()
+    flash(_("已在所有设备上退出登录"), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def token_revoke(token_id: int) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not sessions.revoke_token(db.session, user=current_user, token_id=token_id, now=now_utc()):
+        abort(404)
+    db.session.commit()
+    flash(_("访问令牌已作废"), "success")
+    return redirect(url_for("accounts.account"))
