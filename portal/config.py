@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import timedelta
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
         "REMEMBER_IDLE_DAYS": int(env.get("REMEMBER_IDLE_DAYS", "14")),
         "REMEMBER_ABSOLUTE_DAYS": int(env.get("REMEMBER_ABSOLUTE_DAYS", "30")),
+        # Roles that must pass TOTP two-factor (comma-separated; empty turns it off).
+        "TWO_FACTOR_ROLES": tuple(
+            r.strip()
+            for r in env.get("TWO_FACTOR_ROLES", "finance,collector,manager,admin").split(",")
+            if r.strip()
+        ),
         "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_ABSOLUTE_DAYS", "30"))),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
@@ -86,6 +92,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
+        # Payment intents per user (web and API): enough for real use, not for gateway spam.
+        "PAYMENT_RATE_LIMIT": env.get("PAYMENT_RATE_LIMIT", "20 per 10 minutes"),
+        # Counters shared by every worker only with a shared store: redis://127.0.0.1:6379 in
+        # production (docs/security.md); memory:// is per process (tests, single-worker demo).
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "clearfee"),
+        # Reverse proxies in front of the app: X-Forwarded-For/-Proto are believed for exactly
+        # this many hops (werkzeug ProxyFix). 0 = no proxy: the headers are ignored, so a
+        # client cannot pick its own address to dodge (or aim) the per-address limits.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "API_TOKEN_TTL_HOURS": int(env.get("API_TOKEN_TTL_HOURS", "24")),
         "PASSWORD_HASH_TIME_COST": int(env.get("PASSWORD_HASH_TIME_COST", "3")),
         "PASSWORD_HASH_MEMORY_COST": int(env.get("PASSWORD_HASH_MEMORY_COST", "65536")),
