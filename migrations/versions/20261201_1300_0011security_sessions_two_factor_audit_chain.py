@@ -54,9 +54,72 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes'))
     )
     op.create_index('ix_recovery_codes_user_hash', 'recovery_codes', ['user_id', 'code_hash'], unique=False)
+    # The audit chain: number and chain the entries already there, then forbid edits.
+    with op.batch_alter_table('audit_entries') as batch_op:
+        batch_op.add_column(sa.Column('seq', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('prev_hash', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('hash', sa.String(length=64), nullable=True))
+    _chain_existing_entries()
+    with op.batch_alter_table('audit_entries') as batch_op:
+        batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
+        batch_op.alter_column('prev_hash', existing_type=sa.String(length=64), nullable=False)
+        batch_op.alter_column('hash', existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f('uq_audit_entries_seq'), ['seq'])
+    from portal.audit.models import PG_FUNCTION, PG_TRIGGER, SQLITE_TRIGGERS
+
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(PG_FUNCTION)
+        op.execute(PG_TRIGGER)
+    else:
+        for ddl in SQLITE_TRIGGERS:
+            op.execute(ddl)
+
+
+def _chain_existing_entries():
+    import hashlib
+    import json
+    from datetime import UTC
+
+    bind = op.get_bind()
+    table = sa.table(
+        'audit_entries', sa.column('id', sa.Integer), sa.column('at', portal.db.UTCDateTime()),
+        sa.column('actor_id', sa.Integer), sa.column('action', sa.String),
+        sa.column('target_type', sa.String), sa.column('target_id', sa.Integer),
+        sa.column('community_id', sa.Integer), sa.column('details', sa.JSON),
+        sa.column('seq', sa.Integer), sa.column('prev_hash', sa.String),
+        sa.column('hash', sa.String),
+    )
+    prev = '0' * 64
+    rows = bind.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+    for seq, row in enumerate(rows, start=1):
+        at = row['at'].astimezone(UTC).replace(microsecond=0)
+        body = {
+            'seq': seq, 'at': at.strftime('%Y-%m-%dT%H:%M:%SZ'), 'actor_id': row['actor_id'],
+            'action': row['action'], 'target_type': row['target_type'],
+            'target_id': row['target_id'], 'community_id': row['community_id'],
+            'details': row['details'] or {}, 'prev_hash': prev,
+        }
+        canonical = json.dumps(body, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+        digest = hashlib.sha256((prev + canonical).encode()).hexdigest()
+        bind.execute(
+            table.update().where(table.c.id == row['id'])
+            .values(seq=seq, at=at, details=body['details'], prev_hash=prev, hash=digest)
+        )
+        prev = digest
 
 
 def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries')
+        op.execute('DROP FUNCTION IF EXISTS audit_append_only()')
+    else:
+        op.execute('DROP TRIGGER IF EXISTS audit_entries_no_update')
+        op.execute('DROP TRIGGER IF EXISTS audit_entries_no_delete')
+    with op.batch_alter_table('audit_entries') as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_audit_entries_seq'), type_='unique')
+        batch_op.drop_column('hash')
+        batch_op.drop_column('prev_hash')
+        batch_op.drop_column('seq')
     op.drop_index('ix_recovery_codes_user_hash', table_name='recovery_codes')
     op.drop_table('recovery_codes')
     op.drop_table('two_factor')

@@ -23,6 +23,7 @@ from sqlalchemy import update
 from portal.accounts import service, sessions, two_factor
 from portal.accounts.forms import ConfirmForm, LoginForm, PasswordChangeForm, TwoFactorForm
 from portal.accounts.models import User, UserSession
+from portal.audit import service as audit
 from portal.errors import DomainError
 from portal.extensions import db, limiter, login_manager
 from portal.forms import attach_error
@@ -115,6 +116,17 @@ def login() -> ResponseReturnValue:
             )
             if two_factor.is_enrolled(db.session, user):
                 row.two_factor_at = now
+            if user.is_staff:  # who reached personal data, when and from where
+                audit.record(
+                    db.session,
+                    actor_id=user.id,
+                    action="accounts.login",
+                    target_type="user",
+                    target_id=user.id,
+                    community_id=None,
+                    now=now,
+                    details={"ip": row.ip, "two_factor": row.two_factor_at is not None},
+                )
             db.session.commit()
             session.clear()  # a fresh cookie at log-in (no fixation of a planted session)
             login_user(user, remember=remember)
