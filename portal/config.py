@@ -83,6 +83,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
             for r in env.get("TWO_FACTOR_ROLES", "finance,collector,manager,admin").split(",")
             if r.strip()
         ),
+        # Personal data of owners whose every ownership ended this long ago is pseudonymised
+        # by `flask privacy retention` (3 years: the fee-claim limitation, Civil Code art. 188).
+        "PRIVACY_RETENTION_DAYS": int(env.get("PRIVACY_RETENTION_DAYS", "1096")),
         "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_ABSOLUTE_DAYS", "30"))),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

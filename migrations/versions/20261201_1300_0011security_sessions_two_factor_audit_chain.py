@@ -54,6 +54,20 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes'))
     )
     op.create_index('ix_recovery_codes_user_hash', 'recovery_codes', ['user_id', 'code_hash'], unique=False)
+    op.create_table('erasure_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('requested_at', portal.db.UTCDateTime(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', portal.db.UTCDateTime(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_erasure_requests_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_erasure_requests_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_erasure_requests'))
+    )
+    op.create_index('ix_erasure_requests_status', 'erasure_requests', ['status'], unique=False)
     # The audit chain: number and chain the entries already there, then forbid edits.
     with op.batch_alter_table('audit_entries') as batch_op:
         batch_op.add_column(sa.Column('seq', sa.Integer(), nullable=True))
@@ -109,6 +123,8 @@ def _chain_existing_entries():
 
 
 def downgrade():
+    op.drop_index('ix_erasure_requests_status', table_name='erasure_requests')
+    op.drop_table('erasure_requests')
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries')
         op.execute('DROP FUNCTION IF EXISTS audit_append_only()')
