@@ -67,6 +67,19 @@ class User(UserMixin, Base):
             raise RuntimeError("log in through accounts.sessions.start_session")
         return self.session_token
 
+    # UserMixin compares users by get_id(), which is now a per-session id: compare the
+    # account instead (the same user in two sessions is the same user).
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = object.__hash__  # identity, as SQLAlchemy's identity map expects
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return bool(self.active)
