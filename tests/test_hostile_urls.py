@@ -134,3 +134,12 @@ def test_hostile_query_and_form_values_get_400_and_write_nothing(
         data={"current_password": "x\x00", "new_password": "y" * 12, "confirm": "y" * 12},
     )
     assert response.status_code == 400
+
+
+def test_405_says_which_methods_are_allowed(client: FlaskClient) -> None:
+    api = client.get("/api/v1/auth/token")
+    assert api.status_code == 405
+    assert "POST" in api.headers["Allow"]
+    page = client.put("/login")
+    assert page.status_code == 405
+    assert "POST" in page.headers["Allow"]
