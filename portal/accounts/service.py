@@ -51,6 +51,8 @@ def check_password_rules(password: str) -> None:
         )
     if password.isdigit() or password.isalpha():
         raise DomainError(_l("密码需同时包含字母和数字或符号"), field="new_password")
+    if len(set(password)) < 4:  # "!!!!!!!!!!", "abababab12"
+        raise DomainError(_l("密码至少要有 4 个不同的字符"), field="new_password")
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:
