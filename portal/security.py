@@ -91,8 +91,9 @@ def install_converters(app: Flask) -> None:
 
 
 def hostile_value(value: str) -> bool:
-    """A query or form value no view should see: NUL, a lone surrogate, an integer no column
-    can hold. Checked once for every request rather than in each view."""
+    """A path, query or form value no view should see: NUL (PostgreSQL refuses it in text),
+    a lone surrogate, an integer no column can hold. Checked once for every request rather
+    than in each view."""
     if "\x00" in value:
         return True
     try:
@@ -110,7 +111,8 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def refuse_hostile_values() -> ResponseReturnValue | None:
-        values = [*request.args.values(), *request.args.keys()]
+        path_values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+        values = [*path_values, *request.args.values(), *request.args.keys()]
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             values += [*request.form.values(), *request.form.keys()]
         if any(hostile_value(v) for v in values):
