@@ -34,6 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         memory_cost=app.config["PASSWORD_HASH_MEMORY_COST"],
     )
     extensions.init_app(app)
+    security.install_converters(app)
     nav: list[domains.NavItem] = []
     for views in domains.modules("views"):
         app.register_blueprint(views.bp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,22 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "") in TRUE,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        # Server-side sessions (accounts.sessions): idle and absolute timeouts; "remember me"
+        # keeps a phone logged in for weeks, but the row can still be ended at any time.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "60")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
+        "REMEMBER_IDLE_DAYS": int(env.get("REMEMBER_IDLE_DAYS", "14")),
+        "REMEMBER_ABSOLUTE_DAYS": int(env.get("REMEMBER_ABSOLUTE_DAYS", "30")),
+        # Roles that must pass TOTP two-factor (comma-separated; empty turns it off).
+        "TWO_FACTOR_ROLES": tuple(
+            r.strip()
+            for r in env.get("TWO_FACTOR_ROLES", "finance,collector,manager,admin").split(",")
+            if r.strip()
+        ),
+        # Personal data of owners whose every ownership ended this long ago is pseudonymised
+        # by `flask privacy retention` (3 years: the fee-claim limitation, Civil Code art. 188).
+        "PRIVACY_RETENTION_DAYS": int(env.get("PRIVACY_RETENTION_DAYS", "1096")),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_ABSOLUTE_DAYS", "30"))),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
@@ -78,6 +95,15 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per 5 minutes"),
+        # Payment intents per user (web and API): enough for real use, not for gateway spam.
+        "PAYMENT_RATE_LIMIT": env.get("PAYMENT_RATE_LIMIT", "20 per 10 minutes"),
+        # Counters shared by every worker only with a shared store: redis://127.0.0.1:6379 in
+        # production (docs/security.md); memory:// is per process (tests, single-worker demo).
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "clearfee"),
+        # Reverse proxies in front of the app: X-Forwarded-For/-Proto are believed for exactly
+        # this many hops (werkzeug ProxyFix). 0 = no proxy: the headers are ignored, so a
+        # client cannot pick its own address to dodge (or aim) the per-address limits.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "API_TOKEN_TTL_HOURS": int(env.get("API_TOKEN_TTL_HOURS", "24")),
         "PASSWORD_HASH_TIME_COST": int(env.get("PASSWORD_HASH_TIME_COST", "3")),
         "PASSWORD_HASH_MEMORY_COST": int(env.get("PASSWORD_HASH_MEMORY_COST", "65536")),

@@ -51,6 +51,7 @@ DOMAINS = (
     "collections",  # arrears cases: reads billing, payments, feedback, tickets, disputes
     "reports",  # KPIs across domains and the public stats API
     "site",  # the landing page: a user's units and balances
+    "privacy",  # PIPL rights: data export over every table, erasure, retention
 )
 
 

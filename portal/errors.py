@@ -75,10 +75,14 @@ def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
+        # Keep what the exception says in headers: Allow on a 405 (RFC 9110 §15.5.6),
+        # Retry-After on a 429.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
         if wants_json():
             message = exc.description if status != 429 else _("请求过于频繁，请稍后再试")
-            return json_error(status, HTTP_CODES.get(status, "error"), str(message))
-        return render_template("errors/error.html", status=status, error=exc), status
+            body, _status = json_error(status, HTTP_CODES.get(status, "error"), str(message))  # type: ignore[misc]
+            return body, status, headers
+        return render_template("errors/error.html", status=status, error=exc), status, headers
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> ResponseReturnValue:

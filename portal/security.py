@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,8 +59,65 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# The largest id any column holds (signed 64-bit): a bigger number in a URL or a query
+# crashes the database driver (OverflowError) instead of finding nothing.
+MAX_ID = 2**63 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` that refuses (404) numbers no column can hold."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON bodies nested thousands deep raise RecursionError, which no caller expects: make
+    it the ValueError of any malformed body (so get_json(silent=True) gives None)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+
+
+def install_converters(app: Flask) -> None:
+    """Bound every `<int:>` URL argument and parse JSON safely; called before any blueprint
+    is registered."""
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.json = SafeJSONProvider(app)
+
+
+def hostile_value(value: str) -> bool:
+    """A path, query or form value no view should see: NUL (PostgreSQL refuses it in text),
+    a lone surrogate, an integer no column can hold. Checked once for every request rather
+    than in each view."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    text = value.strip()
+    if text[:1] in "+-":
+        text = text[1:]
+    return text.isascii() and text.isdigit() and len(text) > 18 and int(text) > MAX_ID
+
+
 def install(app: Flask) -> None:
     """Require a log-in for every non-public HTML endpoint (the API checks its own tokens)."""
+
+    @app.before_request
+    def refuse_hostile_values() -> ResponseReturnValue | None:
+        path_values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+        values = [*path_values, *request.args.values(), *request.args.keys()]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [*request.form.values(), *request.form.keys()]
+        if any(hostile_value(v) for v in values):
+            abort(400, description="请求参数无效")
+        return None
 
     @app.before_request
     def require_login() -> ResponseReturnValue | None:

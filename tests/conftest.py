@@ -250,9 +250,7 @@ def login_as(client: FlaskClient, session: Session) -> Callable[..., Any]:
     def login(role: str = "owner", community: Any = None, **kwargs: Any) -> Any:
         user = factories.make_user(session, role=role, community=community, **kwargs)
         session.commit()
-        response = client.post(
-            "/login", data={"username": user.username, "password": factories.PASSWORD}
-        )
+        response = client.post("/login", data=factories.login_fields(user.username))
         assert response.status_code == 302, response.get_data(as_text=True)
         return user
 

@@ -7,15 +7,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pyotp
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts import service as accounts
-from portal.accounts.models import User
+from portal.accounts import two_factor
+from portal.accounts.models import TwoFactor, User
 from portal.communities import service as communities
 from portal.communities.models import Building, Community, Unit
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 PASSWORD = "pass-word-123"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the documented demo secret (DESIGN.md §3)
 _seq = itertools.count(1)
 
 
@@ -64,9 +68,11 @@ def make_user(
     unit: Unit | None = None,
     username: str | None = None,
     password: str | None = PASSWORD,
+    totp: bool = True,
     **fields: Any,
 ) -> User:
-    """A user holding `role`; owners get a unit (made if not given), staff a community."""
+    """A user holding `role`; owners get a unit (made if not given), staff a community.
+    Roles that need two-factor are enrolled with TOTP_SECRET unless `totp=False`."""
     n = next(_seq)
     user = accounts.create_user(
         session, username=username or f"{role}{n}", password=password, now=NOW, **fields
@@ -79,6 +85,8 @@ def make_user(
     else:
         community = community or make_community(session)
         accounts.grant_role(session, user=user, role=role, community_id=community.id)
+    if totp and role in two_factor.DEFAULT_ROLES:
+        two_factor.enrol_with_secret(session, user=user, secret=TOTP_SECRET, now=NOW)
     session.flush()
     return user
 
@@ -114,6 +122,25 @@ def make_fee_notice(
     if publish:
         notices.publish_notice(session, notice=notice, actor=author, now=published_at)
     return notice
+
+
+def login_fields(username: str, password: str = PASSWORD) -> dict[str, str]:
+    """The log-in form (or token request) for `username`, with a TOTP code when the user has
+    two-factor. The pinned test clock yields one code per instant, so the replay guard is
+    reset first: a test may log the same user in several times."""
+    from portal.extensions import db
+    from portal.timeutil import now_utc
+
+    fields = {"username": username, "password": password}
+    user = db.session.scalar(select(User).where(User.username == username))
+    row = db.session.get(TwoFactor, user.id) if user is not None else None
+    if row is not None and row.confirmed_at is not None:
+        db.session.execute(
+            update(TwoFactor).where(TwoFactor.user_id == row.user_id).values(last_step=None)
+        )
+        db.session.commit()
+        fields["totp"] = pyotp.TOTP(row.secret).at(now_utc())
+    return fields
 
 
 def make_standard(

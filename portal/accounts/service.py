@@ -14,8 +14,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.accounts import sessions
 from portal.accounts.models import ApiToken, Role, RoleAssignment, User
 from portal.errors import DomainError, NotFound
+from portal.timeutil import now_utc
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -49,6 +51,8 @@ def check_password_rules(password: str) -> None:
         )
     if password.isdigit() or password.isalpha():
         raise DomainError(_l("密码需同时包含字母和数字或符号"), field="new_password")
+    if len(set(password)) < 4:  # "!!!!!!!!!!", "abababab12"
+        raise DomainError(_l("密码至少要有 4 个不同的字符"), field="new_password")
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:
@@ -114,12 +118,47 @@ def grant_role(
             return existing
     assignment = RoleAssignment(user=user, role=role, community_id=community_id)
     session.add(assignment)
+    if role != Role.OWNER:
+        # New staff powers take effect at the next log-in (and its second factor).
+        sessions.revoke_all(session, user_id=user.id, now=now_utc())
     session.flush()
     return assignment
 
 
-def change_password(session: Session, *, user: User, current: str, new: str, now: datetime) -> None:
-    """Replace the password after checking the current one; revokes the user's API tokens."""
+def revoke_role(session: Session, *, user: User, role: str, community_id: int | None) -> bool:
+    """Take a role away and end the user's sessions; False when they did not hold it."""
+    for existing in list(user.roles):
+        if existing.role == role and existing.community_id == community_id:
+            user.roles.remove(existing)
+            sessions.revoke_all(session, user_id=user.id, now=now_utc())
+            session.flush()
+            return True
+    return False
+
+
+def set_active(session: Session, *, user: User, active: bool, now: datetime) -> None:
+    """Enable or disable a user; disabling ends their sessions and API tokens at once."""
+    user.active = active
+    if not active:
+        sessions.revoke_all(session, user_id=user.id, now=now)
+        for token in session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        ):
+            token.revoked_at = now
+    session.flush()
+
+
+def change_password(
+    session: Session,
+    *,
+    user: User,
+    current: str,
+    new: str,
+    now: datetime,
+    keep_session_id: int | None = None,
+) -> None:
+    """Replace the password after checking the current one; ends the user's API tokens and
+    every session but `keep_session_id` (the one changing it), so a thief's copy stops."""
     if user.password_hash is None:
         raise DomainError(_l("当前密码不正确"), field="current_password")
     try:
@@ -135,6 +174,7 @@ def change_password(session: Session, *, user: User, current: str, new: str, now
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ):
         token.revoked_at = now
+    sessions.revoke_all(session, user_id=user.id, now=now, keep_id=keep_session_id)
     session.flush()
 
 

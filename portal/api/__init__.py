@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,7 @@ from portal.accounts import service as accounts
 from portal.accounts.models import User
 from portal.errors import json_error
 from portal.extensions import db
-from portal.security import is_public_endpoint
+from portal.security import MAX_ID, hostile_value, is_public_endpoint
 from portal.timeutil import now_utc
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -44,11 +45,34 @@ def api_user() -> User:
     return user
 
 
+MAX_JSON_DEPTH = 32
+
+
+def _hostile(value: Any, depth: int = 0) -> bool:
+    """Nesting deeper than any request needs, integers no column holds, NUL or lone
+    surrogates in strings: refused in one place instead of crashing a view."""
+    if depth > MAX_JSON_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any(_hostile(k, depth + 1) or _hostile(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_hostile(v, depth + 1) for v in value)
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > MAX_ID
+    if isinstance(value, float):
+        return not math.isfinite(value)  # NaN and Infinity, which json.loads accepts
+    if isinstance(value, str):
+        return hostile_value(value)
+    return False
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 JSON error."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, description="请求体必须是 JSON 对象")
+    data = request.get_json(silent=True)  # too deep a nesting parses as None (SafeJSONProvider)
+    if not isinstance(data, dict) or _hostile(data):
+        abort(400, description="请求体必须是 JSON 对象，且不含超出范围的数值或非法字符")
     return data
 
 

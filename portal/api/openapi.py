@@ -26,6 +26,11 @@ PATHS: dict[str, dict[str, Any]] = {
                             "properties": {
                                 "username": {"type": "string"},
                                 "password": {"type": "string"},
+                                "totp": {
+                                    "type": "string",
+                                    "description": "TOTP code or recovery code; staff roles "
+                                    "with two-factor only",
+                                },
                             },
                         }
                     }
@@ -38,7 +43,7 @@ PATHS: dict[str, dict[str, Any]] = {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Token"}}
                     },
                 },
-                "401": _error("Wrong credentials"),
+                "401": _error("Wrong credentials, or code totp_required"),
                 "422": _error("Missing fields"),
                 "429": _error("Too many failed attempts"),
             },

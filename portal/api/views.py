@@ -6,6 +6,7 @@ from flask import current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from portal.accounts import service as accounts
+from portal.accounts import two_factor
 from portal.api import api_user, bp, json_body
 from portal.api.openapi import build_document
 from portal.communities import service as communities
@@ -43,6 +44,19 @@ def auth_token() -> ResponseReturnValue:
         g.token_failed = True
         db.session.rollback()
         return json_error(401, "invalid_credentials", "用户名或密码不正确")
+    needs = two_factor.required_for(user, current_app.config["TWO_FACTOR_ROLES"])
+    enrolled = two_factor.is_enrolled(db.session, user)
+    if needs or enrolled:
+        code = data.get("totp")
+        if (
+            not enrolled
+            or not isinstance(code, str)
+            or not two_factor.verify(db.session, user=user, code=code, now=now_utc())
+        ):
+            g.token_failed = True
+            db.session.rollback()
+            message = "需要动态验证码（totp）" if enrolled else "请先在网页上启用两步验证"
+            return json_error(401, "totp_required", message)
     ttl = timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
     issued = accounts.issue_token(db.session, user=user, now=now_utc(), ttl=ttl)
     db.session.commit()

@@ -10,6 +10,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.accounts import service as accounts
+from portal.accounts import two_factor
 from portal.accounts.models import Role
 from portal.communities import service as communities
 from portal.errors import DomainError
@@ -25,8 +26,16 @@ group = AppGroup("users", help="User accounts.")
 @click.option("--role", "role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--community", "community_code", default=None, help="Community code (staff, owner)")
 @click.option("--unit", "unit_code", default=None, help="Unit code, e.g. A-3-1202 (owners)")
+@click.option(
+    "--totp-secret", default=None, help="Base32 TOTP secret: enrols two-factor (scripted set-up)"
+)
 def create_command(
-    username: str, password: str, role: str, community_code: str | None, unit_code: str | None
+    username: str,
+    password: str,
+    role: str,
+    community_code: str | None,
+    unit_code: str | None,
+    totp_secret: str | None,
 ) -> None:
     """Create a user with one role, scoped to a community (and owning a unit for owners)."""
     try:
@@ -49,6 +58,8 @@ def create_command(
         accounts.grant_role(
             db.session, user=user, role=role, community_id=community.id if community else None
         )
+        if totp_secret:
+            two_factor.enrol_with_secret(db.session, user=user, secret=totp_secret, now=now)
         if unit is not None:
             communities.add_ownership(
                 db.session, user=user, unit=unit, started_on=local_today(now=now)

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from portal.accounts import two_factor
 from portal.config import NON_PRODUCTION
 from portal.demo import service
 from portal.extensions import db
@@ -68,3 +69,8 @@ def seed_command(
     click.echo(f"demo log-ins (password {service.DEMO_PASSWORD}):")
     for username, what in result.logins:
         click.echo(f"  {username:<16} {what}")
+    click.echo(
+        f"two-factor staff: TOTP secret {two_factor.DEMO_SECRET} (base32; add it to an "
+        'authenticator app, or: python -c "import pyotp; '
+        f"print(pyotp.TOTP('{two_factor.DEMO_SECRET}').now())\")"
+    )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal import domains
 from portal.accounts import service as accounts
+from portal.accounts import two_factor
 from portal.accounts.models import Role, User
 from portal.communities import service as communities
 from portal.communities.models import Community, FeeRegime, PropertyType, Unit
@@ -193,7 +194,8 @@ def seed(
         session, username="demo-admin", password=DEMO_PASSWORD, display_name="系统管理员", now=now
     )
     accounts.grant_role(session, user=admin, role=Role.ADMIN, community_id=None)
-    result.logins.append(("demo-admin", "admin"))
+    two_factor.enrol_with_secret(session, user=admin, secret=two_factor.DEMO_SECRET, now=now)
+    result.logins.append(("demo-admin", "admin, two-factor"))
     session.flush()
     ctx = DemoContext(
         session=session,
@@ -254,4 +256,9 @@ def _demo_logins(
             now=now,
         )
         accounts.grant_role(session, user=user, role=role, community_id=community.id)
-        result.logins.append((username, f"{role} {community.code}"))
+        what = f"{role} {community.code}"
+        if role in two_factor.DEFAULT_ROLES:
+            # The published demo secret (DESIGN.md §3): demo mode only, like the password.
+            two_factor.enrol_with_secret(session, user=user, secret=two_factor.DEMO_SECRET, now=now)
+            what += ", two-factor"
+        result.logins.append((username, what))

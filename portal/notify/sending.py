@@ -7,7 +7,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -28,13 +28,20 @@ from portal.notify.models import (
 from portal.notify.service import BACKOFF, FALLS_BACK_TO_INBOX, MAX_ATTEMPTS, _existing
 from portal.timeutil import zone
 
+STALE_CLAIM = timedelta(minutes=15)
+
 
 def claim_due(
     session: Session, *, now: datetime, limit: int = 200, only: Iterable[str] | None = None
 ) -> list[int]:
     """Claim messages due at `now` for this sender (compare-and-set: no other sender gets
     them); the caller commits before delivering. `only` limits the channels claimed."""
-    query = select(Message.id).where(Message.status.in_(PENDING), Message.not_before <= now)
+    # A sender killed between its claim and its delivery leaves messages in 'sending'; after
+    # STALE_CLAIM they are claimable again, so a crash delays a message instead of losing it
+    # (at worst it goes out twice: delivery is at-least-once, never at-most-once).
+    stale = (Message.status == MessageStatus.SENDING) & (Message.updated_at < now - STALE_CLAIM)
+    claimable = Message.status.in_(PENDING) | stale
+    query = select(Message.id).where(claimable, Message.not_before <= now)
     if only is not None:
         query = query.where(Message.channel.in_(list(only)))
     ids = list(session.scalars(query.order_by(Message.not_before, Message.id).limit(limit)))
@@ -43,7 +50,7 @@ def claim_due(
     token = secrets.token_hex(10)
     session.execute(
         update(Message)
-        .where(Message.id.in_(ids), Message.status.in_(PENDING), Message.not_before <= now)
+        .where(Message.id.in_(ids), claimable, Message.not_before <= now)
         .values(status=MessageStatus.SENDING, claim_token=token, updated_at=now)
         .execution_options(synchronize_session=False)
     )

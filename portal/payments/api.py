@@ -8,14 +8,15 @@ from flask.typing import ResponseReturnValue
 from portal.api import api_user, bp, json_body
 from portal.api.openapi import PATHS, SCHEMAS, _error
 from portal.errors import json_error
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.payments import intents
 from portal.payments.gateways.base import scene_for
-from portal.payments.views import gateways, intent_json
+from portal.payments.views import gateways, intent_json, payer_key, payment_limit
 from portal.timeutil import now_utc
 
 
 @bp.route("/payments", methods=["POST"])
+@limiter.limit(payment_limit, key_func=payer_key)
 def create_payment() -> ResponseReturnValue:
     user = api_user()
     data = json_body()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import date, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.domains import NavItem
 from portal.errors import DomainError, json_error
-from portal.extensions import csrf, db
+from portal.extensions import csrf, db, limiter
 from portal.forms import attach_error, choices
 from portal.money import fen_to_yuan_str, yuan_to_fen
 from portal.payments import autodebit as auto_debit
@@ -90,8 +91,23 @@ def _pay_channels(available: dict[str, Gateway], scene: Scene) -> tuple[list[Any
 # ---------------------------------------------------------------- owner: pay
 
 
+def payment_limit() -> str:
+    return str(current_app.config["PAYMENT_RATE_LIMIT"])
+
+
+def payer_key() -> str:
+    """Count payment intents per account: the bearer token (API) or the logged-in user."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "pay-token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+    if current_user.is_authenticated:
+        return f"pay-user:{current_user.id}"
+    return "pay-ip:" + (request.remote_addr or "")
+
+
 @bp.route("/pay", methods=["GET", "POST"])
 @roles_required("owner")
+@limiter.limit(payment_limit, methods=["POST"], key_func=payer_key)
 def pay() -> ResponseReturnValue:
     bill_ids = [int(i) for i in request.values.getlist("bill_ids") if i.isdigit()]
     try:

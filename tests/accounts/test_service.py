@@ -84,3 +84,10 @@ def test_staff_scope(session: Session) -> None:
     assert b.id not in manager.community_ids()
     assert manager.has_role("manager")
     assert not manager.has_role("finance")
+
+
+def test_passwords_of_few_distinct_characters_are_refused() -> None:
+    for weak in ("!!!!!!!!!!!!", "a1a1a1a1a1a1", "-=-=-=-=-=-="):
+        with pytest.raises(DomainError, match="不同的字符"):
+            service.check_password_rules(weak)
+    service.check_password_rules("pass-word-123")

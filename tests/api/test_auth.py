@@ -7,11 +7,11 @@ from sqlalchemy.orm import Session
 
 from portal.accounts import service as accounts
 from tests import factories
-from tests.factories import NOW, PASSWORD
+from tests.factories import NOW
 
 
 def _token(client: FlaskClient, username: str) -> str:
-    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    response = client.post("/api/v1/auth/token", json=factories.login_fields(username))
     assert response.status_code == 201, response.json
     assert set(response.json) >= {"token", "expires_at"}
     return response.json["token"]

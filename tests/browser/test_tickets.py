@@ -18,6 +18,9 @@ def _login(page: Any, base: str, username: str) -> None:
     page.goto(base + "/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", factories.PASSWORD)
+    fields = factories.login_fields(username)
+    if "totp" in fields:  # staff with two-factor
+        page.fill("input[name=totp]", fields["totp"])
     page.click("button[type=submit]")
     page.wait_for_load_state()
 

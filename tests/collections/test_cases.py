@@ -14,9 +14,9 @@ from portal.collections import cases, plans
 from portal.collections.models import CollectionTask, TaskKind, TaskStatus, Tier
 from portal.disputes import intake
 from portal.errors import DomainError
+from portal.notify.models import Message
 from portal.tickets import intake as tickets_intake
 from portal.tickets import setup as tickets_setup
-from portal.notify.models import Message
 from tests.collections.helpers import (
     case_of,
     jpeg_bytes,

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from portal.disputes.models import Dispute
+from tests import factories
 from tests.disputes.helpers import World, count, make_world, other_bill_line, spending_item
-from tests.factories import PASSWORD
 
 
 @pytest.fixture
@@ -21,9 +21,7 @@ def world(session: Session) -> World:
 
 
 def _token(client: FlaskClient, user: Any) -> dict[str, str]:
-    response = client.post(
-        "/api/v1/auth/token", json={"username": user.username, "password": PASSWORD}
-    )
+    response = client.post("/api/v1/auth/token", json=factories.login_fields(user.username))
     assert response.status_code == 201
     return {"Authorization": f"Bearer {response.json['token']}"}
 

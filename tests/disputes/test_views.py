@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from portal.disputes import decisions, intake, lifecycle
 from portal.disputes.models import Dispute, DisputeEvidence, DisputeSettings
+from tests import factories
 from tests.disputes.helpers import World, count, make_world, other_bill_line, png_bytes
-from tests.factories import NOW, PASSWORD
+from tests.factories import NOW
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def world(session: Session) -> World:
 
 def _login(client: FlaskClient, user: Any) -> None:
     client.post("/logout")
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    response = client.post("/login", data=factories.login_fields(user.username))
     assert response.status_code == 302
 
 

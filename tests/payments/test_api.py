@@ -10,9 +10,7 @@ from tests.payments.helpers import post_callback
 
 
 def _token(client: FlaskClient, username: str) -> dict[str, str]:
-    token = client.post(
-        "/api/v1/auth/token", json={"username": username, "password": factories.PASSWORD}
-    ).json
+    token = client.post("/api/v1/auth/token", json=factories.login_fields(username)).json
     return {"Authorization": f"Bearer {token['token']}"}
 
 

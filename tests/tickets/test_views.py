@@ -17,13 +17,14 @@ from portal.tickets.models import (
     TicketRating,
     TicketStatus,
 )
-from tests.factories import NOW, PASSWORD
+from tests import factories
+from tests.factories import NOW
 from tests.tickets.util import jpeg_bytes, make_ticket, make_world, resolved_ticket
 
 
 def _login(client: FlaskClient, user: Any) -> None:
     client.post("/logout")
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    response = client.post("/login", data=factories.login_fields(user.username))
     assert response.status_code == 302
 
 

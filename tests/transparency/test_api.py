@@ -16,7 +16,6 @@ from portal.publication import service as publication
 from portal.transparency import queries
 from portal.transparency.models import SpendingItem
 from tests import factories
-from tests.factories import PASSWORD
 from tests.transparency import helpers
 from tests.transparency.test_views import FakeBilling
 
@@ -25,7 +24,7 @@ SCRIPT = ROOT / "static" / "verify_publication_log.py"
 
 
 def _token(client: FlaskClient, username: str) -> dict[str, str]:
-    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    response = client.post("/api/v1/auth/token", json=factories.login_fields(username))
     return {"Authorization": f"Bearer {response.json['token']}"}
 
 

@@ -1,0 +1,120 @@
+"""Privacy notice, the owner's data download and erasure request, staff review."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from portal.audit import service as audit
+from portal.domains import NavItem
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.privacy import service
+from portal.privacy.forms import DecisionForm, ErasureForm
+from portal.security import public, roles_required
+from portal.timeutil import now_utc
+
+bp = Blueprint("privacy", __name__)
+
+NAV = [NavItem("privacy.request_list", _l("注销申请"), ("admin",), order=95)]
+
+
+@bp.route("/privacy")
+@public
+def notice() -> ResponseReturnValue:
+    return render_template("privacy/notice.html")
+
+
+@bp.route("/account/privacy", methods=["GET", "POST"])
+@login_required
+def my_privacy() -> ResponseReturnValue:
+    form = ErasureForm()
+    if form.validate_on_submit():
+        try:
+            service.request_erasure(
+                db.session, user=current_user, reason=form.reason.data or "", now=now_utc()
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("注销申请已提交，管理处将在 15 个工作日内处理"), "success")
+            return redirect(url_for("privacy.my_privacy"))
+    return render_template(
+        "privacy/mine.html", form=form, requests=service.my_requests(db.session, user=current_user)
+    )
+
+
+@bp.route("/account/privacy/export.json")
+@login_required
+def my_export() -> ResponseReturnValue:
+    data = service.export_data(db.session, user=current_user)
+    audit.record(
+        db.session,
+        actor_id=current_user.id,
+        action="privacy.export",
+        target_type="user",
+        target_id=current_user.id,
+        community_id=None,
+        now=now_utc(),
+        details={"ip": request.remote_addr or ""},
+    )
+    db.session.commit()
+    body = json.dumps(data, ensure_ascii=False, indent=1, default=str)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": "attachment; filename=my-data.json",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.route("/privacy/requests")
+@roles_required("admin")
+def request_list() -> ResponseReturnValue:
+    page = request.args.get("page", 1, type=int) or 1
+    return render_template(
+        "privacy/requests.html",
+        requests=service.pending_requests(db.session, page=page),
+        form=DecisionForm(),
+        page=page,
+    )
+
+
+@bp.route("/privacy/requests/<int:request_id>/<decision>", methods=["POST"])
+@roles_required("admin")
+def request_decide(request_id: int, decision: str) -> ResponseReturnValue:
+    if decision not in ("approve", "reject"):
+        abort(404)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if decision == "reject" and not (form.note.data or "").strip():
+        flash(_("驳回须写明理由"), "error")
+        return redirect(url_for("privacy.request_list"))
+    try:
+        service.decide_erasure(
+            db.session,
+            request_id=request_id,
+            actor=current_user,
+            approve=decision == "approve",
+            note=form.note.data or "",
+            now=now_utc(),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.code == "not_found":
+            abort(404)
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("已处理"), "success")
+    return redirect(url_for("privacy.request_list"))
