@@ -139,7 +139,7 @@ def test_late_fee_policy_page_only_for_managers(
     assert bad.status_code == 200
     assert session.scalar(select(func.count()).select_from(LateFeePolicy)) == 0
     client.post("/logout")
-    client.post("/login", data={"username": finance.username, "password": factories.PASSWORD})
+    client.post("/login", data=factories.login_fields(finance.username))
     assert client.get("/finance/LFP1/late-fees").status_code == 403
     overview = client.get("/finance/LFP1").get_data(as_text=True)
     assert "/finance/LFP1/late-fees" not in overview

@@ -51,13 +51,13 @@ def _owner_with_held_bill(session: Session) -> tuple[Any, Bill]:
 
 def _token(client: FlaskClient, username: str) -> dict[str, str]:
     token = client.post(
-        "/api/v1/auth/token", json={"username": username, "password": factories.PASSWORD}
+        "/api/v1/auth/token", json=factories.login_fields(username)
     ).json
     return {"Authorization": f"Bearer {token['token']}"}
 
 
 def _login(client: FlaskClient, username: str) -> None:
-    response = client.post("/login", data={"username": username, "password": factories.PASSWORD})
+    response = client.post("/login", data=factories.login_fields(username))
     assert response.status_code == 302
 
 

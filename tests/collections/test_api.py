@@ -8,8 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from tests import factories
 from tests.collections.helpers import case_of, make_world, run, snapshot
-from tests.factories import PASSWORD
 
 DAY = date(2026, 11, 20)
 CASE_FIELDS = {
@@ -33,7 +33,7 @@ CASE_FIELDS = {
 
 def _token(client: FlaskClient, user: Any) -> dict[str, str]:
     response = client.post(
-        "/api/v1/auth/token", json={"username": user.username, "password": PASSWORD}
+        "/api/v1/auth/token", json=factories.login_fields(user.username)
     )
     assert response.status_code == 201, response.json
     return {"Authorization": f"Bearer {response.json['token']}"}

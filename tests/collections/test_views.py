@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AuditEntry
 from portal.collections.models import CollectionContact
+from tests import factories
 from tests.collections.helpers import case_of, make_world, run, snapshot
-from tests.factories import NOW, PASSWORD
+from tests.factories import NOW
 
 DAY = date(2026, 11, 20)
 
 
 def _login(client: FlaskClient, user) -> None:
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    response = client.post("/login", data=factories.login_fields(user.username))
     assert response.status_code == 302
 
 

@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from portal.feedback import surveys
 from portal.feedback.models import SurveyResponse
 from portal.feedback.surveys import QuestionSpec
-from tests.factories import NOW, PASSWORD
+from tests import factories
+from tests.factories import NOW
 from tests.feedback.util import make_world
 
 
 def _token(client, user) -> dict[str, str]:
     response = client.post(
-        "/api/v1/auth/token", json={"username": user.username, "password": PASSWORD}
+        "/api/v1/auth/token", json=factories.login_fields(user.username)
     )
     return {"Authorization": f"Bearer {response.json['token']}"}
 

@@ -10,14 +10,15 @@ from sqlalchemy.orm import Session
 from portal.feedback import complaints
 from portal.tickets import aftercare
 from portal.tickets.models import Ticket
-from tests.factories import NOW, PASSWORD
+from tests import factories
+from tests.factories import NOW
 from tests.tickets.util import World, make_world
 
 __all__ = ["World", "answered_complaint", "login", "make_complaint", "make_world"]
 
 
 def login(client: Any, user: Any) -> None:
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+    response = client.post("/login", data=factories.login_fields(user.username))
     assert response.status_code == 302
 
 

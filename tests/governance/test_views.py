@@ -16,7 +16,7 @@ from tests.governance.conftest import NOW, Place, make_vote
 
 def login(client: FlaskClient, user: Any) -> None:
     response = client.post(
-        "/login", data={"username": user.username, "password": factories.PASSWORD}
+        "/login", data=factories.login_fields(user.username)
     )
     assert response.status_code == 302
 

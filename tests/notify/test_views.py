@@ -25,7 +25,7 @@ def _deliver(session: Session) -> None:
 
 def _login(client: FlaskClient, user: Any) -> None:
     response = client.post(
-        "/login", data={"username": user.username, "password": factories.PASSWORD}
+        "/login", data=factories.login_fields(user.username)
     )
     assert response.status_code == 302
 

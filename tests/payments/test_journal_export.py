@@ -66,7 +66,7 @@ def _setup(session: Session, client: FlaskClient) -> Any:
     finance = factories.make_user(session, role="finance", community=unit.community)
     _many_payments(session, unit.community, unit)
     response = client.post(
-        "/login", data={"username": finance.username, "password": factories.PASSWORD}
+        "/login", data=factories.login_fields(finance.username)
     )
     assert response.status_code == 302
     return unit

@@ -24,7 +24,7 @@ from tests.payments.helpers import post_callback
 
 
 def _login(client: FlaskClient, username: str) -> None:
-    response = client.post("/login", data={"username": username, "password": factories.PASSWORD})
+    response = client.post("/login", data=factories.login_fields(username))
     assert response.status_code == 302
 
 
@@ -63,7 +63,7 @@ def test_my_receipts_lists_online_and_finance_recorded_payments_of_every_unit(
     bill_a = session.query(Bill).filter_by(unit_id=unit_a.id).one()
     body = {"bill_ids": [bill_a.id], "channel": "sandbox", "idempotency_key": "r1"}
     token = client.post(
-        "/api/v1/auth/token", json={"username": owner.username, "password": factories.PASSWORD}
+        "/api/v1/auth/token", json=factories.login_fields(owner.username)
     ).json["token"]
     intent = client.post(
         "/api/v1/payments", json=body, headers={"Authorization": f"Bearer {token}"}

@@ -23,7 +23,7 @@ def test_owner_tickets_paginate_on_the_page_and_in_the_api(
         for n in range(25)
     }
     session.commit()
-    login = {"username": world.owner.username, "password": factories.PASSWORD}
+    login = factories.login_fields(world.owner.username)
     assert client.post("/login", data=login).status_code == 302
     first = client.get("/tickets/").get_data(as_text=True)
     second = client.get("/tickets/?page=2").get_data(as_text=True)
@@ -50,7 +50,7 @@ def test_common_area_list_paginates(client: FlaskClient, session: Session) -> No
             description=f"走廊灯不亮 {n}",
         )
     session.commit()
-    login = {"username": world.owner.username, "password": factories.PASSWORD}
+    login = factories.login_fields(world.owner.username)
     assert client.post("/login", data=login).status_code == 302
     code = world.community.code
     first = client.get(f"/tickets/community/{code}").get_data(as_text=True)
