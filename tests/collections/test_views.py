@@ -122,6 +122,9 @@ def test_contact_form_refuses_bad_input_and_writes_nothing(
     assert response.status_code == 422
     assert "承诺缴费日期不能早于今天" in response.get_data(as_text=True)
     clock.set(datetime(2026, 11, 20, 14, 0, tzinfo=NOW.tzinfo))  # 22:00 in Shanghai
+    assert snapshot(session) == before
+    _login(client, world.collector)  # 12 hours on, the morning's session has ended
+    before = snapshot(session)  # the log-in itself is audited
     response = client.post(
         f"/collections/cases/{case.id}/contact",
         data={"channel": "phone", "outcome": "no_answer", "planned": "y"},

@@ -82,6 +82,7 @@ def test_bad_option_and_closed_vote_rerender_with_a_message(
         as_text=True
     ) or "Not a valid choice" in response.get_data(as_text=True)
     clock.set(vote.closes_at)
+    login(client, place.owners[0])  # days later: a new session
     response = client.post(url, data={"unit_id": place.units[0].id, "option": "o1"})
     assert response.status_code == 422
     assert "已截止" in response.get_data(as_text=True)
@@ -107,6 +108,7 @@ def test_result_hidden_until_closed_then_published_and_verifiable(
     refused = client.post(f"/governance/GOV1/votes/{vote.id}/close", follow_redirects=True)
     assert "未到截止时间" in refused.get_data(as_text=True)
     clock.set(vote.closes_at + timedelta(minutes=1))
+    login(client, manager)  # days later: a new session
     client.post(f"/governance/GOV1/votes/{vote.id}/close")
     session.expire_all()
     assert session.get(Vote, vote.id).status == VoteStatus.CLOSED
