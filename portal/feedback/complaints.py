@@ -14,6 +14,7 @@ from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.errors import DomainError
 from portal.feedback import recovery
+from portal.pagination import Page, paginate
 from portal.tickets import intake, workflow
 from portal.tickets import setup as tickets_setup
 from portal.tickets.base import owner_filter
@@ -126,17 +127,18 @@ def record_complaint(
     return ticket
 
 
-def owner_complaints(session: Session, *, owner: User, limit: int = 100) -> list[Ticket]:
-    """The owner's complaints, newest first (their own and those of units they own)."""
-    return list(
-        session.scalars(
-            select(Ticket)
-            .options(joinedload(Ticket.category), joinedload(Ticket.unit))
-            .where(owner_filter(session, owner), Ticket.kind == TicketKind.COMPLAINT)
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-            .limit(limit)
-        ).unique()
+def owner_complaints(
+    session: Session, *, owner: User, page: int = 1, per_page: int = 50
+) -> Page[Ticket]:
+    """The owner's complaints, newest first (their own and those of units they own), a page at
+    a time."""
+    query = (
+        select(Ticket)
+        .options(joinedload(Ticket.category), joinedload(Ticket.unit))
+        .where(owner_filter(session, owner), Ticket.kind == TicketKind.COMPLAINT)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
     )
+    return paginate(session, query, page=page, per_page=per_page, unique=True)
 
 
 def answer_complaint(

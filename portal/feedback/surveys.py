@@ -31,6 +31,7 @@ from portal.feedback.models import (
 )
 from portal.notify import service as notify
 from portal.notify.models import Category, Reason
+from portal.pagination import Page, paginate
 from portal.timeutil import to_local, zone
 
 K_ANONYMITY = 5  # no figure of a group with fewer answers (DESIGN.md §2)
@@ -274,11 +275,14 @@ def get_scoped_survey(session: Session, *, staff: User, survey_id: int) -> Surve
     return None
 
 
-def staff_surveys(session: Session, *, community_ids: set[int] | None) -> list[Survey]:
+def staff_surveys(
+    session: Session, *, community_ids: set[int] | None, page: int = 1, per_page: int = 50
+) -> Page[Survey]:
+    """The surveys staff may see, newest first, one page at a time (never cut off)."""
     query = select(Survey).order_by(Survey.created_at.desc(), Survey.id.desc())
     if community_ids is not None:
         query = query.where(Survey.community_id.in_(community_ids or {-1}))
-    return list(session.scalars(query.limit(200)))
+    return paginate(session, query, page=page, per_page=per_page)
 
 
 def _is_open(survey: Survey, now: datetime) -> bool:

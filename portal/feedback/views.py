@@ -64,8 +64,10 @@ NAV = [
 @bp.route("/complaints")
 @roles_required("owner")
 def complaint_list() -> ResponseReturnValue:
-    rows = complaints.owner_complaints(db.session, owner=current_user)
-    return render_template("feedback/complaint_list.html", complaints=rows)
+    page = complaints.owner_complaints(
+        db.session, owner=current_user, page=request.args.get("page", 1, type=int)
+    )
+    return render_template("feedback/complaint_list.html", complaints=page.items, page=page)
 
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
@@ -289,10 +291,15 @@ def _staff_community_ids(*roles: str) -> set[int] | None:
 @bp.route("/staff/surveys")
 @roles_required(*SURVEY_STAFF)
 def staff_surveys() -> ResponseReturnValue:
-    rows = surveys.staff_surveys(db.session, community_ids=_staff_community_ids(*SURVEY_STAFF))
+    page = surveys.staff_surveys(
+        db.session,
+        community_ids=_staff_community_ids(*SURVEY_STAFF),
+        page=request.args.get("page", 1, type=int),
+    )
     return render_template(
         "feedback/staff_surveys.html",
-        surveys=rows,
+        surveys=page.items,
+        page=page,
         can_create=current_user.is_admin or bool(current_user.community_ids(*surveys.SURVEY_ROLES)),
     )
 

@@ -29,7 +29,7 @@ def test_complaint_is_a_ticket_with_its_own_sla(session) -> None:
     assert ticket.category.code == "c_cleaning"
     assert ticket.first_response_due_at - NOW == timedelta(hours=1)
     assert ticket.resolution_due_at - NOW == timedelta(hours=24)
-    assert complaints.owner_complaints(session, owner=world.owner) == [ticket]
+    assert complaints.owner_complaints(session, owner=world.owner).items == [ticket]
 
 
 def test_complaint_is_answered_and_rated(session) -> None:

@@ -263,3 +263,17 @@ def test_staff_create_a_survey_on_the_page(app, client, session) -> None:
     owner = app.test_client()
     login(owner, world.owner)
     assert owner.get(f"/feedback/staff/surveys/{survey.id}").status_code in (403, 404)
+
+
+def test_the_staff_survey_list_paginates_instead_of_stopping(session, client) -> None:
+    world = make_world(session)
+    made = [_survey(session, world) for _n in range(53)]
+    session.commit()
+    page = surveys.staff_surveys(session, community_ids={world.community.id}, per_page=50)
+    assert (page.total, page.pages, len(page.items)) == (53, 2, 50)
+    login(client, world.cs)
+    first = client.get("/feedback/staff/surveys").get_data(as_text=True)
+    second = client.get("/feedback/staff/surveys?page=2").get_data(as_text=True)
+    assert "第 1 / 2 页" in first
+    shown = {s.id for s in made if f"/feedback/staff/surveys/{s.id}\"" in first + second}
+    assert shown == {s.id for s in made}
