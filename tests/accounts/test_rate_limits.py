@@ -101,6 +101,7 @@ def _token_attempt(base: str) -> int:
         return int(exc.code)
 
 
+@pytest.mark.live  # starts gunicorn: kept out of the faketime runs (its heartbeat uses file times)
 @pytest.mark.skipif(not _redis_up(), reason="redis is not running on 127.0.0.1:6379")
 def test_two_gunicorn_workers_sharing_redis_share_the_count(
     database_url: str, tmp_path: Path
