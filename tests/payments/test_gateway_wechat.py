@@ -206,7 +206,9 @@ def test_tampered_body_is_refused(gateway: WechatGateway, platform: WechatPlatfo
     with pytest.raises(BadNotification, match=SIGNATURE_REFUSED):
         parse(gateway, headers, json.dumps(envelope, ensure_ascii=False).encode())
     envelope = json.loads(body)
-    envelope["resource"]["ciphertext"] = "A" + envelope["resource"]["ciphertext"][1:]
+    ciphertext = envelope["resource"]["ciphertext"]
+    other = "B" if ciphertext[0] == "A" else "A"  # a real change, whatever the random first byte
+    envelope["resource"]["ciphertext"] = other + ciphertext[1:]
     with pytest.raises(BadNotification, match=SIGNATURE_REFUSED):
         parse(gateway, headers, json.dumps(envelope, ensure_ascii=False).encode())
 
