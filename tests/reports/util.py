@@ -53,7 +53,7 @@ def make_town(session: Session, *, code: str = "KPI1") -> Town:
         for i in range(1, 6)
     ]
     owners = [
-        factories.make_user(session, role="owner", unit=units[0]),
+        factories.make_user(session, role="owner", unit=units[0], display_name="王芳"),
         factories.make_user(session, role="owner", unit=units[1]),
         factories.make_user(session, role="owner", unit=units[2], phone="13800000003"),
         factories.make_user(session, role="owner", unit=units[3]),
