@@ -134,7 +134,7 @@ def table(board: Board, name: str) -> tuple[list[str], list[list[Any]]]:
         return [
             str(_l("月份")),
             str(_l("收缴率 %")),
-            str(_l("进行中")),
+            str(_l("未到期")),
             str(_l("应收（元）")),
             str(_l("已收（元）")),
             str(_l("清欠率 %")),

@@ -85,7 +85,7 @@ def collection_figure(board: Board) -> dict[str, Any]:
                 "x": [m for m, _v in pending],
                 "y": [v for _m, v in pending],
                 "name": _("进行中，未到期"),
-                "text": [_("进行中")] * len(pending),
+                "text": [_("未到期")] * len(pending),
                 "textposition": "top center",
                 "textfont": {"color": GREY},
                 "marker": {"color": "#ffffff", "line": {"color": GREY, "width": 2}, "size": 9},
@@ -206,7 +206,9 @@ def scatter_figure(board: Board) -> dict[str, Any]:
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",
-            "mode": "markers+text",
+            # Names beside the points while they fit; past 8 they would overlap on a phone,
+            # so the hover and the table below name them.
+            "mode": "markers+text" if len(xs) <= 8 else "markers",
             "x": xs,
             "y": [_n(y) for _name, _x, y in board.scatter],
             "text": [label(name) for name, _x, _y in board.scatter],

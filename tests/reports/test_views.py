@@ -134,3 +134,9 @@ def test_stats_api_carries_the_kpis(app: Flask, session: Session, town: Town) ->
     schemas = build_document()["components"]["schemas"]
     assert "kpis" in schemas["Stats"]["properties"]
     assert "Kpis" in schemas
+
+
+def test_public_page_labels_the_month_in_progress(app: Flask, session: Session, town: Town) -> None:
+    html = app.test_client().get("/c/KPI1").get_data(as_text=True)
+    assert "进行中，未到期" in html
+    assert "不代表收缴率下降" in html
