@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, and_, case, exists, func, literal, select, union_all
+from sqlalchemy import Date, Interval, and_, case, exists, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -707,7 +707,7 @@ def _plus_days(session: Session, column: Any, days: int) -> Any:
     """column + days, in the database's own date arithmetic."""
     if session.get_bind().dialect.name == "sqlite":
         return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{days} days")
-    return column + timedelta(days=days)
+    return column + literal(timedelta(days=days), Interval())
 
 
 def recovery_effect(
@@ -745,7 +745,7 @@ def recovery_effect(
         parts.append(
             select(Unit.id, starts_cte.c.start_at, literal(0))
             .select_from(Unit)
-            .join(starts_cte, literal(True))
+            .join(starts_cte, true())
             .where(
                 Unit.community_id.in_(community_ids),
                 ~exists().where(RecoveryTask.unit_id == Unit.id),
