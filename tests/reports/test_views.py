@@ -140,3 +140,25 @@ def test_public_page_labels_the_month_in_progress(app: Flask, session: Session, 
     html = app.test_client().get("/c/KPI1").get_data(as_text=True)
     assert "进行中，未到期" in html
     assert "不代表收缴率下降" in html
+
+
+def test_small_buildings_show_no_figures_to_owners_or_the_committee(
+    app: Flask, session: Session, town: Town
+) -> None:
+    small = factories.make_building(session, community=town.community, code="K2")
+    for i in range(2):
+        factories.make_unit(session, building=small, code=f"K2-{i}")
+    committee = factories.make_user(session, role="committee", community=town.community)
+    session.commit()
+    body = app.test_client().get("/api/v1/communities/KPI1/stats").get_json()
+    shown = {b["building"]: b for b in body["kpis"]["by_building"]}
+    assert shown[small.name] == {
+        "building": small.name,
+        "units": 2,
+        "collection_rate": None,
+        "satisfaction": None,
+        "complaint_rate": None,
+    }
+    rows = _login(app, committee).get("/reports/committee/buildings.csv").get_data(as_text=True)
+    (line,) = [r for r in rows.splitlines() if small.name in r]
+    assert line.endswith(",2,,,,")  # units only: no rate, score or answers below k = 5
