@@ -162,3 +162,16 @@ def test_small_buildings_show_no_figures_to_owners_or_the_committee(
     rows = _login(app, committee).get("/reports/committee/buildings.csv").get_data(as_text=True)
     (line,) = [r for r in rows.splitlines() if small.name in r]
     assert line.endswith(",2,,,,")  # units only: no rate, score or answers below k = 5
+
+
+def test_finance_table_labels_the_month_in_progress(
+    app: Flask, session: Session, town: Town
+) -> None:
+    finance = factories.make_user(session, role="finance", community=town.community)
+    session.commit()
+    html = _login(app, finance).get("/finance/KPI1").get_data(as_text=True)
+    row = next(line for line in html.splitlines() if "<td>2026-11</td>" in line)
+    assert "进行中，未到期" in row
+    october = next(line for line in html.splitlines() if "<td>2026-10</td>" in line)
+    assert "进行中" not in october
+    assert "/reports/kpis/KPI1" in html
