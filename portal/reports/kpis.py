@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, Interval, and_, case, exists, func, literal, select, true, union_all
+from sqlalchemy import Interval, and_, case, exists, func, literal, select, true, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -203,26 +203,25 @@ def months_of(now: datetime, tz_name: str | None, count: int) -> list[Month]:
     return out
 
 
-def _month_of(column: Any, months: Sequence[Month]) -> ColumnElement[Any]:
-    """The month label of an instant column (rows outside the months get NULL)."""
-    return case(
-        *[(and_(column >= m.start_at, column < m.end_at), literal(m.label)) for m in months],
-        else_=None,
-    )
+BEFORE = "0000-00"  # the label of everything before the first month shown
 
 
-def _months_cte(months: Sequence[Month]) -> Any:
-    return union_all(
-        *[
-            select(
-                literal(m.label).label("month"),
-                literal(m.first_day, Date()).label("first_day"),
-                literal(m.start_at, UTCDateTime()).label("start_at"),
-                literal(m.end_at, UTCDateTime()).label("end_at"),
-            )
-            for m in months
-        ]
-    ).cte("kpi_months")
+def _month_of(
+    column: Any, months: Sequence[Month], before: str | None = None
+) -> ColumnElement[Any]:
+    """The month label of an instant column (rows outside the months get NULL, or `before`
+    for rows before the first month when given)."""
+    whens = [(and_(column >= m.start_at, column < m.end_at), literal(m.label)) for m in months]
+    if before is not None:
+        whens.insert(0, (column < months[0].start_at, literal(before)))
+    return case(*whens, else_=None)
+
+
+def _day_month_of(column: Any, months: Sequence[Month]) -> ColumnElement[Any]:
+    """The month label of a local date column ("0000-00" before the first month shown)."""
+    whens = [(column < months[0].first_day, literal(BEFORE))]
+    whens += [(column < add_months(m.first_day, 1), literal(m.label)) for m in months]
+    return case(*whens, else_=literal("9999-99"))
 
 
 # ---------------------------------------------------------------- monthly KPIs
@@ -368,38 +367,46 @@ def _monthly_in_zone(
         if r is not None:
             r.in_progress = True
 
-    # Arrears recovery: postings on the lines of bills due before each month's first day.
-    mcte = _months_cte(months)
-    before = JournalEntry.created_at < mcte.c.start_at
-    for cid, month, arrears, paid in session.execute(
+    # Arrears recovery in one pass over the postings: each is labelled with the month of its
+    # bill's due date and the month it was posted ("0000-00" before the window). A posting
+    # counts in month m's opening arrears when both labels are before m, and a payment
+    # posted in m on a bill due before m is prior arrears collected in m.
+    posted = (
         select(
-            Bill.community_id,
-            mcte.c.month,
-            func.coalesce(func.sum(case((before, Posting.amount_fen), else_=0)), 0),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            and_(~before, JournalEntry.kind.in_(PAID_KINDS)),
-                            -Posting.amount_fen,
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
+            Bill.community_id.label("community_id"),
+            _day_month_of(Bill.due_date, months).label("due_month"),
+            _month_of(JournalEntry.created_at, months, before=BEFORE).label("posted_month"),
+            case((JournalEntry.kind.in_(PAID_KINDS), 1), else_=0).label("paid"),
+            Posting.amount_fen.label("amount_fen"),
         )
-        .select_from(mcte)
-        .join(Bill, Bill.due_date < mcte.c.first_day)
         .join(BillLine, BillLine.bill_id == Bill.id)
         .join(Posting, Posting.bill_line_id == BillLine.id)
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Bill.community_id.in_(ids), JournalEntry.created_at < mcte.c.end_at)
-        .group_by(Bill.community_id, mcte.c.month)
-    ):
-        r = row(cid, month)
-        if r is not None:
-            r.prior_arrears_fen, r.prior_collected_fen = int(arrears), int(paid)
+        .where(
+            Bill.community_id.in_(ids),
+            Bill.due_date < months[-1].first_day,
+            JournalEntry.created_at < months[-1].end_at,
+        )
+        .subquery()
+    )
+    flows = session.execute(
+        select(
+            posted.c.community_id,
+            posted.c.due_month,
+            posted.c.posted_month,
+            posted.c.paid,
+            func.sum(posted.c.amount_fen),
+        ).group_by(posted.c.community_id, posted.c.due_month, posted.c.posted_month, posted.c.paid)
+    ).all()
+    for cid, due_month, posted_month, paid_flag, amount in flows:
+        for label in labels:
+            r = rows.get((int(cid), label))
+            if r is None:
+                continue
+            if due_month < label and posted_month < label:
+                r.prior_arrears_fen += int(amount)
+            elif paid_flag and posted_month == label and due_month < label:
+                r.prior_collected_fen -= int(amount)
 
     # Complaint rate and satisfaction: feedback's own monthly KPIs.
     for c in communities:
