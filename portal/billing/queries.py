@@ -245,3 +245,18 @@ def _rate(collected: Any, billed: Any) -> Any:
     if not billed:
         return None
     return round(int(collected or 0) / int(billed), 4)
+
+
+def periods_not_yet_due(
+    session: Session, *, community_ids: list[int], today: date
+) -> set[tuple[int, date]]:
+    """(community, billing period) pairs with a bill whose due date has not passed: their
+    collection rate is still in progress (owners have until the due date to pay)."""
+    if not community_ids:
+        return set()
+    rows = session.execute(
+        select(Bill.community_id, Bill.period)
+        .where(Bill.community_id.in_(community_ids), Bill.due_date >= today)
+        .group_by(Bill.community_id, Bill.period)
+    ).all()
+    return {(int(c), p) for c, p in rows}

@@ -155,8 +155,18 @@ def finance_community(code: str) -> ResponseReturnValue:
     community = _community_or_404(code)
     today = local_today(zone(community.timezone))
     stats = queries.collection_stats(db.session, community_id=community.id, months=6, today=today)
+    not_due = {
+        period.strftime("%Y-%m")
+        for _c, period in queries.periods_not_yet_due(
+            db.session, community_ids=[community.id], today=today
+        )
+    }
     return render_template(
-        "billing/finance_community.html", community=community, stats=stats, today=today
+        "billing/finance_community.html",
+        community=community,
+        stats=stats,
+        today=today,
+        not_due=not_due,
     )
 
 

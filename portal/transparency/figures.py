@@ -170,12 +170,20 @@ def budget_vs_actual(
     return to_dict(fig)
 
 
-def rate_line(rows: Sequence[tuple[str, Decimal | None]]) -> dict[str, Any]:
-    """A percentage (0-100) by month, as a line with markers."""
+def rate_line(
+    rows: Sequence[tuple[str, Decimal | None]],
+    *,
+    in_progress: Sequence[str] = (),
+    in_progress_label: str = "",
+) -> dict[str, Any]:
+    """A percentage (0-100) by month, as a line with markers. Months still in progress (a
+    bill not yet due) leave the line and show as hollow grey points with their label, so the
+    month being paid is never drawn as a plunge."""
+    open_months = set(in_progress)
     fig = go.Figure(
         go.Scatter(
             x=[m for m, _ in rows],
-            y=[r for _, r in rows],
+            y=[None if m in open_months else r for m, r in rows],
             mode="lines+markers",
             line={"color": TEAL},
             hovertemplate="%{x}: %{y:.1f}%<extra></extra>",
@@ -186,6 +194,21 @@ def rate_line(rows: Sequence[tuple[str, Decimal | None]]) -> dict[str, Any]:
             yaxis=PERCENT_AXIS,
         ),
     )
+    pending = [(m, r) for m, r in rows if m in open_months]
+    if pending:
+        fig.add_trace(
+            go.Scatter(
+                x=[m for m, _ in pending],
+                y=[r for _, r in pending],
+                mode="markers+text",
+                marker={"color": "#ffffff", "line": {"color": GREY, "width": 2}, "size": 9},
+                text=[in_progress_label] * len(pending),
+                textposition="top center",
+                textfont={"color": GREY},
+                name=in_progress_label,
+                hovertemplate="%{x}: %{y:.1f}% (" + in_progress_label + ")<extra></extra>",
+            )
+        )
     return to_dict(fig)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal.billing import queries as billing_queries
 from portal.billing import standards as billing_standards
+from portal.timeutil import local_today
 
 K_ANONYMITY = 5
 
@@ -27,6 +28,7 @@ def billing_service() -> Any:
     return SimpleNamespace(
         current_standards=billing_standards.current_standards,
         collection_stats=billing_queries.collection_stats,
+        periods_not_yet_due=billing_queries.periods_not_yet_due,
         owner_fee_for_year=billing_queries.owner_fee_for_year,
     )
 
@@ -71,14 +73,32 @@ def fee_standards_in_force(session: Session, *, community_id: int, on: date) -> 
     return list(current_standards(session, community_id=community_id, on=on))
 
 
-def collection_stats(session: Session, *, community_id: int) -> dict[str, list[dict[str, Any]]]:
+def collection_stats(
+    session: Session, *, community_id: int, today: date | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Collection rate by month and by building; a building of fewer than 5 units shows no
-    rate, and nothing below building level is ever returned."""
+    rate, and nothing below building level is ever returned. A month with a bill not yet due
+    is `in_progress`: its rate is still climbing, so charts must not read it as a drop."""
     stats_fn = _billing("collection_stats")
     empty: dict[str, list[dict[str, Any]]] = {"collection_rate_by_month": [], "by_building": []}
     if stats_fn is None:
         return empty
-    raw = stats_fn(session, community_id=community_id) or {}
+    raw = (
+        stats_fn(session, community_id=community_id)
+        if today is None
+        else stats_fn(session, community_id=community_id, today=today)
+    ) or {}
+    open_fn = _billing("periods_not_yet_due")
+    not_due = (
+        {
+            p.strftime("%Y-%m")
+            for _c, p in open_fn(
+                session, community_ids=[community_id], today=today or local_today()
+            )
+        }
+        if open_fn is not None
+        else set()
+    )
     months = []
     for row in raw.get("collection_rate_by_month", []):
         billed, collected = int(row.get("billed_fen") or 0), int(row.get("collected_fen") or 0)
@@ -88,6 +108,7 @@ def collection_stats(session: Session, *, community_id: int) -> dict[str, list[d
                 "billed_fen": billed,
                 "collected_fen": collected,
                 "rate": row.get("rate"),
+                "in_progress": str(row.get("month")) in not_due,
             }
         )
     buildings = []

@@ -120,6 +120,9 @@ def render_community_page(community: Community) -> ResponseReturnValue:
     rate_months = [
         (row["month"], queries.as_percent(row["rate"])) for row in stats["collection_rate_by_month"]
     ][-12:]
+    months_in_progress = [
+        row["month"] for row in stats["collection_rate_by_month"] if row.get("in_progress")
+    ]
     rate_buildings = [
         (row["building"], row["units"], queries.as_percent(row["rate"]))
         for row in stats["by_building"]
@@ -148,7 +151,9 @@ def render_community_page(community: Community) -> ResponseReturnValue:
                 ]
             )
     if any(rate is not None for _m, rate in rate_months):
-        charts["rate_months"] = figures.rate_line(rate_months)
+        charts["rate_months"] = figures.rate_line(
+            rate_months, in_progress=months_in_progress, in_progress_label=_("进行中，未到期")
+        )
     shown_buildings = [(b, rate) for b, _u, rate in rate_buildings if rate is not None]
     if shown_buildings:
         charts["rate_buildings"] = figures.rate_bar(shown_buildings)
@@ -176,6 +181,7 @@ def render_community_page(community: Community) -> ResponseReturnValue:
         kind_labels=funds.KIND_LABELS,
         standards=queries.fee_standards_in_force(db.session, community_id=community.id, on=today),
         rate_months=rate_months,
+        months_in_progress=months_in_progress,
         rate_buildings=rate_buildings,
         k=queries.K_ANONYMITY,
         statement=statements.current_statement(db.session, community_id=community.id, year=year),

@@ -32,6 +32,20 @@ def test_budget_vs_actual_colours_over_and_ahead() -> None:
     assert figure["layout"]["barmode"] == "group"
 
 
+def test_the_month_not_yet_due_is_not_drawn_as_a_plunge() -> None:
+    line = figures.rate_line(
+        [("2026-10", Decimal("91.2")), ("2026-11", Decimal("3.6"))],
+        in_progress=["2026-11"],
+        in_progress_label="进行中，未到期",
+    )
+    solid, pending = line["data"]
+    assert solid["y"] == [91.2, None]  # the line stops at the last month already due
+    assert pending["x"] == ["2026-11"]
+    assert pending["y"] == [3.6]
+    assert pending["text"] == ["进行中，未到期"]
+    assert pending["marker"]["color"] == "#ffffff"  # hollow
+
+
 def test_rate_charts_and_pie() -> None:
     line = figures.rate_line([("2026-09", Decimal("91.2")), ("2026-10", None)])
     assert line["data"][0]["y"] == [91.2, None]
