@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -345,7 +346,15 @@ def survey_new() -> ResponseReturnValue:
             attach_error(form, exc)
         else:
             db.session.commit()
-            flash(_("调查已发出，已排队 %(n)s 条邀请", n=invited), "success")
+            flash(
+                ngettext(
+                    "调查已发出，已排队 %(n)s 条邀请",
+                    "调查已发出，已排队 %(n)s 条邀请",
+                    invited,
+                    n=invited,
+                ),
+                "success",
+            )
             return redirect(url_for(".staff_survey_detail", survey_id=survey.id))
     return render_template("feedback/survey_new.html", form=form)
 
@@ -467,7 +476,10 @@ def recovery_sweep(community_id: int) -> ResponseReturnValue:
         result = recovery.sweep(db.session, community=community, now=now_utc())
         db.session.commit()
         flash(
-            _("新建 %(a)s 个任务，补充 %(b)s 个任务", a=result.opened, b=result.updated),
+            ngettext("新建 %(a)s 个任务", "新建 %(a)s 个任务", result.opened, a=result.opened)
+            + ngettext(
+                "，补充 %(b)s 个任务", "，补充 %(b)s 个任务", result.updated, b=result.updated
+            ),
             "success",
         )
     return redirect(url_for(".recovery_list"))
