@@ -247,6 +247,7 @@ def survey_answer(survey_id: int) -> ResponseReturnValue:
         survey=survey,
         unit=unit,
         form=form,
+        is_open=surveys.is_open(survey, now_utc()),
         error=error,
         field_errors=field_errors,
         answered=answered,
