@@ -34,6 +34,7 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.feedback import complaints, figures, kpis, profile, recovery, surveys
+from portal.feedback.community import community_satisfaction
 from portal.feedback.forms import (
     ComplaintForm,
     RecoveryDoneForm,
@@ -621,3 +622,17 @@ def kpi_export() -> ResponseReturnValue:
     board = kpis.dashboard(db.session, community=community, now=now_utc(), months=months)
     rows = list(kpis.month_rows(board))  # at most 36 months, already computed
     return _stream_csv(f"feedback-kpis-{community.code}.csv", kpis.MONTH_HEADER, lambda: rows)
+
+
+# ---------------------------------------------------------------- the community page
+
+
+@bp.app_template_global("feedback_community_for")
+def feedback_community_for(community: Any) -> dict[str, Any]:
+    """Satisfaction and complaints for the community page (feedback/_community_section.html):
+    aggregates only; the survey-results link is for the community's own owners."""
+    data = community_satisfaction(db.session, community=community, now=now_utc())
+    mine = current_user.is_authenticated and any(
+        u.community_id == community.id for u in communities.units_of(db.session, current_user)
+    )
+    return {"data": data, "owner": bool(mine)}
