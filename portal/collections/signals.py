@@ -27,6 +27,7 @@ from portal.communities.models import Unit
 from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
 from portal.disputes.models import Dispute, TargetType
 from portal.feedback.profile import (
+    LOW_SCORE,
     SatisfactionProfile,
     satisfaction_profile,
     satisfaction_profiles,
@@ -70,6 +71,8 @@ class Signals:
             or self.low_surveys
             or self.open_complaints
             or self.complained
+            # The same line as the arrears list's "dissatisfied" filter (feedback.profile).
+            or (self.satisfaction_score is not None and self.satisfaction_score < LOW_SCORE)
         )
 
     def problems(self) -> list[dict[str, Any]]:
@@ -426,7 +429,7 @@ def _evidence(s: Signals) -> list[dict[str, str]]:
         add("open_complaint", item["text"], "Open complaint: " + item["text"])
     for item in s.low_surveys:
         add("low_survey", item["text"], "Low survey answer: " + item["text"])
-    if s.satisfaction_score is not None and s.satisfaction_score < 60:
+    if s.satisfaction_score is not None and s.satisfaction_score < LOW_SCORE:
         score = s.satisfaction_score
         add("satisfaction", f"满意度 {score}/100", f"Satisfaction {score}/100")
     if s.complained:

@@ -207,3 +207,17 @@ def test_run_and_list_read_profiles_set_based(session: Session) -> None:
         return len(seen)
 
     assert statements(1) == statements(2)
+
+
+def test_a_low_score_alone_suggests_dissatisfied(session: Session) -> None:
+    """A middling survey answer (3/5 → 50/100) is no "low survey" evidence item (those are
+    2.5/5 or less), but the score is under 60: the classifier agrees with the list filter and
+    suggests service recovery."""
+    world, _other = _world(session, other_score=3)
+    case = case_of(session, world.other_unit)
+    found = signals.gather(session, case=case, unit=world.other_unit, day=DAY, now=NOW)
+    assert found.satisfaction_score == 50
+    assert not found.low_surveys
+    assert any(e["signal"] == "satisfaction" for e in found.evidence)
+    assert found.suggested == "dissatisfied"
+    assert case.suggested_reason == "dissatisfied"  # the daily run wrote the same
