@@ -2,6 +2,9 @@
 
 usage: python scripts/i18n.py update   extract, merge into translations/en, compile, list gaps
        python scripts/i18n.py fill FILE  apply a TSV of "chinese<TAB>english" lines, then compile
+
+A plural message (ngettext) takes "chinese<TAB>english one<TAB>english other" (with only one
+English column it is used for both forms); the Chinese is the singular msgid.
 """
 
 from __future__ import annotations
@@ -68,10 +71,19 @@ def update() -> int:
     )
     compile_catalogue()
     with PO.open("rb") as fh:
-        missing = [m.id for m in read_po(fh, locale="en") if m.id and not m.string]
+        missing = [
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in read_po(fh, locale="en")
+            if m.id and not _translated(m.string)
+        ]
     for msgid in missing:
         print(f"untranslated: {msgid}")
     return 1 if missing else 0
+
+
+def _translated(string: str | tuple[str, ...]) -> bool:
+    """A translation is there: every plural form filled in."""
+    return all(string) if isinstance(string, tuple) else bool(string)
 
 
 def fill(tsv: Path) -> int:
@@ -83,8 +95,13 @@ def fill(tsv: Path) -> int:
     with PO.open("rb") as fh:
         catalog = read_po(fh, locale="en")
     for message in catalog:
-        if message.id in pairs:
-            message.string = pairs[message.id]
+        if isinstance(message.id, tuple) and message.id[0] in pairs:
+            forms = pairs[message.id[0]].split("\t")
+            message.string = (forms[0], forms[-1])
+            message.flags.discard("fuzzy")  # a singular turned plural keeps its old flag
+        elif message.id in pairs:
+            message.string = pairs[message.id].split("\t")[0]
+            message.flags.discard("fuzzy")
     with PO.open("wb") as fh:
         write_po(fh, catalog, no_location=True, sort_output=True, width=100)
     compile_catalogue()

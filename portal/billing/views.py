@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal.billing import dues, late_fees, ledger, queries, runs, standards
@@ -244,7 +245,15 @@ def billing_run(code: str) -> ResponseReturnValue:
                     actor_id=current_user.id,
                 )
                 db.session.commit()
-                flash(_("已生成 %(n)s 张账单", n=result.created), "success")
+                flash(
+                    ngettext(
+                        "已生成 %(n)s 张账单",
+                        "已生成 %(n)s 张账单",
+                        result.created,
+                        n=result.created,
+                    ),
+                    "success",
+                )
             else:
                 planned, preview = runs.plan_bills(db.session, community=community, period=period)
                 preview.sample = planned[:10]  # type: ignore[attr-defined]

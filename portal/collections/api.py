@@ -23,7 +23,7 @@ from portal.collections.models import (
 from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.feedback.profile import satisfaction_profile
+from portal.feedback.profile import SatisfactionProfile, satisfaction_profile
 from portal.timeutil import now_utc, parse_instant
 
 
@@ -31,8 +31,17 @@ def _instant(value: Any) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def case_json(case: CollectionCase, *, day: date, detail: bool = False) -> dict[str, Any]:
-    """The contract's case shape (plus contacts, tasks and plan in detail)."""
+def case_json(
+    case: CollectionCase,
+    *,
+    day: date,
+    detail: bool = False,
+    profile: SatisfactionProfile | None = None,
+) -> dict[str, Any]:
+    """The contract's case shape (plus contacts, tasks and plan in detail); a list passes the
+    profiles it read for all its cases at once."""
+    if profile is None:
+        profile = satisfaction_profile(db.session, unit_id=case.unit_id, now=now_utc())
     days = (day - case.oldest_due_date).days if case.oldest_due_date else None
     body: dict[str, Any] = {
         "id": case.id,
@@ -54,9 +63,7 @@ def case_json(case: CollectionCase, *, day: date, detail: bool = False) -> dict[
         "pause_reason": case.pause_reason,
         "promised_on": case.promised_on.isoformat() if case.promised_on else None,
         # The feedback domain's satisfaction profile: score, inputs, evidence, trend.
-        "satisfaction": satisfaction_profile(
-            db.session, unit_id=case.unit_id, now=now_utc()
-        ).as_json(),
+        "satisfaction": profile.as_json(),
         "opened_on": case.opened_on.isoformat(),
         "closed_on": case.closed_on.isoformat() if case.closed_on else None,
         "close_outcome": case.close_outcome or None,
@@ -136,6 +143,10 @@ def collection_cases() -> ResponseReturnValue:
     status = request.args.get("status", "open")
     if status not in ("open", "closed", "all", "paused", "active"):
         abort(422, description="status 只能是 open、closed 或 all")
+    dissatisfied = request.args.get("dissatisfied", "0").lower()
+    dissatisfied = {"true": "1", "false": "0"}.get(dissatisfied, dissatisfied)
+    if dissatisfied not in ("0", "1"):
+        abort(422, description="dissatisfied 只能是 1 或 0")
     day = cases.today_of(community, now_utc())
     page = cases.list_cases(
         db.session,
@@ -144,14 +155,18 @@ def collection_cases() -> ResponseReturnValue:
             status="active" if status == "open" else status,
             tier=request.args.get("tier") or None,
             reason=request.args.get("reason") or None,
+            dissatisfied=dissatisfied == "1",
         ),
         day=day,
         page=request.args.get("page", 1, type=int),
         per_page=min(200, max(1, request.args.get("per_page", 100, type=int))),
+        now=now_utc(),
     )
     return jsonify(
         {
-            "cases": [case_json(c, day=day) for c in page.cases],
+            "cases": [
+                case_json(c, day=day, profile=page.profiles.get(c.unit_id)) for c in page.cases
+            ],
             "page": page.page,
             "pages": page.pages,
             "total": page.total,
@@ -317,6 +332,13 @@ PATHS["/collections/cases"] = {
             },
             {"name": "tier", "in": "query", "schema": {"type": "string"}},
             {"name": "reason", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "dissatisfied",
+                "in": "query",
+                "description": "1: only owners in arrears and dissatisfied (satisfaction score "
+                "< 60 or an open complaint)",
+                "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+            },
         ],
         "responses": {"200": _ok("Cases", "CaseList"), "403": _err("Not collections staff")},
     }

@@ -5,7 +5,7 @@ finishing service recovery, and holds. Every staff action is audited."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from portal.collections.models import (
 )
 from portal.communities.models import Community, Unit
 from portal.errors import Conflict, DomainError, NotFound, PermissionDenied
+from portal.feedback.profile import SatisfactionProfile, satisfaction_profiles
 from portal.notify import policy
 from portal.notify.models import Category
 from portal.timeutil import local_today, zone
@@ -145,6 +146,9 @@ class CaseFilters:
     building_id: int | None = None
     bucket: str | None = None
     near_limitation: bool = False
+    # In arrears and dissatisfied: the owner's satisfaction score < 60 or an open complaint
+    # (feedback.profile: SatisfactionProfile.dissatisfied), read for all cases at once.
+    dissatisfied: bool = False
 
 
 @dataclass
@@ -153,6 +157,8 @@ class CasePage:
     total: int
     page: int
     per_page: int
+    # unit id → satisfaction profile of the page's cases (when the list was given `now`)
+    profiles: dict[int, SatisfactionProfile] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -187,11 +193,33 @@ def _filtered(filters: CaseFilters, day: date) -> Any:
     return query
 
 
+def _with_dissatisfied(
+    session: Session, query: Any, filters: CaseFilters, now: datetime | None
+) -> tuple[Any, dict[int, SatisfactionProfile]]:
+    """Narrow the query to dissatisfied owners' cases: the profiles of every matching case in
+    a few grouped queries (feedback.profile.satisfaction_profiles), never one per case."""
+    if not filters.dissatisfied:
+        return query, {}
+    if now is None:
+        raise ValueError("the dissatisfied filter needs `now`")
+    unit_ids = list(session.scalars(select(query.subquery().c.unit_id)))
+    profiles = satisfaction_profiles(session, unit_ids, now)
+    keep = sorted(u for u, p in profiles.items() if p.dissatisfied)
+    return query.where(CollectionCase.unit_id.in_(keep or [-1])), profiles
+
+
 def list_cases(
-    session: Session, *, filters: CaseFilters, day: date, page: int = 1, per_page: int = 25
+    session: Session,
+    *,
+    filters: CaseFilters,
+    day: date,
+    page: int = 1,
+    per_page: int = 25,
+    now: datetime | None = None,
 ) -> CasePage:
-    """Cases matching the filters, largest and oldest first, one page."""
-    query = _filtered(filters, day)
+    """Cases matching the filters, largest and oldest first, one page; given `now`, with the
+    satisfaction profile of each case on the page."""
+    query, profiles = _with_dissatisfied(session, _filtered(filters, day), filters, now)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = max(1, page)
     rows = session.scalars(
@@ -200,14 +228,21 @@ def list_cases(
         .offset((page - 1) * per_page)
         .limit(per_page)
     ).all()
-    return CasePage(list(rows), total, page, per_page)
+    shown: dict[int, SatisfactionProfile] = {}
+    if now is not None:
+        missing = [c.unit_id for c in rows if c.unit_id not in profiles]
+        if missing:
+            profiles = {**profiles, **satisfaction_profiles(session, missing, now)}
+        shown = {c.unit_id: profiles[c.unit_id] for c in rows}
+    return CasePage(list(rows), total, page, per_page, shown)
 
 
-def iter_cases(session: Session, *, filters: CaseFilters, day: date) -> Any:
+def iter_cases(
+    session: Session, *, filters: CaseFilters, day: date, now: datetime | None = None
+) -> Any:
     """Every matching case, streamed in batches (for the arrears-list export)."""
-    query = _filtered(filters, day).options(
-        joinedload(CollectionCase.unit).joinedload(Unit.building)
-    )
+    query, _profiles = _with_dissatisfied(session, _filtered(filters, day), filters, now)
+    query = query.options(joinedload(CollectionCase.unit).joinedload(Unit.building))
     query = query.order_by(CollectionCase.community_id, Unit.code)
     return session.scalars(query.execution_options(yield_per=500))
 

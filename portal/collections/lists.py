@@ -20,6 +20,7 @@ from portal.collections.labels import REASON_LABELS, STATUS_LABELS, TIER_LABELS
 from portal.collections.models import LegalBasis
 from portal.communities.models import Community
 from portal.errors import DomainError, PermissionDenied
+from portal.feedback.profile import satisfaction_profiles
 from portal.notify import service as notify
 
 
@@ -184,6 +185,8 @@ ARREARS_COLUMNS: list[tuple[str, Any]] = [
     ("days", _l("逾期天数")),
     ("bucket", _l("账龄")),
     ("near_limitation", _l("临近诉讼时效")),
+    ("satisfaction", _l("满意度（0-100）")),
+    ("dissatisfied", _l("不满意（低于 60 分或有未办结投诉）")),
 ]
 
 
@@ -191,14 +194,24 @@ def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
-def arrears_rows(session: Session, *, community: Community, day: date) -> Iterator[list[Any]]:
-    """The arrears list, row by row (streamed: every active case of the community)."""
-    filters = cases.CaseFilters(community_ids={community.id})
+def arrears_rows(
+    session: Session,
+    *,
+    community: Community,
+    day: date,
+    now: datetime,
+    dissatisfied: bool = False,
+) -> Iterator[list[Any]]:
+    """The arrears list, row by row (streamed: every active case of the community, or only
+    those whose owner is dissatisfied), with each owner's satisfaction beside the debt."""
+    filters = cases.CaseFilters(community_ids={community.id}, dissatisfied=dissatisfied)
     batch: list[Any] = []
 
     def flush(batch: list[Any]) -> Iterator[list[Any]]:
         owners = notify.owners_of_units(session, [c.unit_id for c in batch])
+        profiles = satisfaction_profiles(session, [c.unit_id for c in batch], now)
         for case in batch:
+            profile = profiles[case.unit_id]
             people = owners.get(case.unit_id, [])
             days = (day - case.oldest_due_date).days if case.oldest_due_date else None
             yield [
@@ -216,9 +229,11 @@ def arrears_rows(session: Session, *, community: Community, day: date) -> Iterat
                 days if days is not None else "",
                 aging.bucket_of(days) or "",
                 "是" if case.near_limitation else "",
+                profile.score if profile.score is not None else "",
+                "是" if profile.dissatisfied else "",
             ]
 
-    for case in cases.iter_cases(session, filters=filters, day=day):
+    for case in cases.iter_cases(session, filters=filters, day=day, now=now):
         batch.append(case)
         if len(batch) >= 500:
             yield from flush(batch)

@@ -26,7 +26,12 @@ from portal.collections.models import (
 from portal.communities.models import Unit
 from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
 from portal.disputes.models import Dispute, TargetType
-from portal.feedback.profile import satisfaction_profile
+from portal.feedback.profile import (
+    LOW_SCORE,
+    SatisfactionProfile,
+    satisfaction_profile,
+    satisfaction_profiles,
+)
 from portal.tickets import queries as tickets_queries
 from portal.tickets.models import OPEN_STATUSES as TICKET_OPEN
 from portal.tickets.models import LocationType, Ticket, TicketCategory, TicketRating
@@ -66,6 +71,8 @@ class Signals:
             or self.low_surveys
             or self.open_complaints
             or self.complained
+            # The same line as the arrears list's "dissatisfied" filter (feedback.profile).
+            or (self.satisfaction_score is not None and self.satisfaction_score < LOW_SCORE)
         )
 
     def problems(self) -> list[dict[str, Any]]:
@@ -136,7 +143,8 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
 
 def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime) -> dict[str, Any]:
     """The per-unit signals of many units in a few set-based queries (the daily run's cache):
-    on-time share, open tickets, overdue tickets, low ratings and open service disputes."""
+    on-time share, open tickets, overdue tickets, low ratings, open service disputes and the
+    feedback domain's satisfaction profiles."""
     since = now - timedelta(days=LOOKBACK_DAYS)
     on_time: dict[int, list[int]] = {}
     open_tickets: dict[int, int] = {}
@@ -247,6 +255,7 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
         "unit_overdue": unit_overdue,
         "low_ratings": low,
         "service_disputes": disputes,
+        "profiles": satisfaction_profiles(session, unit_ids, now),
     }
 
 
@@ -334,7 +343,8 @@ def gather(
             )
         ):
             s.service_disputes.append({"dispute_id": did, "text": f"D{did:06d}：{statement[:40]}"})
-    _satisfaction(session, s, unit_id=unit.id, now=now)
+    profile = pre["profiles"].get(unit.id) if pre is not None else None
+    _satisfaction(session, s, unit_id=unit.id, now=now, profile=profile)
     outcomes = (
         [
             o
@@ -364,10 +374,19 @@ def gather(
     return s
 
 
-def _satisfaction(session: Session, s: Signals, *, unit_id: int, now: datetime) -> None:
+def _satisfaction(
+    session: Session,
+    s: Signals,
+    *,
+    unit_id: int,
+    now: datetime,
+    profile: SatisfactionProfile | None = None,
+) -> None:
     """What the feedback domain knows: low survey answers and open complaints (low ticket
-    ratings, overdue tickets and service disputes are read above, with their own wording)."""
-    profile = satisfaction_profile(session, unit_id=unit_id, now=now)
+    ratings, overdue tickets and service disputes are read above, with their own wording).
+    The daily run passes the profile it prefetched for all its units."""
+    if profile is None:
+        profile = satisfaction_profile(session, unit_id=unit_id, now=now)
     s.satisfaction_score = profile.score
     for item in profile.evidence:
         kind, _, ref = str(item.get("ref", "")).partition(":")
@@ -410,7 +429,7 @@ def _evidence(s: Signals) -> list[dict[str, str]]:
         add("open_complaint", item["text"], "Open complaint: " + item["text"])
     for item in s.low_surveys:
         add("low_survey", item["text"], "Low survey answer: " + item["text"])
-    if s.satisfaction_score is not None and s.satisfaction_score < 60:
+    if s.satisfaction_score is not None and s.satisfaction_score < LOW_SCORE:
         score = s.satisfaction_score
         add("satisfaction", f"满意度 {score}/100", f"Satisfaction {score}/100")
     if s.complained:

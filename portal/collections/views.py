@@ -183,9 +183,10 @@ def case_list() -> ResponseReturnValue:
         building_id=building_id,
         bucket=args.get("bucket") or None,
         near_limitation=args.get("near") == "1",
+        dissatisfied=args.get("dissatisfied") == "1",
     )
     page = cases.list_cases(
-        db.session, filters=filters, day=day, page=args.get("page", 1, type=int)
+        db.session, filters=filters, day=day, page=args.get("page", 1, type=int), now=now_utc()
     )
     buildings = db.session.scalars(
         select(Building).where(Building.community_id == community.id).order_by(Building.code)
@@ -776,11 +777,14 @@ def arrears_export(code: str, fmt: str) -> ResponseReturnValue:
     )
     db.session.commit()
     header = [str(label) for _key, label in lists.ARREARS_COLUMNS]
+    dissatisfied = request.args.get("dissatisfied") == "1"
     return _export(
-        f"{community.code}-arrears-{day.isoformat()}",
+        f"{community.code}-arrears{'-dissatisfied' if dissatisfied else ''}-{day.isoformat()}",
         _("欠费清单"),
         header,
-        lists.arrears_rows(db.session, community=community, day=day),
+        lists.arrears_rows(
+            db.session, community=community, day=day, now=now_utc(), dissatisfied=dissatisfied
+        ),
         fmt,
     )
 

@@ -11,9 +11,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.accounts.models import User
+from portal.billing.models import Bill
 from portal.communities.models import Community, Ownership, Unit
 from portal.errors import DomainError
 from portal.feedback import complaints, recovery, surveys
@@ -102,6 +103,29 @@ def seed(ctx: DemoContext) -> None:
     )
 
 
+QUALITY_SPREAD = (2.4, 4.6)  # mean 1-5 answers of the worst and the best served building
+
+
+def _building_quality(session: Any, building_ids: list[int]) -> dict[int, float]:
+    """Each building's mean survey answer, spread between QUALITY_SPREAD in the order of its
+    collection rate (one grouped query over the seeded bills)."""
+    rows = session.execute(
+        select(
+            Unit.building_id,
+            func.sum(Bill.amount_fen),
+            func.sum(Bill.amount_fen - Bill.outstanding_fen),
+        )
+        .join(Unit, Unit.id == Bill.unit_id)
+        .where(Unit.building_id.in_(building_ids))
+        .group_by(Unit.building_id)
+    ).all()
+    rate = {b: (collected or 0) / billed for b, billed, collected in rows if billed}
+    ranked = sorted(building_ids, key=lambda b: (rate.get(b, 1.0), b))
+    low, high = QUALITY_SPREAD
+    step = (high - low) / max(1, len(ranked) - 1)
+    return {b: round(low + i * step, 2) for i, b in enumerate(ranked)}
+
+
 def _admin(session: Any) -> User | None:
     return session.scalar(select(User).where(User.username == "demo-admin"))
 
@@ -116,9 +140,11 @@ def _seed_community(
         return made
     tz = zone(community.timezone)
     local_now = now.astimezone(tz)
-    # Each building has its own service level, so satisfaction differs building by building.
+    # Each building has its own service level, so satisfaction differs building by building;
+    # it follows the building's collection rate (the payments demo lets the owners of poorly
+    # served buildings fall behind), so low satisfaction and low collection go together.
     building_ids = sorted({unit.building_id for _user, unit in owners})
-    quality = {b: rng.choice([2.4, 3.0, 3.5, 3.9, 4.3, 4.6]) for b in building_ids}
+    quality = _building_quality(session, building_ids)
 
     # Last year's annual survey: December, closed and published.
     year = local_now.year - 1

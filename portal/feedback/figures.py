@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.feedback.surveys import QuestionResult, SurveyResults
 from portal.tickets.stats import json_number
@@ -34,7 +35,7 @@ def question_figure(result: QuestionResult) -> dict[str, Any] | None:
         return None
     labels = list(result.counts)
     if result.question.kind == "rating":
-        labels = [_("%(n)s 分", n=s) for s in result.counts]
+        labels = [ngettext("%(n)s 分", "%(n)s 分", int(s), n=s) for s in result.counts]
     return {
         "data": [
             {

@@ -21,6 +21,7 @@ Definition (stated on the unit page too):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -157,9 +158,16 @@ def _ratings(
                 TicketRating.created_at >= since,
                 TicketRating.created_at <= until,
             )
-            .order_by(TicketRating.created_at.desc())
+            .order_by(TicketRating.created_at.desc(), TicketRating.id.desc())
         )
     ]
+
+
+Rating = tuple[int, datetime, int, str, str, str]  # score, at, ticket id, number, category, comment
+Response = tuple[int, datetime, int, str]  # mean ×100, at, survey id, title
+Complaint = tuple[int, str, str, datetime]  # ticket id, number, category, created at
+ServiceDispute = tuple[int, str, datetime]  # dispute id, reason, created at
+Overdue = tuple[int, str, str, datetime]  # ticket id, number, category, resolution due
 
 
 def satisfaction_profile(
@@ -170,18 +178,211 @@ def satisfaction_profile(
     unit = session.get(Unit, unit_id)
     repairs = _ratings(session, unit_id, TicketKind.REPAIR, since, now)
     complaint_ratings = _ratings(session, unit_id, TicketKind.COMPLAINT, since, now)
-    responses = session.execute(
-        select(SurveyResponse.mean_x100, SurveyResponse.created_at, Survey.id, Survey.title)
-        .join(Survey, Survey.id == SurveyResponse.survey_id)
-        .where(
-            SurveyResponse.unit_id == unit_id,
-            SurveyResponse.mean_x100.is_not(None),
-            SurveyResponse.created_at >= since,
-            SurveyResponse.created_at <= now,
+    responses: list[Response] = [
+        (r[0], r[1], r[2], r[3])
+        for r in session.execute(
+            select(SurveyResponse.mean_x100, SurveyResponse.created_at, Survey.id, Survey.title)
+            .join(Survey, Survey.id == SurveyResponse.survey_id)
+            .where(
+                SurveyResponse.unit_id == unit_id,
+                SurveyResponse.mean_x100.is_not(None),
+                SurveyResponse.created_at >= since,
+                SurveyResponse.created_at <= now,
+            )
+            .order_by(SurveyResponse.created_at.desc(), SurveyResponse.id.desc())
         )
-        .order_by(SurveyResponse.created_at.desc())
-    ).all()
+    ]
+    open_complaints: list[Complaint] = [
+        (r[0], r[1], r[2], r[3])
+        for r in session.execute(
+            select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.created_at)
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(
+                Ticket.unit_id == unit_id,
+                Ticket.kind == TicketKind.COMPLAINT,
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+        )
+    ]
+    disputes: list[ServiceDispute] = [
+        (r[0], r[1], r[2])
+        for r in session.execute(
+            select(Dispute.id, Dispute.reason, Dispute.created_at)
+            .where(
+                Dispute.unit_id == unit_id,
+                Dispute.target_type == TargetType.SERVICE,
+                Dispute.status.in_(DISPUTE_OPEN),
+            )
+            .order_by(Dispute.id)
+        )
+    ]
+    where_unit = Ticket.unit_id == unit_id
+    if unit is not None:
+        where_unit = or_(
+            where_unit,
+            and_(
+                Ticket.location_type == LocationType.COMMON_AREA,
+                Ticket.building_id == unit.building_id,
+            ),
+        )
+    overdue: list[Overdue] = [
+        (r[0], r[1], r[2], r[3])
+        for r in session.execute(
+            select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.resolution_due_at)
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(where_unit, Ticket.kind == TicketKind.REPAIR, overdue_clause(now))
+            .order_by(Ticket.resolution_due_at, Ticket.id)
+        )
+    ]
+    return _assemble(
+        unit_id, now, repairs, complaint_ratings, responses, open_complaints, disputes, overdue
+    )
 
+
+def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def satisfaction_profiles(
+    session: Session,
+    unit_ids: Iterable[int],
+    now: datetime,
+    *,
+    window_days: int = WINDOW_DAYS,
+) -> dict[int, SatisfactionProfile]:
+    """The profiles of many units at once, equal to `satisfaction_profile` unit by unit, in six
+    grouped queries per 900 units (lists and the daily collections run: no query per unit)."""
+    since = now - timedelta(days=window_days)
+    ids = sorted(set(unit_ids))
+    ratings: dict[tuple[int, str], list[Rating]] = {}
+    responses: dict[int, list[Response]] = {}
+    complaints: dict[int, list[Complaint]] = {}
+    disputes: dict[int, list[ServiceDispute]] = {}
+    overdue: dict[int, list[Overdue]] = {}
+    for part in _chunks(ids):
+        for row in session.execute(
+            select(
+                Ticket.unit_id,
+                Ticket.kind,
+                TicketRating.score,
+                TicketRating.created_at,
+                Ticket.id,
+                Ticket.number,
+                TicketCategory.name,
+                TicketRating.comment,
+            )
+            .join(Ticket, Ticket.id == TicketRating.ticket_id)
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(
+                Ticket.unit_id.in_(part),
+                Ticket.kind.in_([TicketKind.REPAIR, TicketKind.COMPLAINT]),
+                TicketRating.created_at >= since,
+                TicketRating.created_at <= now,
+            )
+            .order_by(TicketRating.created_at.desc(), TicketRating.id.desc())
+        ):
+            ratings.setdefault((row[0], row[1]), []).append(
+                (row[2], row[3], row[4], row[5], row[6], row[7])
+            )
+        for row in session.execute(
+            select(
+                SurveyResponse.unit_id,
+                SurveyResponse.mean_x100,
+                SurveyResponse.created_at,
+                Survey.id,
+                Survey.title,
+            )
+            .join(Survey, Survey.id == SurveyResponse.survey_id)
+            .where(
+                SurveyResponse.unit_id.in_(part),
+                SurveyResponse.mean_x100.is_not(None),
+                SurveyResponse.created_at >= since,
+                SurveyResponse.created_at <= now,
+            )
+            .order_by(SurveyResponse.created_at.desc(), SurveyResponse.id.desc())
+        ):
+            responses.setdefault(row[0], []).append((row[1], row[2], row[3], row[4]))
+        for row in session.execute(
+            select(Ticket.unit_id, Ticket.id, Ticket.number, TicketCategory.name, Ticket.created_at)
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(
+                Ticket.unit_id.in_(part),
+                Ticket.kind == TicketKind.COMPLAINT,
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+        ):
+            complaints.setdefault(row[0], []).append((row[1], row[2], row[3], row[4]))
+        for row in session.execute(
+            select(Dispute.unit_id, Dispute.id, Dispute.reason, Dispute.created_at)
+            .where(
+                Dispute.unit_id.in_(part),
+                Dispute.target_type == TargetType.SERVICE,
+                Dispute.status.in_(DISPUTE_OPEN),
+            )
+            .order_by(Dispute.id)
+        ):
+            disputes.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        building_of = dict(
+            session.execute(select(Unit.id, Unit.building_id).where(Unit.id.in_(part))).all()
+        )
+        units_of_building: dict[int, list[int]] = {}
+        for unit_id, building_id in building_of.items():
+            units_of_building.setdefault(building_id, []).append(unit_id)
+        common = and_(
+            Ticket.location_type == LocationType.COMMON_AREA,
+            Ticket.building_id.in_(sorted(units_of_building) or [-1]),
+        )
+        for row in session.execute(
+            select(
+                Ticket.unit_id,
+                Ticket.location_type,
+                Ticket.building_id,
+                Ticket.id,
+                Ticket.number,
+                TicketCategory.name,
+                Ticket.resolution_due_at,
+            )
+            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
+            .where(
+                or_(Ticket.unit_id.in_(part), common),
+                Ticket.kind == TicketKind.REPAIR,
+                overdue_clause(now),
+            )
+            .order_by(Ticket.resolution_due_at, Ticket.id)
+        ):
+            owners: set[int] = {row[0]} if row[0] in building_of else set()
+            if row[1] == LocationType.COMMON_AREA:
+                owners.update(units_of_building.get(row[2], []))
+            for unit_id in sorted(owners):
+                overdue.setdefault(unit_id, []).append((row[3], row[4], row[5], row[6]))
+    return {
+        unit_id: _assemble(
+            unit_id,
+            now,
+            ratings.get((unit_id, TicketKind.REPAIR), []),
+            ratings.get((unit_id, TicketKind.COMPLAINT), []),
+            responses.get(unit_id, []),
+            complaints.get(unit_id, []),
+            disputes.get(unit_id, []),
+            overdue.get(unit_id, []),
+        )
+        for unit_id in ids
+    }
+
+
+def _assemble(
+    unit_id: int,
+    now: datetime,
+    repairs: list[Rating],
+    complaint_ratings: list[Rating],
+    responses: list[Response],
+    open_complaints: list[Complaint],
+    disputes: list[ServiceDispute],
+    overdue: list[Overdue],
+) -> SatisfactionProfile:
+    """The score, penalties, evidence and trend from the unit's rows (shared by both readers)."""
     points: list[tuple[datetime, Decimal]] = []  # (when, 0-100) for the trend
     inputs = []
     for signal, rows in (("repair_ratings", repairs), ("complaint_ratings", complaint_ratings)):
@@ -196,38 +397,6 @@ def satisfaction_profile(
         points.extend((r[1], to_100(Decimal(r[0]) / 100)) for r in responses)
     inputs.append(ProfileInput("survey", WEIGHTS["survey"], len(responses), survey_value))
 
-    open_complaints = session.execute(
-        select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.created_at)
-        .join(TicketCategory, TicketCategory.id == Ticket.category_id)
-        .where(
-            Ticket.unit_id == unit_id,
-            Ticket.kind == TicketKind.COMPLAINT,
-            Ticket.status.in_(OPEN_STATUSES),
-        )
-        .order_by(Ticket.created_at)
-    ).all()
-    disputes = session.execute(
-        select(Dispute.id, Dispute.reason, Dispute.created_at).where(
-            Dispute.unit_id == unit_id,
-            Dispute.target_type == TargetType.SERVICE,
-            Dispute.status.in_(DISPUTE_OPEN),
-        )
-    ).all()
-    where_unit = Ticket.unit_id == unit_id
-    if unit is not None:
-        where_unit = or_(
-            where_unit,
-            and_(
-                Ticket.location_type == LocationType.COMMON_AREA,
-                Ticket.building_id == unit.building_id,
-            ),
-        )
-    overdue = session.execute(
-        select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.resolution_due_at)
-        .join(TicketCategory, TicketCategory.id == Ticket.category_id)
-        .where(where_unit, Ticket.kind == TicketKind.REPAIR, overdue_clause(now))
-        .order_by(Ticket.resolution_due_at)
-    ).all()
     penalties = []
     for signal, count in (
         ("open_complaints", len(open_complaints)),

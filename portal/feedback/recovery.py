@@ -22,7 +22,7 @@ from portal.audit import service as audit
 from portal.communities.models import Community, Unit
 from portal.errors import Conflict, DomainError, PermissionDenied
 from portal.feedback.models import RecoveryStatus, RecoveryTask, SurveyResponse
-from portal.feedback.profile import satisfaction_profile
+from portal.feedback.profile import SatisfactionProfile, satisfaction_profile, satisfaction_profiles
 from portal.tickets.models import OPEN_STATUSES, Ticket, TicketKind, TicketRating
 from portal.timeutil import local_today, zone
 
@@ -56,14 +56,21 @@ def _handled_refs(session: Session, unit_id: int) -> set[str]:
 
 
 def recover_unit(
-    session: Session, *, unit_id: int, now: datetime, community: Community | None = None
+    session: Session,
+    *,
+    unit_id: int,
+    now: datetime,
+    community: Community | None = None,
+    profile: SatisfactionProfile | None = None,
 ) -> RecoveryTask | None:
-    """Open (or extend) the unit's recovery task with its problems not yet handled; else None."""
+    """Open (or extend) the unit's recovery task with its problems not yet handled; else None.
+    A sweep passes the profile it read for all its units at once."""
     unit = session.get(Unit, unit_id)
     if unit is None:
         return None
     community = community or unit.community
-    profile = satisfaction_profile(session, unit_id=unit_id, now=now)
+    if profile is None:
+        profile = satisfaction_profile(session, unit_id=unit_id, now=now)
     handled = _handled_refs(session, unit_id)
     new = [
         {"signal": e["signal"], "ref": e["ref"], "detail": e["detail"]}
@@ -139,12 +146,16 @@ def candidate_units(
 def sweep(session: Session, *, community: Community, now: datetime) -> SweepResult:
     """Open or extend recovery tasks for every dissatisfied unit; re-running changes nothing."""
     result = SweepResult()
-    for unit_id in candidate_units(session, community_id=community.id, now=now):
+    candidates = candidate_units(session, community_id=community.id, now=now)
+    profiles = satisfaction_profiles(session, candidates, now)
+    for unit_id in candidates:
         existed = session.scalar(
             select(RecoveryTask.id).where(RecoveryTask.open_unit_id == unit_id)
         )
         before = _handled_refs(session, unit_id)
-        task = recover_unit(session, unit_id=unit_id, now=now, community=community)
+        task = recover_unit(
+            session, unit_id=unit_id, now=now, community=community, profile=profiles[unit_id]
+        )
         if task is None:
             continue
         if existed is None:

@@ -289,6 +289,11 @@ def _is_open(survey: Survey, now: datetime) -> bool:
     return survey.status == SurveyStatus.OPEN and now < survey.closes_at
 
 
+def is_open(survey: Survey, now: datetime) -> bool:
+    """Owners may still answer: open and before its closing time."""
+    return _is_open(survey, now)
+
+
 @dataclass
 class OwnerSurvey:
     survey: Survey

@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.feedback import complaints, figures, kpis, profile, recovery, surveys
+from portal.feedback.community import community_satisfaction
 from portal.feedback.forms import (
     ComplaintForm,
     RecoveryDoneForm,
@@ -246,6 +248,7 @@ def survey_answer(survey_id: int) -> ResponseReturnValue:
         survey=survey,
         unit=unit,
         form=form,
+        is_open=surveys.is_open(survey, now_utc()),
         error=error,
         field_errors=field_errors,
         answered=answered,
@@ -345,7 +348,15 @@ def survey_new() -> ResponseReturnValue:
             attach_error(form, exc)
         else:
             db.session.commit()
-            flash(_("调查已发出，已排队 %(n)s 条邀请", n=invited), "success")
+            flash(
+                ngettext(
+                    "调查已发出，已排队 %(n)s 条邀请",
+                    "调查已发出，已排队 %(n)s 条邀请",
+                    invited,
+                    n=invited,
+                ),
+                "success",
+            )
             return redirect(url_for(".staff_survey_detail", survey_id=survey.id))
     return render_template("feedback/survey_new.html", form=form)
 
@@ -467,7 +478,10 @@ def recovery_sweep(community_id: int) -> ResponseReturnValue:
         result = recovery.sweep(db.session, community=community, now=now_utc())
         db.session.commit()
         flash(
-            _("新建 %(a)s 个任务，补充 %(b)s 个任务", a=result.opened, b=result.updated),
+            ngettext("新建 %(a)s 个任务", "新建 %(a)s 个任务", result.opened, a=result.opened)
+            + ngettext(
+                "，补充 %(b)s 个任务", "，补充 %(b)s 个任务", result.updated, b=result.updated
+            ),
             "success",
         )
     return redirect(url_for(".recovery_list"))
@@ -608,3 +622,17 @@ def kpi_export() -> ResponseReturnValue:
     board = kpis.dashboard(db.session, community=community, now=now_utc(), months=months)
     rows = list(kpis.month_rows(board))  # at most 36 months, already computed
     return _stream_csv(f"feedback-kpis-{community.code}.csv", kpis.MONTH_HEADER, lambda: rows)
+
+
+# ---------------------------------------------------------------- the community page
+
+
+@bp.app_template_global("feedback_community_for")
+def feedback_community_for(community: Any) -> dict[str, Any]:
+    """Satisfaction and complaints for the community page (feedback/_community_section.html):
+    aggregates only; the survey-results link is for the community's own owners."""
+    data = community_satisfaction(db.session, community=community, now=now_utc())
+    mine = current_user.is_authenticated and any(
+        u.community_id == community.id for u in communities.units_of(db.session, current_user)
+    )
+    return {"data": data, "owner": bool(mine)}

@@ -22,6 +22,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal.communities import service as communities
@@ -385,10 +386,20 @@ def _staff_action(code: str, vote_id: int, action: str) -> ResponseReturnValue:
     try:
         if action == "open":
             units = service.open_vote(db.session, vote=vote, actor=current_user, now=now)
-            message = _("表决已开启，已邀请 %(n)s 户的业主投票", n=units)
+            message = ngettext(
+                "表决已开启，已邀请 %(n)s 户的业主投票",
+                "表决已开启，已邀请 %(n)s 户的业主投票",
+                units,
+                n=units,
+            )
         elif action == "remind":
             sent = service.remind_non_voters(db.session, vote=vote, actor=current_user, now=now)
-            message = _("已向尚未投票的业主排队发送 %(n)s 条提醒", n=sent)
+            message = ngettext(
+                "已向尚未投票的业主排队发送 %(n)s 条提醒",
+                "已向尚未投票的业主排队发送 %(n)s 条提醒",
+                sent,
+                n=sent,
+            )
         else:
             service.close_vote(db.session, vote=vote, actor=current_user, now=now)
             message = _("表决已截止，结果已计入公示日志")

@@ -26,6 +26,8 @@ from portal.collections import dashboard as collections_dashboard
 from portal.communities import service as communities
 from portal.domains import NavItem
 from portal.extensions import LOCALES, db
+from portal.feedback import community as feedback_community
+from portal.feedback import surveys as feedback_surveys
 from portal.notify import inbox as notify_inbox
 from portal.security import public, safe_next
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
@@ -82,8 +84,22 @@ def index() -> ResponseReturnValue:
     my_units = []
     unit_dues: dict[int, dues.UnitDues] = {}
     credits: dict[int, int] = {}
+    to_answer: list[Any] = []
+    survey_results: list[Any] = []
     if current_user.is_authenticated and current_user.is_owner:
         my_units = communities.units_of(db.session, current_user)
+        # Open surveys a unit has not answered, and each community's latest published results.
+        to_answer = [
+            o
+            for o in feedback_surveys.owner_surveys(db.session, owner=current_user, now=now_utc())
+            if not o.answered
+        ]
+        for community_id in sorted({u.community_id for u in my_units}):
+            latest = feedback_community.latest_published_survey(
+                db.session, community_id=community_id
+            )
+            if latest is not None:
+                survey_results.append(latest)
         unit_dues = dues.unit_dues(db.session, unit_ids=[u.id for u in my_units], now=now_utc())
         credits = {u.id: ledger.prepayment_balance(db.session, unit_id=u.id) for u in my_units}
     unread = (
@@ -103,6 +119,8 @@ def index() -> ResponseReturnValue:
     return render_template(
         "site/index.html",
         collections_todo=collections_todo,
+        to_answer=to_answer,
+        survey_results=survey_results,
         communities=public_list,
         my_units=my_units,
         staff_communities=staff_list,

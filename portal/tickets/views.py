@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
@@ -674,7 +675,7 @@ def bulk_acknowledge() -> ResponseReturnValue:
             details={"ticket_ids": ids, "acknowledged": count},
         )
         db.session.commit()
-        flash(_("已受理 %(n)s 张工单", n=count), "success")
+        flash(ngettext("已受理 %(n)s 张工单", "已受理 %(n)s 张工单", count, n=count), "success")
     target = request.referrer if request.referrer and "/staff/tickets" in request.referrer else None
     return redirect(target or url_for(".board"))
 
