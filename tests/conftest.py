@@ -17,12 +17,20 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from portal import create_app
 from portal.extensions import db as _db
 from tests.factories import NOW
+
+# Property tests have no per-example deadline: CI and a shared machine are slow in bursts, and a
+# deadline turns that into a flaky failure instead of a finding.
+settings.register_profile(
+    "clearfee", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("clearfee")
 
 # The app's clock is pinned for every test (factories.NOW, 10:00 in Shanghai); a test that
 # needs another instant uses the `clock` fixture. Nothing here reads the real date.
