@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app."""
-    from portal import config, domains, errors, extensions, jinja, models, security
+    from portal import config, domains, errors, extensions, jinja, models, pagecache, security
     from portal.accounts import service as accounts_service
     from portal.api import bp as api_bp
     from portal.demo import cli as demo_cli
@@ -34,6 +34,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         memory_cost=app.config["PASSWORD_HASH_MEMORY_COST"],
     )
     extensions.init_app(app)
+    pagecache.init_app(app)
+    pagecache.install_tracking(extensions.db.session)
     security.install_converters(app)
     nav: list[domains.NavItem] = []
     for views in domains.modules("views"):

@@ -59,6 +59,7 @@ SHARED = {
     "forms",
     "jinja",
     "money",
+    "pagecache",
     "pagination",
     "pdf",
     "security",

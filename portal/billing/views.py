@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import pagecache
 from portal.billing import dues, late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
@@ -119,12 +120,17 @@ def standards_public(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     today = local_today(zone(community.timezone))
-    return render_template(
-        "billing/standards_public.html",
-        community=community,
-        current=standards.current_standards(db.session, community_id=community.id, on=today),
-        history=standards.standard_history(db.session, community_id=community.id),
-        today=today,
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("standards", today),
+        render=lambda: render_template(
+            "billing/standards_public.html",
+            community=community,
+            current=standards.current_standards(db.session, community_id=community.id, on=today),
+            history=standards.standard_history(db.session, community_id=community.id),
+            today=today,
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from portal import pagecache
 from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.communities import service as communities
@@ -1081,15 +1082,25 @@ def responsiveness(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     months = max(1, min(stats.MAX_MONTHS, request.args.get("months", 12, type=int)))
-    report = stats.responsiveness(
-        db.session, community=community, months=months, now=now_utc(), detail=True
-    )
-    db.session.commit()
-    charts = figures.responsiveness_figures(report)
-    return render_template(
-        "tickets/responsiveness.html",
-        report=report,
-        charts=charts,
-        min_sample=stats.MIN_SAMPLE,
-        month_options=(3, 6, 12, 24),
+    now = now_utc()
+
+    def render() -> ResponseReturnValue:
+        report = stats.responsiveness(
+            db.session, community=community, months=months, now=now, detail=True
+        )
+        charts = figures.responsiveness_figures(report)
+        return render_template(
+            "tickets/responsiveness.html",
+            report=report,
+            charts=charts,
+            min_sample=stats.MIN_SAMPLE,
+            month_options=(3, 6, 12, 24),
+        )
+
+    # Figures move with the tickets (the data version) and with the clock (SLA due times).
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("responsiveness", months, pagecache.five_minutes(now)),
+        render=render,
     )
