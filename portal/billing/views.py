@@ -52,13 +52,9 @@ def bill_list() -> ResponseReturnValue:
     )
     now = now_utc()
     unit_figures = dues.unit_dues(db.session, unit_ids=unit_ids, now=now)
+    credits = ledger.prepayment_balances(db.session, unit_ids=unit_ids)
     summaries = [
-        {
-            "unit": u,
-            "dues": unit_figures[u.id],
-            "credit_fen": ledger.prepayment_balance(db.session, unit_id=u.id),
-        }
-        for u in units
+        {"unit": u, "dues": unit_figures[u.id], "credit_fen": credits[u.id]} for u in units
     ]
     return render_template(
         "billing/bill_list.html",

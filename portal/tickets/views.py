@@ -611,6 +611,12 @@ def board() -> ResponseReturnValue:
         overdue=request.args.get("overdue") == "1",
         search=request.args.get("q", "")[:40],
     )
+    # The default categories are made on first use; commit that before loading anything the
+    # template shows, so the commit does not expire the rows and the template reload each one.
+    if community:
+        setup.ensure_categories(db.session, community)
+        db.session.commit()
+    categories = setup.list_categories(db.session, community) if community else []
     page = queries.board(
         db.session,
         staff=current_user,
@@ -618,7 +624,6 @@ def board() -> ResponseReturnValue:
         now=now,
         page=request.args.get("page", 1, type=int),
     )
-    categories = setup.list_categories(db.session, community) if community else []
     buildings = (
         db.session.scalars(
             select(Building).where(Building.community_id == community.id).order_by(Building.code)
@@ -627,7 +632,6 @@ def board() -> ResponseReturnValue:
         else []
     )
     engineers = base.engineers_of(db.session, community.id) if community else []
-    db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "tickets/board.html",
