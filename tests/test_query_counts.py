@@ -35,7 +35,7 @@ CAPS = {
     "/bills": 24,
     "bill_detail": 22,
     "/api/v1/me/bills": 12,
-    "/c/Q": 32,
+    "/c/Q": 28,
     "/c/Q/responsiveness": 10,
     "/api/v1/communities/Q/stats": 8,
     "/api/v1/communities/Q/spending": 12,

@@ -120,7 +120,7 @@ def _render_community_page(community: Community) -> ResponseReturnValue:
     if year == today.year:
         by_month = [row for row in by_month if row["month"] <= f"{year}-{today.month:02d}"]
     budget_rows, budget = summary.budget_vs_actual(
-        db.session, community_id=community.id, year=year, today=today
+        db.session, community_id=community.id, year=year, today=today, totals=totals
     )
     accounts = {
         account: funds.summary(db.session, community_id=community.id, account=account, year=year)
