@@ -13,7 +13,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app."""
-    from portal import config, domains, errors, extensions, jinja, models, pagecache, security
+    from portal import (
+        config,
+        domains,
+        errors,
+        extensions,
+        jinja,
+        joblock,
+        models,
+        pagecache,
+        security,
+    )
     from portal.accounts import service as accounts_service
     from portal.api import bp as api_bp
     from portal.demo import cli as demo_cli
@@ -46,6 +56,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extensions.csrf.exempt(api_bp)
     for cli in domains.modules("cli"):
         for group in getattr(cli, "groups", (cli.group,)):
+            joblock.install(group)  # two runs of one job never overlap
             app.cli.add_command(group)
     app.cli.add_command(demo_cli.group)
     security.install(app)

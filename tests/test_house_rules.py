@@ -58,6 +58,7 @@ SHARED = {
     "extensions",
     "forms",
     "jinja",
+    "joblock",
     "money",
     "pagecache",
     "pagination",
