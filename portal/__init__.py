@@ -22,6 +22,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         joblock,
         models,
         pagecache,
+        replica,
         security,
     )
     from portal.accounts import service as accounts_service
@@ -45,6 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     extensions.init_app(app)
     pagecache.init_app(app)
+    replica.init_app(app)
     pagecache.install_tracking(extensions.db.session)
     security.install_converters(app)
     nav: list[domains.NavItem] = []

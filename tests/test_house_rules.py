@@ -63,6 +63,7 @@ SHARED = {
     "pagecache",
     "pagination",
     "pdf",
+    "replica",
     "security",
     "timeutil",
 }

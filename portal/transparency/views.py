@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal import exports, pagecache
+from portal import exports, pagecache, replica
 from portal.communities import service as communities
 from portal.communities import views as community_views
 from portal.communities.models import Community
@@ -450,7 +450,8 @@ def spending_download(code: str, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "json"):
         abort(404)
     year = requested_year(community_today(community))
-    document = summary.spending_document(db.session, community=community, year=year)
+    # An export: read-only, from the replica when one is set.
+    document = summary.spending_document(replica.read_session(), community=community, year=year)
     filename = f"spending-{community.code}-{year}.{fmt}"
     headers = {"Content-Disposition": f"attachment; filename={filename}"}
     if fmt == "json":
