@@ -216,6 +216,7 @@ def wrk(url: str, headers: dict[str, str], args: argparse.Namespace, lua: Path) 
     if status != 200:
         raise SystemExit(f"{url}: HTTP {status}, not measuring an error page")
     cmd = ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.duration}s"]
+    cmd += ["--timeout", "10s"]  # a slow page is measured, not counted as an error
     cmd += ["-s", str(lua)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
