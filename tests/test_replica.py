@@ -52,6 +52,7 @@ def test_dashboard_and_exports_read_from_the_replica(
     download = client.get("/c/R/spending.json")
     assert download.status_code == 200
     assert on_replica
+    engine.dispose()  # the fixture closes only the primary's pool
 
 
 def test_without_a_replica_reports_use_the_app_session(app: Flask) -> None:
