@@ -10,7 +10,8 @@ help:
 	@echo "make run    - install, migrate, seed demo data (first run) and serve http://127.0.0.1:5000"
 	@echo "make test   - run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)"
 	@echo "make lint   - ruff check"
-	@echo "make bench  - benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make bench  - pages under wrk, dashboard SQL plans, jobs (docs/benchmarks.md);"
+	@echo "             BENCH_ARGS=\"--database-url postgresql://... --units 2000 --months 24\""
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +42,7 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .

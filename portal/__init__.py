@@ -13,7 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app."""
-    from portal import config, domains, errors, extensions, jinja, models, security
+    from portal import (
+        config,
+        domains,
+        errors,
+        extensions,
+        jinja,
+        joblock,
+        models,
+        pagecache,
+        replica,
+        security,
+    )
     from portal.accounts import service as accounts_service
     from portal.api import bp as api_bp
     from portal.demo import cli as demo_cli
@@ -34,6 +45,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         memory_cost=app.config["PASSWORD_HASH_MEMORY_COST"],
     )
     extensions.init_app(app)
+    pagecache.init_app(app)
+    replica.init_app(app)
+    pagecache.install_tracking(extensions.db.session)
     security.install_converters(app)
     nav: list[domains.NavItem] = []
     for views in domains.modules("views"):
@@ -44,6 +58,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extensions.csrf.exempt(api_bp)
     for cli in domains.modules("cli"):
         for group in getattr(cli, "groups", (cli.group,)):
+            joblock.install(group)  # two runs of one job never overlap
             app.cli.add_command(group)
     app.cli.add_command(demo_cli.group)
     security.install(app)

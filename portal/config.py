@@ -57,6 +57,22 @@ def _database_url(instance_path: str) -> str:
 
 def from_environment(instance_path: str) -> dict[str, Any]:
     """Build the settings mapping from environment variables."""
+    from portal import replica
+
+    settings = _from_environment(instance_path)
+    # Dashboards and exports read from a replica when one is given (docs/scaling.md).
+    replica.configure(settings, _replica_url(os.environ.get("DATABASE_REPLICA_URL", "")))
+    return settings
+
+
+def _replica_url(url: str) -> str | None:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url or None
+
+
+def _from_environment(instance_path: str) -> dict[str, Any]:
     env = os.environ
     mode = (env.get("CLEARFEE_ENV") or "production").strip().lower()
     development = mode == "development"
@@ -129,6 +145,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "NOTIFY_WEBHOOK_SECRET": env.get("NOTIFY_WEBHOOK_SECRET") or None,
         "NOTIFY_WEBHOOK_TIMEOUT_S": int(env.get("NOTIFY_WEBHOOK_TIMEOUT_S", "10")),
         # Links in messages are absolute: the address owners reach the portal at.
+        # `make bench`: adds /_bench/baseline (one indexed query + the base template), the
+        # yardstick the benchmark divides by. Refused in production.
+        "BENCH_ROUTES": env.get("CLEARFEE_BENCH_ROUTES", "") in TRUE,
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
     }
 
@@ -150,5 +169,7 @@ def check(settings: Mapping[str, Any]) -> None:
             "PAYMENTS_SANDBOX=1 is refused in production: the sandbox gateway marks bills paid "
             "without moving money. Set CLEARFEE_ENV=demo (or development/test) to use it."
         )
+    if mode == "production" and settings.get("BENCH_ROUTES"):
+        raise RuntimeError("CLEARFEE_BENCH_ROUTES is refused in production (benchmark only)")
     if mode == "production" and settings.get("CLOCK_NOW"):
         raise RuntimeError("CLEARFEE_CLOCK_NOW (a pinned clock) is refused in production")

@@ -7,6 +7,8 @@ from portal.domains import modules
 
 def load_all() -> None:
     """Import each domain's models module (idempotent)."""
+    import portal.pagecache  # noqa: F401  (cache_versions)
+
     modules("models")
 
 

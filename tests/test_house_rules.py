@@ -58,9 +58,12 @@ SHARED = {
     "extensions",
     "forms",
     "jinja",
+    "joblock",
     "money",
+    "pagecache",
     "pagination",
     "pdf",
+    "replica",
     "security",
     "timeutil",
 }

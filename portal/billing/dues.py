@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.billing import holds
 from portal.billing.models import Bill
@@ -97,7 +97,11 @@ def unit_dues(
     if not ids:
         return {}
     open_bills = list(
-        session.scalars(select(Bill).where(Bill.unit_id.in_(ids), Bill.outstanding_fen > 0))
+        session.scalars(
+            select(Bill)
+            .options(selectinload(Bill.lines))  # bill_dues reads every line
+            .where(Bill.unit_id.in_(ids), Bill.outstanding_fen > 0)
+        )
     )
     per_bill = bill_dues(session, bills=open_bills, now=now, today=today)
     paid = dict(

@@ -519,3 +519,19 @@ def post_many(session: Session, entries: Sequence[NewEntry], *, move_lines: bool
         _line_moves(entry.kind, entry.legs, deltas, credited)
     if deltas and move_lines:
         move_lines_by(session, deltas=deltas, credited=credited)
+
+
+def prepayment_balances(session: Session, *, unit_ids: list[int]) -> dict[int, int]:
+    """prepayment_balance for several units in one query (unit id → credit in fen)."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return {}
+    codes = {f"prepayment:unit:{unit_id}": unit_id for unit_id in ids}
+    rows = session.execute(
+        select(Account.code, func.coalesce(func.sum(Posting.amount_fen), 0))
+        .join(Posting, Posting.account_id == Account.id)
+        .where(Account.code.in_(codes))
+        .group_by(Account.code)
+    ).all()
+    found = {codes[code]: -int(total or 0) for code, total in rows}
+    return {unit_id: found.get(unit_id, 0) for unit_id in ids}

@@ -41,7 +41,8 @@ def get_owned_bill(session: Session, *, owner: User, bill_id: int) -> Bill | Non
     """The bill if it belongs to a unit the user currently owns; None (→ 404) otherwise."""
     return session.scalar(
         select(Bill)
-        .options(selectinload(Bill.lines))
+        # The page names each line's standard (its approval reference): load them together.
+        .options(selectinload(Bill.lines).selectinload(BillLine.fee_standard))
         .where(Bill.id == bill_id, Bill.unit_id.in_(owned_unit_ids(session, owner) or [-1]))
     )
 

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
+from portal import pagecache
 from portal.billing import dues, late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
@@ -52,13 +53,9 @@ def bill_list() -> ResponseReturnValue:
     )
     now = now_utc()
     unit_figures = dues.unit_dues(db.session, unit_ids=unit_ids, now=now)
+    credits = ledger.prepayment_balances(db.session, unit_ids=unit_ids)
     summaries = [
-        {
-            "unit": u,
-            "dues": unit_figures[u.id],
-            "credit_fen": ledger.prepayment_balance(db.session, unit_id=u.id),
-        }
-        for u in units
+        {"unit": u, "dues": unit_figures[u.id], "credit_fen": credits[u.id]} for u in units
     ]
     return render_template(
         "billing/bill_list.html",
@@ -120,12 +117,17 @@ def standards_public(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     today = local_today(zone(community.timezone))
-    return render_template(
-        "billing/standards_public.html",
-        community=community,
-        current=standards.current_standards(db.session, community_id=community.id, on=today),
-        history=standards.standard_history(db.session, community_id=community.id),
-        today=today,
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("standards", today),
+        render=lambda: render_template(
+            "billing/standards_public.html",
+            community=community,
+            current=standards.current_standards(db.session, community_id=community.id, on=today),
+            history=standards.standard_history(db.session, community_id=community.id),
+            today=today,
+        ),
     )
 
 

@@ -27,6 +27,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import replica
 from portal.accounts.models import Role
 from portal.billing.models import Bill
 from portal.collections import (
@@ -634,19 +635,20 @@ def building_notices(code: str, building_id: int) -> ResponseReturnValue:
 def manager_view() -> ResponseReturnValue:
     community = _community(request.args.get("community"), roles=(Role.MANAGER,))
     day = _today(community)
+    reports = replica.read_session()  # the figures: read-only, from the replica when set
     return render_template(
         "collections/manager.html",
         community=community,
         day=day,
-        funnel=dashboard.tier_funnel(db.session, community_id=community.id),
-        by_tier=dashboard.recovery(db.session, community_id=community.id, group="tier"),
-        by_reason=dashboard.recovery(db.session, community_id=community.id, group="reason"),
-        aging_rows=dashboard.aging_table(db.session, community_id=community.id, day=day),
+        funnel=dashboard.tier_funnel(reports, community_id=community.id),
+        by_tier=dashboard.recovery(reports, community_id=community.id, group="tier"),
+        by_reason=dashboard.recovery(reports, community_id=community.id, group="reason"),
+        aging_rows=dashboard.aging_table(reports, community_id=community.id, day=day),
         workload=dashboard.workload(
-            db.session, community_id=community.id, since=now_utc() - timedelta(days=30)
+            reports, community_id=community.id, since=now_utc() - timedelta(days=30)
         ),
         approvals=dashboard.approvals(db.session, community_id=community.id),
-        counts=dashboard.todo_counts(db.session, community_ids={community.id}, day=day),
+        counts=dashboard.todo_counts(reports, community_ids={community.id}, day=day),
         holds=cases.holds_of(db.session, community_id=community.id),
         decision_form=DecisionForm(),
         hold_form=HoldForm(starts_on=day),

@@ -23,7 +23,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 
-from portal import exports
+from portal import exports, replica
 from portal.accounts.models import Role
 from portal.billing import holds
 from portal.billing import queries as billing_queries
@@ -977,9 +977,10 @@ def mediation_export(code: str, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "xlsx"):
         abort(404)
     community = _mediation_community(code)
+    reports = replica.read_session()  # an export: read-only, from the replica when set
     rows = [
         _display_row(r)
-        for r in overview.mediation_rows(db.session, community_id=community.id, now=now_utc())
+        for r in overview.mediation_rows(reports, community_id=community.id, now=now_utc())
     ]
     headers = [str(label) for _key, label in MEDIATION_COLUMNS]
     name = f"{community.code}-mediation-list-{_today(community).isoformat()}.{fmt}"

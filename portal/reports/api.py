@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, g, jsonify
 from flask.typing import ResponseReturnValue
 
+from portal import pagecache
 from portal.api import bp
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.communities import service as communities
@@ -32,6 +33,17 @@ def community_stats(code: str) -> ResponseReturnValue:
     community = communities.visible_community(db.session, code=code, user=g.get("api_user"))
     if community is None:
         abort(404, description="小区不存在")
+    today = local_today(zone(community.timezone))
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("api-stats", today),
+        render=lambda: _stats_body(community, today),
+        html=False,
+    )
+
+
+def _stats_body(community: Any, today: date) -> ResponseReturnValue:
     stats = queries.collection_stats(db.session, community_id=community.id)
     body: dict[str, Any] = {k: v for k, v in stats.items() if k not in ("community",)}
     body["community"] = community.code
@@ -43,7 +55,7 @@ def community_stats(code: str) -> ResponseReturnValue:
         {**row, "rate": queries.rate_number(row["rate"])} for row in stats["by_building"]
     ]
     body["k_anonymity"] = queries.K_ANONYMITY
-    body["as_of"] = date.isoformat(local_today(zone(community.timezone)))
+    body["as_of"] = date.isoformat(today)
     body["disputes"] = disputes_overview.dispute_stats(db.session, community_id=community.id)
     body["kpis"] = public_kpis(community)
     return jsonify(body)

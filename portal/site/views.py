@@ -162,6 +162,24 @@ def healthz() -> ResponseReturnValue:
     return jsonify({"status": "ok"})
 
 
+@public
+def bench_baseline() -> ResponseReturnValue:
+    """The benchmark's yardstick: one indexed query and the base template, nothing else."""
+    community = communities.get_community(db.session, request.args.get("code", "DEMO1"))
+    return render_template("site/bench_baseline.html", community=community)
+
+
+@bp.record_once
+def _bench_route(state: Any) -> None:
+    # Only `make bench` (BENCH_ROUTES, refused in production by config.check) has this route.
+    if state.app.config.get("BENCH_ROUTES") and state.app.config.get("CLEARFEE_ENV") != (
+        "production"
+    ):
+        state.app.add_url_rule(
+            "/_bench/baseline", endpoint="site.bench_baseline", view_func=bench_baseline
+        )
+
+
 @bp.route("/lang/<locale>")
 @public
 def set_language(locale: str) -> ResponseReturnValue:

@@ -9,6 +9,7 @@ from flask import abort, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from portal import pagecache
 from portal.accounts.models import User
 from portal.api import api_user, bp, json_body
 from portal.api.openapi import PATHS, SCHEMAS
@@ -283,9 +284,19 @@ def community_responsiveness(code: str) -> ResponseReturnValue:
     months = int(raw) if raw.isdigit() else 0
     if not 1 <= months <= stats.MAX_MONTHS:
         abort(400, description=f"months 须在 1 到 {stats.MAX_MONTHS} 之间")
-    report = stats.responsiveness(db.session, community=community, months=months, now=now_utc())
-    db.session.commit()
-    return jsonify(stats.responsiveness_json(report))
+    now = now_utc()
+
+    def render() -> ResponseReturnValue:
+        report = stats.responsiveness(db.session, community=community, months=months, now=now)
+        return jsonify(stats.responsiveness_json(report))
+
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("api-responsiveness", months, pagecache.five_minutes(now)),
+        render=render,
+        html=False,
+    )
 
 
 # ---------------------------------------------------------------- OpenAPI

@@ -27,7 +27,7 @@ from sqlalchemy.sql import ColumnElement
 
 from portal.communities.models import Community
 from portal.tickets.models import OPEN_STATUSES, Ticket, TicketCategory, TicketKind, TicketStatus
-from portal.tickets.setup import category_name, list_categories
+from portal.tickets.setup import category_name
 from portal.timeutil import to_local, zone
 
 MIN_SAMPLE = 5
@@ -482,7 +482,16 @@ def responsiveness(
     per_category = found["category"]
     open_now = backlog(session, community_id=community.id)
     overall.backlog = sum(open_now.values())
-    categories = list_categories(session, community, active_only=False)
+    # Read-only (no default categories made here): a GET must not write. A community that
+    # has none yet has no tickets either.
+    categories = session.scalars(
+        select(TicketCategory)
+        .where(
+            TicketCategory.community_id == community.id,
+            TicketCategory.kind == TicketKind.REPAIR,
+        )
+        .order_by(TicketCategory.position, TicketCategory.id)
+    ).all()
     rows = []
     for category in categories:
         figure = per_category.get((category.id,), Figures())

@@ -16,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from portal import pagecache
 from portal.accounts.models import User
 from portal.audit import service as audit
 from portal.communities import service as communities
@@ -611,6 +612,12 @@ def board() -> ResponseReturnValue:
         overdue=request.args.get("overdue") == "1",
         search=request.args.get("q", "")[:40],
     )
+    # The default categories are made on first use; commit that before loading anything the
+    # template shows, so the commit does not expire the rows and the template reload each one.
+    if community:
+        setup.ensure_categories(db.session, community)
+        db.session.commit()
+    categories = setup.list_categories(db.session, community) if community else []
     page = queries.board(
         db.session,
         staff=current_user,
@@ -618,7 +625,6 @@ def board() -> ResponseReturnValue:
         now=now,
         page=request.args.get("page", 1, type=int),
     )
-    categories = setup.list_categories(db.session, community) if community else []
     buildings = (
         db.session.scalars(
             select(Building).where(Building.community_id == community.id).order_by(Building.code)
@@ -627,7 +633,6 @@ def board() -> ResponseReturnValue:
         else []
     )
     engineers = base.engineers_of(db.session, community.id) if community else []
-    db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "tickets/board.html",
@@ -1082,15 +1087,25 @@ def responsiveness(code: str) -> ResponseReturnValue:
     if community is None:
         abort(404)
     months = max(1, min(stats.MAX_MONTHS, request.args.get("months", 12, type=int)))
-    report = stats.responsiveness(
-        db.session, community=community, months=months, now=now_utc(), detail=True
-    )
-    db.session.commit()
-    charts = figures.responsiveness_figures(report)
-    return render_template(
-        "tickets/responsiveness.html",
-        report=report,
-        charts=charts,
-        min_sample=stats.MIN_SAMPLE,
-        month_options=(3, 6, 12, 24),
+    now = now_utc()
+
+    def render() -> ResponseReturnValue:
+        report = stats.responsiveness(
+            db.session, community=community, months=months, now=now, detail=True
+        )
+        charts = figures.responsiveness_figures(report)
+        return render_template(
+            "tickets/responsiveness.html",
+            report=report,
+            charts=charts,
+            min_sample=stats.MIN_SAMPLE,
+            month_options=(3, 6, 12, 24),
+        )
+
+    # Figures move with the tickets (the data version) and with the clock (SLA due times).
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("responsiveness", months, pagecache.five_minutes(now)),
+        render=render,
     )

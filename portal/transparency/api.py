@@ -11,6 +11,7 @@ from typing import Any
 from flask import abort, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
+from portal import pagecache
 from portal.api import bp
 from portal.api.openapi import PATHS, SCHEMAS
 from portal.communities import service as communities
@@ -93,7 +94,15 @@ def community_spending(code: str) -> ResponseReturnValue:
         year = int(raw)
     else:
         abort(400, description="year 须为 2000–2100 之间的年份")
-    return jsonify(summary.spending_document(db.session, community=community, year=year))
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("api-spending", year, local_today(zone(community.timezone))),
+        render=lambda: jsonify(
+            summary.spending_document(db.session, community=community, year=year)
+        ),
+        html=False,
+    )
 
 
 @bp.route("/communities/<code>/publication-log")

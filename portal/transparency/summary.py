@@ -78,10 +78,11 @@ def spending_by_category(
             end=date(year, month, last),
         )
     tops: dict[int, CategoryTotal] = {}
-    for category in spending.categories(session, community_id=community_id):
+    every = spending.categories(session, community_id=community_id)  # once, not per pass
+    for category in every:
         if category.parent_id is None:
             tops[category.id] = CategoryTotal(category.id, category.code, category.name)
-    for category in spending.categories(session, community_id=community_id):
+    for category in every:
         year_fen = year_totals.get(category.id, 0)
         month_fen = month_totals.get(category.id, 0)
         top = tops.get(category.parent_id or category.id)
@@ -143,14 +144,23 @@ def elapsed_fraction(year: int, today: date) -> tuple[int, int]:
 
 
 def budget_vs_actual(
-    session: Session, *, community_id: int, year: int, today: date
+    session: Session,
+    *,
+    community_id: int,
+    year: int,
+    today: date,
+    totals: list[CategoryTotal] | None = None,
 ) -> tuple[list[BudgetRow], Any]:
-    """Per top-level category: budget, actual to date, and how it compares (and the budget)."""
+    """Per top-level category: budget, actual to date, and how it compares (and the budget).
+
+    `totals`: the year's spending_by_category when the caller has it already."""
+    if totals is None:
+        totals = spending_by_category(session, community_id=community_id, year=year)
     budget = budgets.current_budget(session, community_id=community_id, year=year)
     planned = {line.category_id: line.amount_fen for line in budget.lines} if budget else {}
     elapsed, days = elapsed_fraction(year, today)
     rows: list[BudgetRow] = []
-    for total in spending_by_category(session, community_id=community_id, year=year):
+    for total in totals:
         budget_fen = planned.get(total.id)
         if budget_fen is None and not total.total_fen:
             continue

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal import exports
+from portal import exports, pagecache, replica
 from portal.communities import service as communities
 from portal.communities import views as community_views
 from portal.communities.models import Community
@@ -98,7 +98,17 @@ def rate_text(rate: Any) -> str:
 
 
 def render_community_page(community: Community) -> ResponseReturnValue:
-    """The community's transparency page (what /c/<code> shows)."""
+    """The community's transparency page (what /c/<code> shows), cached for anonymous visitors
+    (it reads the clock through the notices preview, hence the five-minute key part)."""
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("community", pagecache.five_minutes(now_utc())),
+        render=lambda: _render_community_page(community),
+    )
+
+
+def _render_community_page(community: Community) -> ResponseReturnValue:
     today = community_today(community)
     year = requested_year(today)
     month = today.month if year == today.year else None
@@ -110,7 +120,7 @@ def render_community_page(community: Community) -> ResponseReturnValue:
     if year == today.year:
         by_month = [row for row in by_month if row["month"] <= f"{year}-{today.month:02d}"]
     budget_rows, budget = summary.budget_vs_actual(
-        db.session, community_id=community.id, year=year, today=today
+        db.session, community_id=community.id, year=year, today=today, totals=totals
     )
     accounts = {
         account: funds.summary(db.session, community_id=community.id, account=account, year=year)
@@ -213,6 +223,15 @@ def community_page(code: str) -> ResponseReturnValue:
 @public
 def spending_list(code: str) -> ResponseReturnValue:
     community = visible_or_404(code)
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("spending_list", community_today(community)),
+        render=lambda: _spending_list(community),
+    )
+
+
+def _spending_list(community: Community) -> ResponseReturnValue:
     today = community_today(community)
     year = requested_year(today)
     tops = spending.top_categories(db.session, community_id=community.id)
@@ -246,6 +265,15 @@ def spending_list(code: str) -> ResponseReturnValue:
 @public
 def spending_detail(code: str, item_id: int) -> ResponseReturnValue:
     community = visible_or_404(code)
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("spending_detail", community_today(community)),
+        render=lambda: _spending_detail(community, item_id),
+    )
+
+
+def _spending_detail(community: Community, item_id: int) -> ResponseReturnValue:
     item = spending.get_published_item(db.session, community_id=community.id, item_id=item_id)
     if item is None:
         abort(404)
@@ -291,6 +319,15 @@ def spending_evidence(code: str, item_id: int, evidence_id: int) -> ResponseRetu
 @public
 def fund_list(code: str) -> ResponseReturnValue:
     community = visible_or_404(code)
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("fund_list", community_today(community)),
+        render=lambda: _fund_list(community),
+    )
+
+
+def _fund_list(community: Community) -> ResponseReturnValue:
     today = community_today(community)
     year = requested_year(today)
     account = request.args.get("account", FundAccount.COMMON_REVENUE)
@@ -344,6 +381,15 @@ def fund_evidence(code: str, movement_id: int, evidence_id: int) -> ResponseRetu
 @public
 def statement_detail(code: str, year: int) -> ResponseReturnValue:
     community = visible_or_404(code)
+    return pagecache.cached_response(
+        db.session,
+        community_id=community.id,
+        parts=("statement_detail", community_today(community)),
+        render=lambda: _statement_detail(community, year),
+    )
+
+
+def _statement_detail(community: Community, year: int) -> ResponseReturnValue:
     statement = statements.current_statement(db.session, community_id=community.id, year=year)
     if statement is None:
         abort(404)
@@ -410,7 +456,8 @@ def spending_download(code: str, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "json"):
         abort(404)
     year = requested_year(community_today(community))
-    document = summary.spending_document(db.session, community=community, year=year)
+    # An export: read-only, from the replica when one is set.
+    document = summary.spending_document(replica.read_session(), community=community, year=year)
     filename = f"spending-{community.code}-{year}.{fmt}"
     headers = {"Content-Disposition": f"attachment; filename={filename}"}
     if fmt == "json":

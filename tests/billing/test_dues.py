@@ -50,9 +50,7 @@ def _owner_with_held_bill(session: Session) -> tuple[Any, Bill]:
 
 
 def _token(client: FlaskClient, username: str) -> dict[str, str]:
-    token = client.post(
-        "/api/v1/auth/token", json=factories.login_fields(username)
-    ).json
+    token = client.post("/api/v1/auth/token", json=factories.login_fields(username)).json
     return {"Authorization": f"Bearer {token['token']}"}
 
 

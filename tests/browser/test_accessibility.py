@@ -66,8 +66,12 @@ def test_owner_pages_have_no_serious_violations(
         assert page.console_errors == [], path
         assert page.evaluate(WIDEST) <= 1, path
     page.goto(live_server + "/lang/en")
-    for path in ("/bills", f"/bills/{bills[0].id}", f"/units/{unit.id}/ledger",
-                 f"/pay?bill_ids={bills[0].id}"):
+    for path in (
+        "/bills",
+        f"/bills/{bills[0].id}",
+        f"/units/{unit.id}/ledger",
+        f"/pay?bill_ids={bills[0].id}",
+    ):
         page.goto(live_server + path)
         assert page.evaluate(WIDEST) <= 1, f"{path} (English) is wider than the phone"
 

@@ -32,9 +32,7 @@ CASE_FIELDS = {
 
 
 def _token(client: FlaskClient, user: Any) -> dict[str, str]:
-    response = client.post(
-        "/api/v1/auth/token", json=factories.login_fields(user.username)
-    )
+    response = client.post("/api/v1/auth/token", json=factories.login_fields(user.username))
     assert response.status_code == 201, response.json
     return {"Authorization": f"Bearer {response.json['token']}"}
 

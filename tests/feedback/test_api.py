@@ -15,9 +15,7 @@ from tests.feedback.util import make_world
 
 
 def _token(client, user) -> dict[str, str]:
-    response = client.post(
-        "/api/v1/auth/token", json=factories.login_fields(user.username)
-    )
+    response = client.post("/api/v1/auth/token", json=factories.login_fields(user.username))
     return {"Authorization": f"Bearer {response.json['token']}"}
 
 

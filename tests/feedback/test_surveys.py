@@ -275,5 +275,5 @@ def test_the_staff_survey_list_paginates_instead_of_stopping(session, client) ->
     first = client.get("/feedback/staff/surveys").get_data(as_text=True)
     second = client.get("/feedback/staff/surveys?page=2").get_data(as_text=True)
     assert "第 1 / 2 页" in first
-    shown = {s.id for s in made if f"/feedback/staff/surveys/{s.id}\"" in first + second}
+    shown = {s.id for s in made if f'/feedback/staff/surveys/{s.id}"' in first + second}
     assert shown == {s.id for s in made}

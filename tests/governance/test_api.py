@@ -14,9 +14,7 @@ from tests.governance.conftest import Place, make_vote
 
 
 def bearer(client: FlaskClient, user: Any) -> dict[str, str]:
-    response = client.post(
-        "/api/v1/auth/token", json=factories.login_fields(user.username)
-    )
+    response = client.post("/api/v1/auth/token", json=factories.login_fields(user.username))
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
 
 

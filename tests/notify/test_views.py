@@ -24,9 +24,7 @@ def _deliver(session: Session) -> None:
 
 
 def _login(client: FlaskClient, user: Any) -> None:
-    response = client.post(
-        "/login", data=factories.login_fields(user.username)
-    )
+    response = client.post("/login", data=factories.login_fields(user.username))
     assert response.status_code == 302
 
 

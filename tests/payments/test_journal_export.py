@@ -65,9 +65,7 @@ def _setup(session: Session, client: FlaskClient) -> Any:
     unit, _ = factories.make_billed_unit(session)
     finance = factories.make_user(session, role="finance", community=unit.community)
     _many_payments(session, unit.community, unit)
-    response = client.post(
-        "/login", data=factories.login_fields(finance.username)
-    )
+    response = client.post("/login", data=factories.login_fields(finance.username))
     assert response.status_code == 302
     return unit
 

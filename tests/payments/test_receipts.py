@@ -62,9 +62,9 @@ def test_my_receipts_lists_online_and_finance_recorded_payments_of_every_unit(
     _login(client, owner.username)
     bill_a = session.query(Bill).filter_by(unit_id=unit_a.id).one()
     body = {"bill_ids": [bill_a.id], "channel": "sandbox", "idempotency_key": "r1"}
-    token = client.post(
-        "/api/v1/auth/token", json=factories.login_fields(owner.username)
-    ).json["token"]
+    token = client.post("/api/v1/auth/token", json=factories.login_fields(owner.username)).json[
+        "token"
+    ]
     intent = client.post(
         "/api/v1/payments", json=body, headers={"Authorization": f"Bearer {token}"}
     ).json

@@ -1,0 +1,139 @@
+"""Cached public pages: hits, 304s, invalidation by the data version, never personal."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from portal import pagecache
+from portal.communities.models import Community
+from portal.tickets.models import TicketCategory
+from portal.transparency.models import SpendingItem
+from tests import factories
+from tests.transparency import helpers
+
+TOKEN = re.compile(r'X-CSRFToken": "([^"]+)"')
+
+
+def _without_token(html: str) -> str:
+    return TOKEN.sub("", html)
+
+
+def _open(session: Session) -> Community:
+    community = factories.make_community(session, code="OPEN", name="公开小区")
+    actor = helpers.finance(session, community)
+    helpers.published(session, community, actor, amount_fen=100_000)
+    session.commit()
+    return community
+
+
+def test_second_visit_is_a_hit_then_a_304(client: FlaskClient, session: Session) -> None:
+    _open(session)
+    first = client.get("/c/OPEN")
+    assert first.status_code == 200
+    assert first.headers["X-Page-Cache"] == "miss"
+    assert first.headers["ETag"]
+    assert first.headers["Last-Modified"]
+    second = client.get("/c/OPEN")
+    assert second.headers["X-Page-Cache"] == "hit"
+    assert _without_token(second.get_data(as_text=True)) == _without_token(
+        first.get_data(as_text=True)
+    )
+    again = client.get("/c/OPEN", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    since = client.get("/c/OPEN", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert since.status_code == 304
+    english = client.get("/c/OPEN?lang=en")
+    assert english.headers["X-Page-Cache"] == "miss"
+    assert english.headers["ETag"] != first.headers["ETag"]
+
+
+def test_a_write_to_the_community_changes_the_page(client: FlaskClient, session: Session) -> None:
+    community = _open(session)
+    first = client.get("/c/OPEN/spending")
+    assert "1,000.00" in first.get_data(as_text=True)
+    helpers.published(session, community, helpers.finance(session, community), amount_fen=7_654_300)
+    session.commit()
+    stale = client.get("/c/OPEN/spending", headers={"If-None-Match": first.headers["ETag"]})
+    assert stale.status_code == 200
+    assert stale.headers["X-Page-Cache"] == "miss"
+    assert "76,543.00" in stale.get_data(as_text=True)
+
+
+def test_bulk_statements_and_rollbacks(session: Session) -> None:
+    community = _open(session)
+    before = pagecache.versions(session, community.id)
+    session.execute(update(SpendingItem).values(description="改"))  # cannot be pinned: global
+    session.commit()
+    after = pagecache.versions(session, community.id)
+    assert after[1] == before[1] + 1
+    session.execute(update(SpendingItem).values(description="又改"))
+    session.rollback()
+    assert pagecache.versions(session, community.id)[1] == after[1]
+    other = factories.make_community(session)
+    session.commit()
+    assert pagecache.versions(session, community.id)[0] == after[0]  # another community's row
+    assert pagecache.versions(session, other.id)[0] >= 1
+
+
+def test_logged_in_pages_are_never_cached_or_shared(
+    client: FlaskClient, session: Session, login_as: object
+) -> None:
+    community = _open(session)
+    owner = factories.make_user(session, community=community, display_name="王小明")
+    session.commit()
+    client.post("/login", data=factories.login_fields(owner.username))
+    mine = client.get("/c/OPEN")
+    assert "X-Page-Cache" not in mine.headers
+    assert "王小明" in mine.get_data(as_text=True)
+    client.post("/logout")
+    anonymous = client.get("/c/OPEN")
+    assert "王小明" not in anonymous.get_data(as_text=True)
+
+
+def test_each_visitor_gets_their_own_csrf_token(
+    client: FlaskClient, session: Session, app: object
+) -> None:
+    _open(session)
+    other = app.test_client()  # type: ignore[attr-defined]
+    pattern = TOKEN
+    mine = pattern.search(client.get("/c/OPEN").get_data(as_text=True))
+    theirs = other.get("/c/OPEN")
+    assert theirs.headers["X-Page-Cache"] == "hit"
+    found = pattern.search(theirs.get_data(as_text=True))
+    assert mine
+    assert found
+    assert mine.group(1) != found.group(1)
+    assert pagecache.CSRF_MARK not in theirs.get_data(as_text=True)
+
+
+def test_private_community_stays_private(client: FlaskClient, session: Session) -> None:
+    factories.make_community(session, code="SHUT", is_public=False)
+    session.commit()
+    assert client.get("/c/SHUT").status_code == 404
+    assert client.get("/api/v1/communities/SHUT/stats").status_code == 404
+
+
+def test_api_stats_revalidate(client: FlaskClient, session: Session) -> None:
+    _open(session)
+    first = client.get("/api/v1/communities/OPEN/stats")
+    assert first.status_code == 200
+    assert "Set-Cookie" not in first.headers
+    again = client.get(
+        "/api/v1/communities/OPEN/stats", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
+
+
+def test_responsiveness_get_writes_nothing(client: FlaskClient, session: Session) -> None:
+    factories.make_community(session, code="OPEN")
+    session.commit()
+    before = pagecache.versions(session, session.scalar(select(Community.id)))
+    assert client.get("/c/OPEN/responsiveness").status_code == 200
+    assert client.get("/api/v1/communities/OPEN/responsiveness").status_code == 200
+    assert session.scalar(select(func.count(TicketCategory.id))) == 0
+    assert pagecache.versions(session, session.scalar(select(Community.id))) == before
