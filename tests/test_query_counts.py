@@ -35,12 +35,12 @@ CAPS = {
     "/bills": 24,
     "bill_detail": 22,
     "/api/v1/me/bills": 12,
-    "/c/Q": 28,
+    "/c/Q": 38,  # + the satisfaction section (survey by dimension and building, complaints)
     "/c/Q/responsiveness": 10,
-    "/api/v1/communities/Q/stats": 8,
+    "/api/v1/communities/Q/stats": 36,  # + kpis: one grouped query per KPI
     "/api/v1/communities/Q/spending": 12,
     "/staff/tickets": 22,
-    "/collections/cases": 12,
+    "/collections/cases": 18,  # + the page's satisfaction profiles, six grouped queries
     "/collections/manager": 20,
 }
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.billing.models import Bill
+from portal.billing.models import Bill, BillLine, JournalEntry, Posting
 from portal.communities.models import Community, Ownership, Unit
 from portal.errors import DomainError
 from portal.feedback import complaints, recovery, surveys
 from portal.feedback.models import QuestionKind, RecoveryTask, SurveyKind
 from portal.feedback.surveys import QuestionSpec
+from portal.payments.models import Payment
 from portal.tickets import aftercare, workflow
 from portal.timeutil import zone
 
@@ -288,6 +289,84 @@ def _seed_community(
                 note="已电话回访业主，问题已处理，业主表示认可。",
                 now=answered + timedelta(days=rng.choice([1, 2, 5])),
             )
+    if rich:
+        made["complaints"] += _recovery_rounds(ctx, community, staff, owners)
     # Today's sweep: low repair ratings and low survey answers get their tasks.
     recovery.sweep(session, community=community, now=now)
     return made
+
+
+RECOVERY_ROUNDS_DAYS_AGO = (160, 130, 100, 70)
+
+
+def _recovery_rounds(
+    ctx: DemoContext, community: Community, staff: User, owners: list[tuple[User, Unit]]
+) -> int:
+    """Earlier in the year customer service worked owners who were in arrears and had
+    complained: complaint, recovery task, answer, task done two days later. The demo picks
+    mostly owners who then paid within 30 days (the story the dashboard's recovery-after-
+    service figure is there to check), so that figure has something to compare."""
+    session, rng, now = ctx.session, ctx.rng, ctx.now
+    owner_of = {unit.id: user for user, unit in owners}
+    filed = 0
+    for days_ago in RECOVERY_ROUNDS_DAYS_AGO:
+        start = now - timedelta(days=days_ago, hours=rng.randint(0, 6))
+        done_at = start + timedelta(days=2)
+        tasked = set(session.scalars(select(RecoveryTask.open_unit_id)))
+        owed = session.execute(
+            select(Bill.unit_id, func.sum(Posting.amount_fen))
+            .join(BillLine, BillLine.bill_id == Bill.id)
+            .join(Posting, Posting.bill_line_id == BillLine.id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                Bill.community_id == community.id,
+                Bill.due_date < start.date(),
+                JournalEntry.created_at < start,
+            )
+            .group_by(Bill.unit_id)
+            .having(func.sum(Posting.amount_fen) > 0)
+        ).all()
+        in_arrears = sorted(u for u, _ in owed if u in owner_of and u not in tasked)
+        paid = set(
+            session.scalars(
+                select(Payment.unit_id).where(
+                    Payment.unit_id.in_(in_arrears),
+                    Payment.received_at >= done_at,
+                    Payment.received_at < done_at + timedelta(days=30),
+                )
+            )
+        )
+        payers = [u for u in in_arrears if u in paid]
+        others = [u for u in in_arrears if u not in paid]
+        picked = rng.sample(payers, min(3, len(payers))) + rng.sample(others, min(1, len(others)))
+        for unit_id in picked:
+            category, text = COMPLAINTS[rng.randrange(len(COMPLAINTS))]
+            try:
+                ticket = complaints.file_complaint(
+                    session,
+                    owner=owner_of[unit_id],
+                    unit_id=unit_id,
+                    category_code=category,
+                    description=text,
+                    now=start,
+                )
+            except DomainError:
+                continue
+            filed += 1
+            # Filing the complaint opened (or extended) the unit's recovery task.
+            task = session.scalar(select(RecoveryTask).where(RecoveryTask.open_unit_id == unit_id))
+            workflow.acknowledge(
+                session, ticket=ticket, actor=staff, now=start + timedelta(hours=1)
+            )
+            complaints.answer_complaint(
+                session,
+                ticket=ticket,
+                staff=staff,
+                answer=ANSWERS[COMPLAINTS.index((category, text))],
+                now=start + timedelta(hours=6),
+            )
+            if task is not None:
+                recovery.complete_task(
+                    session, task=task, staff=staff, note=rng.choice(RECOVERY_NOTES), now=done_at
+                )
+    return filed
