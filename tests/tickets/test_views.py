@@ -73,6 +73,8 @@ def test_owner_files_with_a_photo_and_follows_it(client: FlaskClient, session: S
         assert image.status_code == 200
         assert image.content_type == "image/jpeg"
         assert b"SpyPhone" not in image.data
+        assert image.headers["Cache-Control"] == "private, no-store"
+        assert image.headers["X-Content-Type-Options"] == "nosniff"
     listing = client.get("/tickets/").get_data(as_text=True)
     assert "VIEW-00001" in listing
 

@@ -200,6 +200,8 @@ def test_spending_list_detail_and_evidence(
     assert evidence.status_code == 200
     assert evidence.mimetype == "image/png"
     assert "sandbox" in evidence.headers["Content-Security-Policy"]
+    assert "public" in evidence.headers["Cache-Control"]  # published evidence may be cached
+    assert "no-store" not in evidence.headers["Cache-Control"]
     evidence.close()
     # Drafts and their evidence are private; ids of other items do not mix.
     assert client.get(f"/c/PUB/spending/{draft.id}").status_code == 404
