@@ -38,7 +38,7 @@ from portal.payments.gateways.base import BadNotification, Gateway, Scene, scene
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.models import AutoDebitMandate, Payment, PaymentIntent, Refund
 from portal.security import public, roles_required
-from portal.timeutil import DEFAULT_TZ, local_today, now_utc
+from portal.timeutil import DEFAULT_TZ, in_date_window, local_today, now_utc
 
 bp = Blueprint("payments", __name__)
 NAV = [
@@ -506,6 +506,10 @@ def _range() -> tuple[date, date]:
     try:
         end = date.fromisoformat(request.args.get("end", ""))
     except ValueError:
+        end = today
+    if not in_date_window(start):  # a far-off ?start= falls back like an unreadable one
+        start = today - timedelta(days=6)
+    if not in_date_window(end):
         end = today
     return start, max(start, end)
 
