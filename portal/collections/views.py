@@ -775,6 +775,7 @@ def arrears_export(code: str, fmt: str) -> ResponseReturnValue:
         what="arrears",
         fmt=fmt,
         now=now_utc(),
+        ip=request.remote_addr,
     )
     db.session.commit()
     header = [str(label) for _key, label in lists.ARREARS_COLUMNS]

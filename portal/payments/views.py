@@ -23,6 +23,7 @@ from flask_login import current_user
 
 from portal import exports
 from portal.accounts.models import User
+from portal.audit import service as audit
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.domains import NavItem
@@ -525,6 +526,17 @@ def payment_journal(code: str) -> ResponseReturnValue:
     channel = request.args.get("channel") or None
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
+        audit.record_personal_data_export(
+            db.session,
+            actor_id=current_user.id,
+            action="payments.journal_export",
+            community_id=community.id,
+            now=now_utc(),
+            ip=request.remote_addr,
+            fmt=fmt,
+            details={"start": start, "end": end, "channel": channel},
+        )
+        db.session.commit()
         return _export(community, fmt, start, end, channel)
     page = queries.journal_page(
         db.session,
