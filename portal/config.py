@@ -86,6 +86,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Personal data of owners whose every ownership ended this long ago is pseudonymised
         # by `flask privacy retention` (3 years: the fee-claim limitation, Civil Code art. 188).
         "PRIVACY_RETENTION_DAYS": int(env.get("PRIVACY_RETENTION_DAYS", "1096")),
+        # `flask privacy retention` also deletes finished messages after MESSAGE_RETENTION_DAYS
+        # and photos of tickets closed UPLOAD_RETENTION_DAYS ago; audit rows are append-only
+        # and kept AUDIT_RETENTION_YEARS (shown in the privacy notice, never deleted by a job).
+        "MESSAGE_RETENTION_DAYS": int(env.get("MESSAGE_RETENTION_DAYS", "365")),
+        "UPLOAD_RETENTION_DAYS": int(env.get("UPLOAD_RETENTION_DAYS", "1096")),
+        "AUDIT_RETENTION_YEARS": int(env.get("AUDIT_RETENTION_YEARS", "10")),
         "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_ABSOLUTE_DAYS", "30"))),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
