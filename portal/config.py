@@ -104,7 +104,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Payment intents per user (web and API): enough for real use, not for gateway spam.
         "PAYMENT_RATE_LIMIT": env.get("PAYMENT_RATE_LIMIT", "20 per 10 minutes"),
         # Counters shared by every worker only with a shared store: redis://127.0.0.1:6379 in
-        # production (docs/security.md); memory:// is per process (tests, single-worker demo).
+        # production (docs/security.md), or database:// (the portal's own database, a
+        # rate_limit_counters table) where there is no Redis; memory:// is per process.
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "clearfee"),
         # Reverse proxies in front of the app: X-Forwarded-For/-Proto are believed for exactly
         # this many hops (werkzeug ProxyFix). 0 = no proxy: the headers are ignored, so a

@@ -81,6 +81,62 @@ def my_export() -> ResponseReturnValue:
     )
 
 
+# Headings for the tables an owner's data usually sits in; any other table shows its name.
+TABLE_LABELS = {
+    "units": _l("房屋"),
+    "ownerships": _l("产权关系"),
+    "bills": _l("账单"),
+    "bill_lines": _l("账单明细"),
+    "payments": _l("缴费"),
+    "payment_intents": _l("支付订单"),
+    "receipts": _l("收据"),
+    "tickets": _l("报修"),
+    "disputes": _l("异议"),
+    "notify_messages": _l("消息"),
+    "notify_preferences": _l("通知设置"),
+    "user_sessions": _l("登录会话"),
+    "api_tokens": _l("接口令牌"),
+    "role_assignments": _l("角色"),
+    "complaints": _l("投诉"),
+    "survey_responses": _l("问卷回复"),
+    "ballots": _l("投票"),
+    "erasure_requests": _l("注销申请"),
+}
+
+
+@bp.route("/account/privacy/summary")
+@login_required
+def my_summary() -> ResponseReturnValue:
+    """The same data as the JSON download, as a page to read and print (or save as PDF)."""
+    data = service.export_data(db.session, user=current_user)
+    audit.record(
+        db.session,
+        actor_id=current_user.id,
+        action="privacy.summary",
+        target_type="user",
+        target_id=current_user.id,
+        community_id=None,
+        now=now_utc(),
+        details={"ip": request.remote_addr or ""},
+    )
+    db.session.commit()
+    sections = [
+        (str(TABLE_LABELS.get(name, name)), name, rows)
+        for group in ("records_about_me", "my_units")
+        for name, rows in sorted(data[group].items())
+    ]
+    response = Response(
+        render_template(
+            "privacy/summary.html",
+            account=data["account"],
+            sections=sections,
+            generated_at=now_utc(),
+        )
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.route("/privacy/requests")
 @roles_required("admin")
 def request_list() -> ResponseReturnValue:

@@ -102,10 +102,10 @@ def _image(data: bytes) -> tuple[bytes, str, str, int, int]:
             if width * height > MAX_PIXELS:
                 raise DomainError(
                     _l(
-                        "图片像素过多（%(w)s×%(h)s），最多 %(mp)s 万像素，请缩小后再上传",
+                        "图片像素过多（%(w)s×%(h)s），最多 %(limit)s 像素，请缩小后再上传",
                         w=width,
                         h=height,
-                        mp=MAX_PIXELS // 10_000,
+                        limit=f"{MAX_PIXELS:,}",
                     ),
                     field="file",
                     code="too_large",
@@ -129,7 +129,7 @@ def _image(data: bytes) -> tuple[bytes, str, str, int, int]:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own guard, far above MAX_PIXELS
         raise DomainError(
-            _l("图片像素过多，最多 %(mp)s 万像素，请缩小后再上传", mp=MAX_PIXELS // 10_000),
+            _l("图片像素过多，最多 %(limit)s 像素，请缩小后再上传", limit=f"{MAX_PIXELS:,}"),
             field="file",
             code="too_large",
         ) from exc
