@@ -124,6 +124,7 @@ def my_summary() -> ResponseReturnValue:
         (str(TABLE_LABELS.get(name, name)), name, rows)
         for group in ("records_about_me", "my_units")
         for name, rows in sorted(data[group].items())
+        if rows  # staff own no units: "units" is there, empty
     ]
     response = Response(
         render_template(

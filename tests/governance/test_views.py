@@ -15,9 +15,7 @@ from tests.governance.conftest import NOW, Place, make_vote
 
 
 def login(client: FlaskClient, user: Any) -> None:
-    response = client.post(
-        "/login", data=factories.login_fields(user.username)
-    )
+    response = client.post("/login", data=factories.login_fields(user.username))
     assert response.status_code == 302
 
 
