@@ -102,6 +102,12 @@ def _from_environment(instance_path: str) -> dict[str, Any]:
         # Personal data of owners whose every ownership ended this long ago is pseudonymised
         # by `flask privacy retention` (3 years: the fee-claim limitation, Civil Code art. 188).
         "PRIVACY_RETENTION_DAYS": int(env.get("PRIVACY_RETENTION_DAYS", "1096")),
+        # `flask privacy retention` also deletes finished messages after MESSAGE_RETENTION_DAYS
+        # and photos of tickets closed UPLOAD_RETENTION_DAYS ago; audit rows are append-only
+        # and kept AUDIT_RETENTION_YEARS (shown in the privacy notice, never deleted by a job).
+        "MESSAGE_RETENTION_DAYS": int(env.get("MESSAGE_RETENTION_DAYS", "365")),
+        "UPLOAD_RETENTION_DAYS": int(env.get("UPLOAD_RETENTION_DAYS", "1096")),
+        "AUDIT_RETENTION_YEARS": int(env.get("AUDIT_RETENTION_YEARS", "10")),
         "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("REMEMBER_ABSOLUTE_DAYS", "30"))),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
@@ -114,7 +120,8 @@ def _from_environment(instance_path: str) -> dict[str, Any]:
         # Payment intents per user (web and API): enough for real use, not for gateway spam.
         "PAYMENT_RATE_LIMIT": env.get("PAYMENT_RATE_LIMIT", "20 per 10 minutes"),
         # Counters shared by every worker only with a shared store: redis://127.0.0.1:6379 in
-        # production (docs/security.md); memory:// is per process (tests, single-worker demo).
+        # production (docs/security.md), or database:// (the portal's own database, a
+        # rate_limit_counters table) where there is no Redis; memory:// is per process.
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "clearfee"),
         # Reverse proxies in front of the app: X-Forwarded-For/-Proto are believed for exactly
         # this many hops (werkzeug ProxyFix). 0 = no proxy: the headers are ignored, so a

@@ -112,6 +112,12 @@ def init_app(app: Flask) -> None:
             )
         return response
 
+    if str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith("database://"):
+        import portal.ratelimit_db  # noqa: F401 - registers the database:// storage scheme
+
+        options = dict(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+        options.setdefault("url", app.config["SQLALCHEMY_DATABASE_URI"])
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = options
     limiter.init_app(app)
     hops = int(app.config.get("TRUSTED_PROXIES") or 0)
     if hops > 0:

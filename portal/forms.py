@@ -1,4 +1,4 @@
-"""Shared form pieces: the money field and attaching domain errors to fields."""
+"""Shared form pieces: the money field, the date window and attaching domain errors to fields."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import Field, StringField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
 from portal.errors import DomainError
 from portal.money import yuan_to_fen
+from portal.timeutil import date_window_message, in_date_window
+
+
+class DateWindow:
+    """WTForms validator for DateField / DateTimeLocalField: refuse dates outside the window."""
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if field.data is not None and not in_date_window(field.data):
+            raise ValidationError(date_window_message())
 
 
 def choices(pairs: list[tuple[str, Any]]) -> list[SelectChoice]:

@@ -7,6 +7,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +21,9 @@ from portal.accounts.models import ApiToken, Role, RoleAssignment, User
 from portal.errors import DomainError, NotFound
 from portal.timeutil import now_utc
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+MIN_DISTINCT_CHARACTERS = 5
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
 
 
 class _Hasher:
@@ -42,6 +46,13 @@ def hash_password(password: str) -> str:
     return hasher.ph.hash(password)
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled top-10,000 list (zxcvbn's frequency list), lower case."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
 def check_password_rules(password: str) -> None:
     """Raise DomainError when a new password is too weak."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -49,10 +60,17 @@ def check_password_rules(password: str) -> None:
             _l("密码至少 %(n)s 位", n=MIN_PASSWORD_LENGTH),
             field="new_password",
         )
+    if len(set(password)) < MIN_DISTINCT_CHARACTERS:  # "!!!!!!!!!!!!", "abababab1212"
+        raise DomainError(
+            _l("密码至少要有 %(n)s 个不同的字符", n=MIN_DISTINCT_CHARACTERS),
+            field="new_password",
+        )
     if password.isdigit() or password.isalpha():
         raise DomainError(_l("密码需同时包含字母和数字或符号"), field="new_password")
-    if len(set(password)) < 4:  # "!!!!!!!!!!", "abababab12"
-        raise DomainError(_l("密码至少要有 4 个不同的字符"), field="new_password")
+    if password.lower() in common_passwords():
+        raise DomainError(
+            _l("这个密码太常见，很容易被猜中，请换一个"), field="new_password", code="common"
+        )
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:

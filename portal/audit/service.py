@@ -92,6 +92,33 @@ def record(
     return entry
 
 
+def record_personal_data_export(
+    session: Session,
+    *,
+    actor_id: int,
+    action: str,
+    community_id: int | None,
+    now: datetime,
+    ip: str | None,
+    fmt: str | None = None,
+    target_type: str = "community",
+    target_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit a staff export or reveal of personal data: who (actor), when (now), what
+    (action, format, filters) and from where (the client address, as ProxyFix sees it)."""
+    return record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=community_id if target_id is None else target_id,
+        community_id=community_id,
+        now=now,
+        details={**(details or {}), "format": fmt, "ip": ip or ""},
+    )
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool

@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from portal.communities.forms import ITEM_CHOICES, TYPE_CHOICES
-from portal.forms import YuanField, choices
+from portal.forms import DateWindow, YuanField, choices
 
 BASIS_CHOICES = [
     ("per_m2_month", _l("按建筑面积（元/㎡·月）")),
@@ -30,7 +30,7 @@ class StandardForm(FlaskForm):
     rate = DecimalField(
         _l("单价（元）"), places=4, validators=[InputRequired(), NumberRange(min=0, max=10000)]
     )
-    effective_from = DateField(_l("执行日期"), validators=[DataRequired()])
+    effective_from = DateField(_l("执行日期"), validators=[DataRequired(), DateWindow()])
     approval_ref = StringField(
         _l("批准文件或合同条款"), validators=[DataRequired(), Length(max=200)]
     )

@@ -24,7 +24,7 @@ from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.feedback.profile import SatisfactionProfile, satisfaction_profile
-from portal.timeutil import now_utc, parse_instant
+from portal.timeutil import check_date, now_utc, parse_instant
 
 
 def _instant(value: Any) -> str | None:
@@ -196,12 +196,14 @@ def collection_contact(case_id: int) -> ResponseReturnValue:
                 at = parse_instant(str(data["at"]))
             except ValueError as exc:
                 raise DomainError("at 须为带时区的 ISO-8601 时间", field="at") from exc
+            check_date(at, field="at")
         promised = None
         if data.get("promised_on"):
             try:
                 promised = date.fromisoformat(str(data["promised_on"]))
             except ValueError as exc:
                 raise DomainError("promised_on 须为 YYYY-MM-DD", field="promised_on") from exc
+            check_date(promised, field="promised_on")
         proof = data.get("proof") or ""
         if not isinstance(proof, str):
             raise DomainError("proof 须为字符串（挂号信单号）", field="proof")

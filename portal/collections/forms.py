@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.collections.labels import CHANNEL_LABELS, OUTCOME_LABELS, REASON_LABELS
-from portal.forms import YuanField, choices
+from portal.forms import DateWindow, YuanField, choices
 
 STAFF_CHANNELS = ("phone", "sms", "wechat", "letter", "posted", "visit")
 STAFF_OUTCOMES = (
@@ -42,7 +42,7 @@ class ContactForm(FlaskForm):
     )
     planned = BooleanField(_l("这是计划中的联系（尚未进行）"))
     at = StringField(_l("时间（默认现在）"), validators=[Optional(), Length(max=20)])
-    promised_on = DateField(_l("承诺缴费日期"), validators=[Optional()])
+    promised_on = DateField(_l("承诺缴费日期"), validators=[Optional(), DateWindow()])
     refusal_reason = StringField(_l("拒缴理由"), validators=[Optional(), Length(max=200)])
     mail_number = StringField(_l("挂号信单号"), validators=[Optional(), Length(max=40)])
     proof = FileField(_l("送达凭证（张贴照片等）"))
@@ -95,8 +95,8 @@ class HardshipForm(FlaskForm):
 class HoldForm(FlaskForm):
     unit = StringField(_l("房号（空 = 全小区）"), validators=[Optional(), Length(max=32)])
     reason = StringField(_l("原因"), validators=[DataRequired(), Length(max=200)])
-    starts_on = DateField(_l("开始日期"), validators=[DataRequired()])
-    ends_on = DateField(_l("结束日期（可空）"), validators=[Optional()])
+    starts_on = DateField(_l("开始日期"), validators=[DataRequired(), DateWindow()])
+    ends_on = DateField(_l("结束日期（可空）"), validators=[Optional(), DateWindow()])
 
 
 class LegalBasisForm(FlaskForm):

@@ -243,16 +243,22 @@ def arrears_rows(
 
 
 def record_export(
-    session: Session, *, community: Community, actor: User, what: str, fmt: str, now: datetime
+    session: Session,
+    *,
+    community: Community,
+    actor: User,
+    what: str,
+    fmt: str,
+    now: datetime,
+    ip: str | None = None,
 ) -> None:
-    """Every export of a list with personal data is audited."""
-    audit.record(
+    """Every export of a list with personal data is audited, with where it went."""
+    audit.record_personal_data_export(
         session,
         actor_id=actor.id,
         action=f"collections.export_{what}",
-        target_type="community",
-        target_id=community.id,
         community_id=community.id,
         now=now,
-        details={"format": fmt},
+        ip=ip,
+        fmt=fmt,
     )

@@ -30,7 +30,7 @@ from portal.communities import service as communities
 from portal.errors import Conflict, DomainError
 from portal.notify import service as notify
 from portal.notify.models import Category, Reason
-from portal.timeutil import DEFAULT_TZ, to_local
+from portal.timeutil import DEFAULT_TZ, check_date, to_local
 
 MAX_INSTALMENTS = 24
 
@@ -42,7 +42,7 @@ def plan_total(session: Session, *, case: CollectionCase, day: date) -> int:
     return age.overdue_fen if age else 0
 
 
-def _parse_instalments(raw: Any) -> list[tuple[date, int]]:
+def _parse_instalments(raw: Any, day: date) -> list[tuple[date, int]]:
     if not isinstance(raw, list) or not raw:
         raise DomainError(_l("请至少填写一期分期"), field="instalments", code="required")
     if len(raw) > MAX_INSTALMENTS:
@@ -60,6 +60,7 @@ def _parse_instalments(raw: Any) -> list[tuple[date, int]]:
                 due = date.fromisoformat(due)
             except ValueError as exc:
                 raise DomainError(_l("分期日期格式应为 YYYY-MM-DD"), field="instalments") from exc
+            check_date(due, field="instalments", today=day)
         if not isinstance(due, date):
             raise DomainError(_l("每期都要有日期"), field="instalments")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
@@ -84,7 +85,7 @@ def propose_plan(
     if case.status == CaseStatus.CLOSED:
         raise Conflict(_l("案件已结清，无需分期"), code="closed")
     day = today_of(case.community, now)
-    items = _parse_instalments(list(instalments))
+    items = _parse_instalments(list(instalments), day)
     if (
         isinstance(down_payment_fen, bool)
         or not isinstance(down_payment_fen, int)

@@ -76,7 +76,7 @@ from portal.notify.models import Message
 from portal.payments import queries as payments_queries
 from portal.security import roles_required, safe_next
 from portal.tickets import queries as tickets_queries
-from portal.timeutil import DEFAULT_TZ, local_today, now_utc, zone
+from portal.timeutil import DEFAULT_TZ, check_date, local_today, now_utc, zone
 
 bp = Blueprint("collections", __name__, url_prefix="/collections")
 
@@ -303,6 +303,7 @@ def _parse_at(text: str | None, community: Community) -> datetime:
         local = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise DomainError(_l("时间格式应为 YYYY-MM-DD HH:MM"), field="at") from exc
+    check_date(local, field="at")
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone(community.timezone))
     return local
@@ -477,6 +478,7 @@ def _schedule(text: str) -> list[dict[str, Any]]:
             raise DomainError(
                 _l("第 %(n)s 行的日期或金额不正确", n=number), field="schedule"
             ) from exc
+        check_date(due, field="schedule")
         out.append({"due_on": due, "amount_fen": fen})
     return out
 
@@ -776,6 +778,7 @@ def arrears_export(code: str, fmt: str) -> ResponseReturnValue:
         what="arrears",
         fmt=fmt,
         now=now_utc(),
+        ip=request.remote_addr,
     )
     db.session.commit()
     header = [str(label) for _key, label in lists.ARREARS_COLUMNS]

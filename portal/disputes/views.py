@@ -25,6 +25,7 @@ from werkzeug.datastructures import FileStorage
 
 from portal import exports, replica
 from portal.accounts.models import Role
+from portal.audit import service as audit
 from portal.billing import holds
 from portal.billing import queries as billing_queries
 from portal.billing import standards as billing_standards
@@ -977,6 +978,16 @@ def mediation_export(code: str, fmt: str) -> ResponseReturnValue:
     if fmt not in ("csv", "xlsx"):
         abort(404)
     community = _mediation_community(code)
+    audit.record_personal_data_export(
+        db.session,
+        actor_id=current_user.id,
+        action="disputes.mediation_export",
+        community_id=community.id,
+        now=now_utc(),
+        ip=request.remote_addr,
+        fmt=fmt,
+    )
+    db.session.commit()
     reports = replica.read_session()  # an export: read-only, from the replica when set
     rows = [
         _display_row(r)

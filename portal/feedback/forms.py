@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.forms import choices
+from portal.forms import DateWindow, choices
 
 
 def _optional_int(value: str | None) -> int | None:
@@ -56,7 +56,7 @@ class SurveyForm(FlaskForm):
         ),
     )
     building_ids = SelectMultipleField(_l("楼栋（不选为全小区）"), coerce=int)
-    closes_on = DateField(_l("截止日期"), validators=[DataRequired()])
+    closes_on = DateField(_l("截止日期"), validators=[DataRequired(), DateWindow()])
     intro = TextAreaField(_l("说明"), validators=[Optional(), Length(max=2000)])
     # One question a line: "评分|问题", "选择|问题|选项1,选项2", "文字|问题".
     questions = TextAreaField(

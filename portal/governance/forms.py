@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import YuanField
+from portal.forms import DateWindow, YuanField
 
 LOCAL_FORMAT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -26,7 +26,9 @@ class VoteForm(FlaskForm):
     matter = SelectField(_l("事项类别（决定所需的多数）"))
     description = TextAreaField(_l("说明（方案、金额、依据）"), validators=[Length(max=5000)])
     closes_at = DateTimeLocalField(
-        _l("截止时间"), format=LOCAL_FORMAT, validators=[InputRequired(_l("请填写截止时间"))]
+        _l("截止时间"),
+        format=LOCAL_FORMAT,
+        validators=[InputRequired(_l("请填写截止时间")), DateWindow()],
     )
     document = FileField(_l("表决材料（方案、预算、报价；PDF 或图片，可不传）"))
     options = TextAreaField(
@@ -65,7 +67,9 @@ class DecideForm(FlaskForm):
 class ShortlistVoteForm(FlaskForm):
     title = StringField(_l("表决事项标题"), validators=[DataRequired(), Length(max=200)])
     closes_at = DateTimeLocalField(
-        _l("截止时间"), format=LOCAL_FORMAT, validators=[InputRequired(_l("请填写截止时间"))]
+        _l("截止时间"),
+        format=LOCAL_FORMAT,
+        validators=[InputRequired(_l("请填写截止时间")), DateWindow()],
     )
 
 

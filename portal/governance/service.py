@@ -635,9 +635,11 @@ def ballot_rows(session: Session, *, vote: Vote) -> list[dict[str, Any]]:
     ]
 
 
-def record_export(session: Session, *, vote: Vote, actor: User, rows: int, now: datetime) -> None:
-    """Audit that someone took the ballot list (it names units)."""
-    audit.record(
+def record_export(
+    session: Session, *, vote: Vote, actor: User, rows: int, now: datetime, ip: str | None = None
+) -> None:
+    """Audit that someone took the ballot list (it names units), and from where."""
+    audit.record_personal_data_export(
         session,
         actor_id=actor.id,
         action="governance.ballots_export",
@@ -645,6 +647,8 @@ def record_export(session: Session, *, vote: Vote, actor: User, rows: int, now: 
         target_id=vote.id,
         community_id=vote.community_id,
         now=now,
+        ip=ip,
+        fmt="csv",
         details={"rows": rows},
     )
 

@@ -438,7 +438,14 @@ def staff_ballots_export(code: str, vote_id: int) -> ResponseReturnValue:
     if vote.status != VoteStatus.CLOSED:
         abort(409)  # the running totals stay hidden until the vote closes
     rows = service.ballot_rows(db.session, vote=vote)
-    service.record_export(db.session, vote=vote, actor=current_user, rows=len(rows), now=now_utc())
+    service.record_export(
+        db.session,
+        vote=vote,
+        actor=current_user,
+        rows=len(rows),
+        now=now_utc(),
+        ip=request.remote_addr,
+    )
     db.session.commit()
     tz = zone(community.timezone)
 

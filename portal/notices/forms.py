@@ -15,6 +15,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import DateWindow
+
 LOCAL_FORMAT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
@@ -33,17 +35,17 @@ class NoticeForm(FlaskForm):
     important = BooleanField(_l("重要：请业主确认已读"))
     pinned = BooleanField(_l("置顶"))
     publish_at = DateTimeLocalField(
-        _l("发布时间（留空则立即发布）"), format=LOCAL_FORMAT, validators=[Optional()]
+        _l("发布时间（留空则立即发布）"), format=LOCAL_FORMAT, validators=[Optional(), DateWindow()]
     )
     expires_at = DateTimeLocalField(
-        _l("下架时间（可留空）"), format=LOCAL_FORMAT, validators=[Optional()]
+        _l("下架时间（可留空）"), format=LOCAL_FORMAT, validators=[Optional(), DateWindow()]
     )
     outage_type = SelectField(_l("检修类型"), validators=[Optional()])
     outage_starts_at = DateTimeLocalField(
-        _l("检修开始"), format=LOCAL_FORMAT, validators=[Optional()]
+        _l("检修开始"), format=LOCAL_FORMAT, validators=[Optional(), DateWindow()]
     )
     outage_ends_at = DateTimeLocalField(
-        _l("检修结束"), format=LOCAL_FORMAT, validators=[Optional()]
+        _l("检修结束"), format=LOCAL_FORMAT, validators=[Optional(), DateWindow()]
     )
     fee_property_type = SelectField(_l("调整的物业类型"), validators=[Optional()])
     fee_item_code = SelectField(_l("调整的收费项目"), validators=[Optional()])

@@ -178,7 +178,7 @@ def notice_file(code: str, notice_id: int, attachment_id: int) -> ResponseReturn
     attachment = next((a for a in notice.attachments if a.id == attachment_id), None)
     if attachment is None:
         abort(404)
-    return uploads.send_stored(attachment.file)
+    return uploads.send_stored(attachment.file, public=notice.status == NoticeStatus.PUBLISHED)
 
 
 @bp.route("/c/<code>/notices.atom")

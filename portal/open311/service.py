@@ -35,7 +35,7 @@ from portal.tickets.models import (
     TicketStatus,
 )
 from portal.tickets.stats import json_number
-from portal.timeutil import to_local, zone
+from portal.timeutil import date_window, in_date_window, to_local, zone
 
 DEFAULT_SPAN = timedelta(days=90)
 MAX_SPAN = timedelta(days=90)
@@ -183,6 +183,9 @@ def parse_w3(text: str | None, name: str) -> datetime | None:
         raise Open311Error(400, f"{name} must be a w3 datetime, e.g. 2010-01-01T00:00:00Z") from exc
     if value.tzinfo is None:
         raise Open311Error(400, f"{name} must include a time zone (Z or +08:00)")
+    if not in_date_window(value):
+        first, last = date_window()
+        raise Open311Error(400, f"{name} must lie between {first} and {last}")
     return value.astimezone(UTC)
 
 

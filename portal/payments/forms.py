@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from portal.forms import YuanField, choices
+from portal.forms import DateWindow, YuanField, choices
 
 OFFLINE_CHOICES = [
     ("bank_transfer", _l("银行转账")),
@@ -27,7 +27,7 @@ class OfflinePaymentForm(FlaskForm):
         _l("凭证号（流水号/参考号/收据号）"), validators=[DataRequired(), Length(max=64)]
     )
     amount = YuanField(_l("金额（元）"), validators=[DataRequired()])
-    received_on = DateField(_l("收款日期"), validators=[DataRequired()])
+    received_on = DateField(_l("收款日期"), validators=[DataRequired(), DateWindow()])
     note = StringField(_l("备注"), validators=[Optional(), Length(max=255)])
 
 

@@ -23,6 +23,7 @@ from flask_login import current_user
 
 from portal import exports
 from portal.accounts.models import User
+from portal.audit import service as audit
 from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.domains import NavItem
@@ -38,7 +39,7 @@ from portal.payments.gateways.base import BadNotification, Gateway, Scene, scene
 from portal.payments.gateways.sandbox import SandboxGateway
 from portal.payments.models import AutoDebitMandate, Payment, PaymentIntent, Refund
 from portal.security import public, roles_required
-from portal.timeutil import DEFAULT_TZ, local_today, now_utc
+from portal.timeutil import DEFAULT_TZ, in_date_window, local_today, now_utc
 
 bp = Blueprint("payments", __name__)
 NAV = [
@@ -507,6 +508,10 @@ def _range() -> tuple[date, date]:
         end = date.fromisoformat(request.args.get("end", ""))
     except ValueError:
         end = today
+    if not in_date_window(start):  # a far-off ?start= falls back like an unreadable one
+        start = today - timedelta(days=6)
+    if not in_date_window(end):
+        end = today
     return start, max(start, end)
 
 
@@ -521,6 +526,17 @@ def payment_journal(code: str) -> ResponseReturnValue:
     channel = request.args.get("channel") or None
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
+        audit.record_personal_data_export(
+            db.session,
+            actor_id=current_user.id,
+            action="payments.journal_export",
+            community_id=community.id,
+            now=now_utc(),
+            ip=request.remote_addr,
+            fmt=fmt,
+            details={"start": start, "end": end, "channel": channel},
+        )
+        db.session.commit()
         return _export(community, fmt, start, end, channel)
     page = queries.journal_page(
         db.session,

@@ -1,4 +1,5 @@
-"""`flask privacy retention`: pseudonymise closed accounts after the retention period."""
+"""`flask privacy retention`: pseudonymise closed accounts, delete old messages and uploads
+after their retention periods (run daily from cron; idempotent)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal.extensions import db
-from portal.privacy import service
+from portal.privacy import retention, service
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
 group = AppGroup("privacy", help="Personal data retention.")
@@ -22,6 +23,18 @@ def retention_command(run_on: datetime | None, days: int | None) -> None:
     """Pseudonymise owners whose every ownership ended before the retention period; idempotent."""
     day = run_on.date() if run_on else local_today(DEFAULT_TZ)
     keep = days if days is not None else current_app.config["PRIVACY_RETENTION_DAYS"]
-    count = service.apply_retention(db.session, today=day, retention_days=keep, now=now_utc())
+    now = now_utc()
+    count = service.apply_retention(db.session, today=day, retention_days=keep, now=now)
+    swept = retention.apply(
+        db.session,
+        now=now,
+        message_days=current_app.config["MESSAGE_RETENTION_DAYS"],
+        upload_days=current_app.config["UPLOAD_RETENTION_DAYS"],
+    )
     db.session.commit()
+    retention.remove_files(swept.unlink)
     click.echo(f"{day}: {count} closed accounts pseudonymised (retention {keep} days)")
+    click.echo(
+        f"{swept.messages} messages, {swept.ticket_photos} ticket photos and {swept.files} "
+        "unreferenced files deleted"
+    )

@@ -21,7 +21,7 @@ from portal.pagination import MAX_PER_PAGE, OPENAPI_PAGE_PARAMS, page_meta
 from portal.security import public
 from portal.tickets import aftercare, base, intake, queries, setup, stats
 from portal.tickets.models import Channel, LocationType, Ticket, TicketEvent
-from portal.timeutil import now_utc
+from portal.timeutil import check_date, now_utc
 
 
 def _instant(value: datetime | None) -> str | None:
@@ -210,6 +210,7 @@ def ticket_create() -> ResponseReturnValue:
                 preferred_on = date.fromisoformat(str(data["preferred_on"]))
             except ValueError as exc:
                 raise DomainError("preferred_on 须为 YYYY-MM-DD", field="preferred_on") from exc
+            check_date(preferred_on, field="preferred_on")
         ticket = intake.create_ticket(
             db.session,
             community=unit.community,

@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import choices
+from portal.forms import DateWindow, choices
 
 URGENCY_CHOICES = [("normal", _l("一般")), ("urgent", _l("紧急（漏水、停电、困梯等）"))]
 LOCATION_CHOICES = [("in_home", _l("室内（我家）")), ("common_area", _l("公共区域"))]
@@ -77,7 +77,7 @@ class _LocationFields(FlaskForm):
         validators=[DataRequired(message=_l("请描述需要维修的问题")), Length(max=4000)],
         render_kw={"rows": 4, "placeholder": _l("什么坏了、从什么时候开始、有没有安全隐患")},
     )
-    preferred_on = DateField(_l("期望上门日期"), validators=[Optional()])
+    preferred_on = DateField(_l("期望上门日期"), validators=[Optional(), DateWindow()])
     preferred_slot = SelectField(_l("期望上门时段"), choices=choices(SLOT_CHOICES), default="any")
     contact_phone = StringField(
         _l("联系电话（可不填，默认用账户手机号）"),

@@ -13,11 +13,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import YuanField
+from portal.forms import DateWindow, YuanField
 
 
 class SpendingForm(FlaskForm):
-    spent_on = DateField(_l("支出日期"), validators=[InputRequired(message=_l("请输入日期"))])
+    spent_on = DateField(
+        _l("支出日期"), validators=[InputRequired(message=_l("请输入日期")), DateWindow()]
+    )
     category_id = SelectField(_l("支出类别"), coerce=int, validate_choice=False)
     amount = YuanField(_l("金额（元）"), validators=[InputRequired(message=_l("请输入金额"))])
     vendor = StringField(_l("收款方 / 供应商"), validators=[DataRequired(), Length(max=100)])
@@ -65,7 +67,9 @@ class BudgetStartForm(FlaskForm):
 class FundForm(FlaskForm):
     direction = SelectField(_l("收支方向"), validate_choice=False)
     kind = SelectField(_l("类型"), validate_choice=False)
-    occurred_on = DateField(_l("日期"), validators=[InputRequired(message=_l("请输入日期"))])
+    occurred_on = DateField(
+        _l("日期"), validators=[InputRequired(message=_l("请输入日期")), DateWindow()]
+    )
     amount = YuanField(_l("金额（元）"), validators=[InputRequired(message=_l("请输入金额"))])
     counterparty = StringField(_l("对方单位 / 个人"), validators=[Optional(), Length(max=100)])
     description = TextAreaField(_l("说明"), validators=[DataRequired(), Length(max=500)])

@@ -312,7 +312,11 @@ def spending_evidence(code: str, item_id: int, evidence_id: int) -> ResponseRetu
     stored = spending.evidence_file(db.session, item=item, evidence_id=evidence_id)
     if stored is None:
         abort(404)
-    return uploads.send_stored(stored, download_name=f"spending-{item.id}-{stored.original_name}")
+    return uploads.send_stored(
+        stored,
+        download_name=f"spending-{item.id}-{stored.original_name}",
+        public=item.status == RecordStatus.PUBLISHED,  # drafts are staff-only: not cached
+    )
 
 
 @bp.route("/c/<code>/funds")
@@ -374,7 +378,7 @@ def fund_evidence(code: str, movement_id: int, evidence_id: int) -> ResponseRetu
     evidence = next((e for e in movement.evidence if e.id == evidence_id), None)
     if evidence is None:
         abort(404)
-    return uploads.send_stored(evidence.file)
+    return uploads.send_stored(evidence.file, public=movement.status == RecordStatus.PUBLISHED)
 
 
 @bp.route("/c/<code>/statements/<int:year>")

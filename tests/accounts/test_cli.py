@@ -67,7 +67,9 @@ def test_bad_input_writes_nothing(runner: FlaskCliRunner, session: Session) -> N
         (["--role", "cs"], "必须指定小区"),
     ]
     for extra, message in cases:
-        result = runner.invoke(args=["users", "create", "x1", "--password", "pass-2026-x", *extra])
+        result = runner.invoke(
+            args=["users", "create", "x1", "--password", "pass-2026-xyz", *extra]
+        )
         assert result.exit_code != 0
         assert message in result.output, result.output
     weak = runner.invoke(args=["users", "create", "x2", "--password", "123", "--role", "admin"])

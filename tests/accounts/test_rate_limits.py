@@ -168,3 +168,79 @@ def test_guessing_the_current_password_is_limited(make_app: Any) -> None:
     guess = {"current_password": "guess-1234567", "new_password": "x" * 12, "confirm": "x" * 12}
     codes = [client.post("/account/password", data=guess).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+@pytest.fixture
+def counters_table(database_url: str) -> Any:
+    """The counter table is a cache outside the models: dropped again after the test, so the
+    shared PostgreSQL test database keeps matching the migrations."""
+    yield database_url
+    from sqlalchemy import create_engine
+
+    from portal.ratelimit_db import counters
+
+    engine = create_engine(database_url)
+    counters.drop(engine, checkfirst=True)
+    engine.dispose()
+
+
+@pytest.mark.live  # starts gunicorn: kept out of the faketime runs (its heartbeat uses file times)
+def test_two_gunicorn_workers_sharing_the_database_share_the_count(
+    database_url: str, tmp_path: Path, counters_table: str
+) -> None:
+    """No Redis: RATELIMIT_STORAGE_URI=database:// counts in the portal's own database."""
+    proc, base, log = _gunicorn(database_url, tmp_path, "database://")
+    try:
+        codes = [_token_attempt(base) for _ in range(16)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+    assert sorted(codes) == [401] * 5 + [429] * 11, codes
+
+
+def _hammer(url: str, key: str, times: int) -> None:
+    from portal.ratelimit_db import DatabaseStorage
+
+    storage = DatabaseStorage("database://", url=url)
+    for _ in range(times):
+        storage.incr(key, 60)
+
+
+def test_database_storage_counts_atomically_across_processes(
+    database_url: str, counters_table: str
+) -> None:
+    import multiprocessing
+
+    from portal.ratelimit_db import DatabaseStorage
+
+    storage = DatabaseStorage("database://", url=database_url)
+    key = "test-" + secrets.token_hex(4)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_hammer, args=(database_url, key, 150)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    assert storage.get(key) == 300  # no lost update between the two processes
+    assert storage.get_expiry(key) > time.time()
+    storage.clear(key)
+    assert storage.get(key) == 0
+    storage.engine.dispose()
+
+
+def test_database_storage_window_expires(database_url: str, counters_table: str) -> None:
+    from portal.ratelimit_db import DatabaseStorage
+
+    storage = DatabaseStorage("database://", url=database_url)
+    key = "test-" + secrets.token_hex(4)
+    assert storage.incr(key, 0.2) == 1
+    assert storage.incr(key, 0.2) == 2
+    time.sleep(0.3)
+    assert storage.get(key) == 0  # the window is over
+    assert storage.incr(key, 60) == 1  # and a new one starts at 1
+    assert storage.check()
+    storage.reset()
+    assert storage.get(key) == 0
+    storage.engine.dispose()

@@ -38,7 +38,18 @@ def test_duplicate_username_refused(session: Session) -> None:
         service.create_user(session, username="zhang", password=PASSWORD, now=NOW)
 
 
-@pytest.mark.parametrize("weak", ["short1", "abcdefghijkl", "123456789012"])
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "short1",
+        "elevenchar1",  # 11 characters
+        "abcdefghijkl",
+        "123456789012",
+        "!!!!!!!!!!!!!!!!",
+        "1qaz2wsx3edc",  # on the bundled common list
+        "Q1W2E3R4T5Y6",  # the list is compared case-insensitively
+    ],
+)
 def test_weak_passwords_refused(session: Session, weak: str) -> None:
     with pytest.raises(DomainError) as info:
         service.create_user(session, username="li", password=weak, now=NOW)
@@ -90,4 +101,45 @@ def test_passwords_of_few_distinct_characters_are_refused() -> None:
     for weak in ("!!!!!!!!!!!!", "a1a1a1a1a1a1", "-=-=-=-=-=-="):
         with pytest.raises(DomainError, match="不同的字符"):
             service.check_password_rules(weak)
-    service.check_password_rules("pass-word-123")
+    service.check_password_rules("pass-word-1234")
+
+
+def test_common_password_list_is_bundled_and_checked() -> None:
+    common = service.common_passwords()
+    assert len(common) == 10_000
+    assert "password" in common
+    with pytest.raises(DomainError) as info:
+        service.check_password_rules("123qweasdzxc")
+    assert info.value.code == "common"
+    assert "demo-pass-2026" not in common
+    service.check_password_rules("demo-pass-2026")  # the documented demo password passes
+
+
+def test_unknown_user_and_wrong_password_both_run_argon2(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same work on both paths, so the response time does not tell which usernames exist."""
+    user = factories.make_user(session, role="owner")
+    inactive = factories.make_user(session, role="owner")
+    inactive.active = False
+    calls: list[str] = []
+    real = service.hasher.ph
+
+    class Spy:
+        def verify(self, hash_: str, password: str) -> bool:
+            calls.append(hash_)
+            return real.verify(hash_, password)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    monkeypatch.setattr(service.hasher, "ph", Spy())
+    assert service.authenticate(session, username="nobody", password="wrong-password") is None
+    assert calls == [service.hasher.dummy]
+    calls.clear()
+    assert service.authenticate(session, username=user.username, password="wrong-password") is None
+    assert calls == [user.password_hash]
+    calls.clear()
+    assert service.authenticate(session, username=inactive.username, password=PASSWORD) is None
+    assert calls == [service.hasher.dummy]
+    assert service.hasher.dummy.startswith("$argon2id$")

@@ -143,7 +143,7 @@ def test_password_change(client: FlaskClient, login_as: Any, session: Session) -
         "/account/password",
         data={"current_password": PASSWORD, "new_password": "short", "confirm": "short"},
     )
-    assert "密码至少 10 位" in response.get_data(as_text=True)
+    assert "密码至少 12 位" in response.get_data(as_text=True)
     response = client.post(
         "/account/password",
         data={

@@ -89,6 +89,8 @@ def test_owner_opens_a_dispute_with_evidence(
     image = client.get(f"/disputes/{dispute.id}/evidence/{evidence.id}")
     assert image.status_code == 200
     assert image.mimetype == "image/png"
+    assert image.headers["Cache-Control"] == "private, no-store"  # evidence is private
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
     image.close()
     assert "异议" in client.get("/disputes/").get_data(as_text=True)
 

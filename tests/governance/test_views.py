@@ -202,7 +202,9 @@ def test_vote_documents_are_attached_and_shown_to_members_only(
     )
     assert bad.status_code == 422
     assert session.scalar(select(func.count(Vote.id))) == 0
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
+    from tests.uploads.corpus import page_pdf
+
+    pdf = page_pdf()
     ok = client.post(
         "/governance/GOV1/votes/new",
         data={**base, "document": (io.BytesIO(pdf), "plan.pdf")},
@@ -216,6 +218,8 @@ def test_vote_documents_are_attached_and_shown_to_members_only(
     document = client.get(f"/c/GOV1/votes/{vote.id}/document")
     assert document.status_code == 200
     assert document.data.startswith(b"%PDF")
+    assert document.headers["Content-Disposition"].startswith("attachment")
+    assert document.headers["Cache-Control"] == "private, no-store"  # members only
     client.post("/logout")
     stranger = factories.make_user(session)
     session.commit()

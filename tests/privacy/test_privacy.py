@@ -107,3 +107,34 @@ def test_retention_pseudonymises_closed_accounts_only(
     assert session.get(User, current.id).phone == "13500000000"
     again = runner.invoke(args=["privacy", "retention", "--date", "2026-11-20"])
     assert "0 closed accounts" in again.output
+
+
+def test_owner_reads_a_printable_summary_of_the_same_data(
+    client: FlaskClient, session: Session, login_as: Any
+) -> None:
+    unit, _bills = factories.make_billed_unit(session, periods=("2026-09",))
+    owner = login_as("owner", unit=unit, phone="13800000000")
+    assert "查看可打印的摘要" in client.get("/account/privacy").get_data(as_text=True)
+    response = client.get("/account/privacy/summary")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    html = response.get_data(as_text=True)
+    assert "我的数据摘要" in html
+    assert owner.username in html
+    assert "13800000000" in html
+    assert "账单" in html
+    assert unit.code in html
+    assert "password_hash" not in html
+    assert "$argon2" not in html
+    english = client.get("/account/privacy/summary?lang=en").get_data(as_text=True)
+    assert "Bill" in english
+    assert "Summary of my data" in english
+    from portal.audit.models import AuditEntry
+
+    entry = session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+    assert entry.action == "privacy.summary"
+    assert entry.actor_id == owner.id
+    client.post("/logout")
+    assert client.get("/account/privacy/summary").status_code in (302, 401)
+    login_as("cs")  # no units at all
+    assert client.get("/account/privacy/summary").status_code == 200

@@ -102,6 +102,8 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(
         ({**good, "location": {"type": "common_area"}}, 422, "area"),
         ({**good, "location": {"type": "moon"}}, 422, "location"),
         ({**good, "preferred_on": "tomorrow"}, 422, "preferred_on"),
+        ({**good, "preferred_on": "9999-12-31"}, 422, "preferred_on"),
+        ({**good, "preferred_on": "1900-01-01"}, 422, "preferred_on"),
         ({**good, "urgency": "very"}, 422, "urgency"),
     ]
     for body, status, field in cases:

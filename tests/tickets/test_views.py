@@ -73,6 +73,8 @@ def test_owner_files_with_a_photo_and_follows_it(client: FlaskClient, session: S
         assert image.status_code == 200
         assert image.content_type == "image/jpeg"
         assert b"SpyPhone" not in image.data
+        assert image.headers["Cache-Control"] == "private, no-store"
+        assert image.headers["X-Content-Type-Options"] == "nosniff"
     listing = client.get("/tickets/").get_data(as_text=True)
     assert "VIEW-00001" in listing
 
@@ -85,6 +87,7 @@ def test_bad_form_rerenders_and_writes_nothing(client: FlaskClient, session: Ses
         (_form(world, description=""), "请描述需要维修的问题"),
         (_form(world, location_type="common_area"), "公共区域报修请填写楼栋或具体位置"),
         (_form(world, category="pool"), "field-error"),
+        (_form(world, preferred_on="9999-12-31"), "日期须在 2000-01-01 至 2036-12-31 之间"),
     ]
     for data, message in cases:
         response = client.post("/tickets/new", data=data)

@@ -200,6 +200,8 @@ def test_spending_list_detail_and_evidence(
     assert evidence.status_code == 200
     assert evidence.mimetype == "image/png"
     assert "sandbox" in evidence.headers["Content-Security-Policy"]
+    assert "public" in evidence.headers["Cache-Control"]  # published evidence may be cached
+    assert "no-store" not in evidence.headers["Cache-Control"]
     evidence.close()
     # Drafts and their evidence are private; ids of other items do not mix.
     assert client.get(f"/c/PUB/spending/{draft.id}").status_code == 404
@@ -315,7 +317,8 @@ def test_finance_records_and_publishes_with_evidence(
         ({"amount": "0"}, [], "金额必须大于 0"),
         ({"category_id": "999999"}, [], "未知的支出类别"),
         ({"category_id": "x"}, [], ""),
-        ({"spent_on": "2099-01-01"}, [], "日期不能晚于今天"),
+        ({"spent_on": "2030-06-01"}, [], "日期不能晚于今天"),
+        ({"spent_on": "2099-01-01"}, [], "日期须在 2000-01-01 至"),
         ({}, [(helpers.EXE_AS_JPG, "invoice.jpg")], "invoice.jpg"),
         ({}, [(helpers.SVG_WITH_SCRIPT, "invoice.svg")], "invoice.svg"),
         ({}, [(b"\xff\xd8\xff\xe0" + b"0" * (30 * 1024 * 1024), "big.jpg")], "文件过大"),

@@ -1,6 +1,7 @@
 import io
 
 import pytest
+from flask import Flask
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -9,6 +10,7 @@ from portal.errors import DomainError
 from portal.uploads import service
 from portal.uploads.models import StoredFile
 from tests.factories import NOW
+from tests.uploads import corpus
 
 BOTH = frozenset({"image", "pdf"})
 
@@ -83,7 +85,7 @@ def test_oversized_refused(session: Session) -> None:
 
 
 def test_pdf_accepted_only_where_allowed(session: Session) -> None:
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    pdf = corpus.page_pdf()
     stored = service.store_upload(
         session, data=pdf, filename="合同.pdf", allowed=BOTH, uploaded_by_id=None, now=NOW
     )
@@ -97,3 +99,27 @@ def test_pdf_accepted_only_where_allowed(session: Session) -> None:
             uploaded_by_id=None,
             now=NOW,
         )
+
+
+def test_pdfs_are_served_as_attachments_and_private_files_not_cached(
+    app: Flask, session: Session
+) -> None:
+    stored = service.store_upload(
+        session,
+        data=corpus.page_pdf(),
+        filename="合同.pdf",
+        allowed=BOTH,
+        uploaded_by_id=None,
+        now=NOW,
+    )
+    with app.test_request_context():
+        private = service.send_stored(stored)
+        public = service.send_stored(stored, public=True)
+    for response in (private, public):
+        assert response.headers["Content-Disposition"].startswith("attachment")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        response.close()
+    assert private.headers["Cache-Control"] == "private, no-store"
+    assert "ETag" not in private.headers
+    assert "public" in public.headers["Cache-Control"]
+    assert "max-age=3600" in public.headers["Cache-Control"]
