@@ -5,7 +5,7 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from portal.billing import late_fees, ledger, runs
+from portal.billing import late_fees, ledger, runs, summaries
 from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
@@ -48,6 +48,22 @@ def late_fees_command(on: datetime | None) -> None:
         total += late_fees.assess_late_fees(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} late-fee lines added")
+
+
+@group.command("rebuild-summaries")
+@click.option("--community", "code", default=None)
+def rebuild_summaries_command(code: str | None) -> None:
+    """Recompute the monthly collection summaries from the bills (all communities, or one)."""
+    community_id = None
+    if code:
+        community = communities.get_community(db.session, code)
+        if community is None:
+            raise click.ClickException(f"community {code} does not exist")
+        community_id = community.id
+    stale = len(summaries.differences(db.session, community_id=community_id))
+    rows = summaries.rebuild(db.session, community_id=community_id)
+    db.session.commit()
+    click.echo(f"{rows} summary rows rebuilt ({stale} were out of step)")
 
 
 # ---------------------------------------------------------------- the ledger

@@ -55,7 +55,9 @@ def bill_list() -> ResponseReturnValue:
         {
             "unit": u,
             "dues": unit_figures[u.id],
-            "credit_fen": ledger.prepayment_balance(db.session, unit_id=u.id),
+            "credit_fen": ledger.prepayment_balance(
+                db.session, unit_id=u.id, community_id=u.community_id
+            ),
         }
         for u in units
     ]
@@ -108,7 +110,9 @@ def unit_ledger(unit_id: int) -> ResponseReturnValue:
         page=page,
         balance_fen=ledger.unit_balance(db.session, unit_id=unit.id),
         unit_dues=dues.unit_dues(db.session, unit_ids=[unit.id], now=now_utc())[unit.id],
-        credit_fen=ledger.prepayment_balance(db.session, unit_id=unit.id),
+        credit_fen=ledger.prepayment_balance(
+            db.session, unit_id=unit.id, community_id=unit.community_id
+        ),
     )
 
 
