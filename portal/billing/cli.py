@@ -19,14 +19,24 @@ groups = (group, ledger_group)  # the ledger is billing's books; its commands ke
 @group.command("generate")
 @click.option("--community", "code", required=True)
 @click.option("--period", required=True, help="YYYY-MM")
-def generate_command(code: str, period: str) -> None:
+@click.option(
+    "--no-announce",
+    "quiet",
+    is_flag=True,
+    help="Do not queue the bill-issued messages (back-filling past periods).",
+)
+def generate_command(code: str, period: str, quiet: bool) -> None:
     """Create the period's bills for every unit; re-running the period creates nothing."""
     community = communities.get_community(db.session, code)
     if community is None:
         raise click.ClickException(f"community {code} does not exist")
     try:
         result = runs.generate_bills(
-            db.session, community=community, period=runs.period_start(period), now=now_utc()
+            db.session,
+            community=community,
+            period=runs.period_start(period),
+            now=now_utc(),
+            announce=not quiet,
         )
     except DomainError as exc:
         db.session.rollback()
