@@ -379,8 +379,9 @@ def post_new_bills(
     lines are created already outstanding, so no balance moves here."""
     if not bills:
         return
+    entries_t = JournalEntry.__table__  # Core: the ORM's bulk RETURNING goes row by row
     ids = session.scalars(
-        insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+        insert(entries_t).returning(entries_t.c.id, sort_by_parameter_order=True),
         [
             {
                 "community_id": b.community_id,
@@ -416,7 +417,7 @@ def post_new_bills(
                     "bill_line_id": None,
                 }
             )
-    session.execute(insert(Posting), postings)
+    session.execute(insert(Posting.__table__), postings)
 
 
 def open_lines(

@@ -226,8 +226,11 @@ def generate_bills(
                 result.without_standard += 1
         if not batch:
             continue
+        # Core inserts on the tables: the ORM's bulk INSERT … RETURNING ran one statement a
+        # row here (16,000 statements for 4,000 bills on SQLite).
+        bills_t, lines_t = Bill.__table__, BillLine.__table__
         bill_ids = session.scalars(
-            insert(Bill).returning(Bill.id, sort_by_parameter_order=True),
+            insert(bills_t).returning(bills_t.c.id, sort_by_parameter_order=True),
             [
                 {
                     "community_id": community.id,
@@ -245,7 +248,7 @@ def generate_bills(
             ],
         ).all()
         line_ids = session.scalars(
-            insert(BillLine).returning(BillLine.id, sort_by_parameter_order=True),
+            insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True),
             [
                 {
                     "bill_id": bill_id,

@@ -111,14 +111,18 @@ def rebuild(session: Session, *, community_id: int | None = None) -> int:
         clear = clear.where(CollectionSummary.community_id == community_id)
     session.execute(clear)
     query = computed(session, community_id=community_id)
-    result = session.execute(
+    session.execute(
         insert(CollectionSummary).from_select(
             ["community_id", "building_id", "period", "billed_fen", "collected_fen", "waived_fen"],
             query,
         )
     )
     session.expire_all()
-    return int(result.rowcount or 0)
+    # Counted, not rowcount: drivers report -1 for INSERT … SELECT.
+    count = select(func.count()).select_from(CollectionSummary)
+    if community_id is not None:
+        count = count.where(CollectionSummary.community_id == community_id)
+    return int(session.scalar(count) or 0)
 
 
 def differences(session: Session, *, community_id: int | None = None) -> list[tuple]:
