@@ -254,23 +254,24 @@ def seed(
             now,
             result,
         )
-    writer.fix_sequences(
-        t.__table__
-        for t in (
-            Building,
-            Unit,
-            User,
-            Ownership,
-            RoleAssignment,
-            Account,
-            Bill,
-            BillLine,
-            JournalEntry,
-            Posting,
-            Payment,
-            Receipt,
+        # The next community's staff are ORM rows: move the id sequences past the COPY.
+        writer.fix_sequences(
+            t.__table__
+            for t in (
+                Building,
+                Unit,
+                User,
+                Ownership,
+                RoleAssignment,
+                Account,
+                Bill,
+                BillLine,
+                JournalEntry,
+                Posting,
+                Payment,
+                Receipt,
+            )
         )
-    )
     writer.rebuild_indexes(rebuild)
     _service_history(session, made, months=months, now=now, seed_value=seed_value)
     summaries.rebuild(session)
