@@ -24,7 +24,6 @@ from flask.cli import AppGroup
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from portal import domains
 from portal.accounts import service as accounts
 from portal.accounts import two_factor
 from portal.accounts.models import RoleAssignment, User
@@ -312,11 +311,13 @@ def _service_history(
         units=units,
         result=SeedResult(communities=made),
     )
-    for name in ("tickets", "feedback", "disputes"):
-        module = domains.optional_module(name, "demo")
-        if module is not None:
-            module.seed(ctx)
-            session.flush()
+    from portal.disputes import demo as disputes_demo
+    from portal.feedback import demo as feedback_demo
+    from portal.tickets import demo as tickets_demo
+
+    for module in (tickets_demo, feedback_demo, disputes_demo):
+        module.seed(ctx)
+        session.flush()
 
 
 def _staff(
