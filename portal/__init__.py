@@ -27,6 +27,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     from portal.accounts import service as accounts_service
     from portal.api import bp as api_bp
+    from portal.demo import bench as demo_bench
     from portal.demo import cli as demo_cli
 
     models.load_all()
@@ -61,6 +62,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             joblock.install(group)  # two runs of one job never overlap
             app.cli.add_command(group)
     app.cli.add_command(demo_cli.group)
+    app.cli.add_command(demo_bench.group)
     security.install(app)
     errors.install(app)
     jinja.install(app)

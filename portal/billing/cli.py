@@ -5,7 +5,7 @@ from datetime import datetime
 import click
 from flask.cli import AppGroup
 
-from portal.billing import late_fees, ledger, runs
+from portal.billing import late_fees, ledger, runs, summaries
 from portal.communities import service as communities
 from portal.errors import DomainError
 from portal.extensions import db
@@ -19,14 +19,24 @@ groups = (group, ledger_group)  # the ledger is billing's books; its commands ke
 @group.command("generate")
 @click.option("--community", "code", required=True)
 @click.option("--period", required=True, help="YYYY-MM")
-def generate_command(code: str, period: str) -> None:
+@click.option(
+    "--no-announce",
+    "quiet",
+    is_flag=True,
+    help="Do not queue the bill-issued messages (back-filling past periods).",
+)
+def generate_command(code: str, period: str, quiet: bool) -> None:
     """Create the period's bills for every unit; re-running the period creates nothing."""
     community = communities.get_community(db.session, code)
     if community is None:
         raise click.ClickException(f"community {code} does not exist")
     try:
         result = runs.generate_bills(
-            db.session, community=community, period=runs.period_start(period), now=now_utc()
+            db.session,
+            community=community,
+            period=runs.period_start(period),
+            now=now_utc(),
+            announce=not quiet,
         )
     except DomainError as exc:
         db.session.rollback()
@@ -48,6 +58,22 @@ def late_fees_command(on: datetime | None) -> None:
         total += late_fees.assess_late_fees(db.session, community=community, on=day, now=now_utc())
     db.session.commit()
     click.echo(f"{total} late-fee lines added")
+
+
+@group.command("rebuild-summaries")
+@click.option("--community", "code", default=None)
+def rebuild_summaries_command(code: str | None) -> None:
+    """Recompute the monthly collection summaries from the bills (all communities, or one)."""
+    community_id = None
+    if code:
+        community = communities.get_community(db.session, code)
+        if community is None:
+            raise click.ClickException(f"community {code} does not exist")
+        community_id = community.id
+    stale = len(summaries.differences(db.session, community_id=community_id))
+    rows = summaries.rebuild(db.session, community_id=community_id)
+    db.session.commit()
+    click.echo(f"{rows} summary rows rebuilt ({stale} were out of step)")
 
 
 # ---------------------------------------------------------------- the ledger

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.audit import service as audit
-from portal.billing import holds, ledger
+from portal.billing import holds, ledger, summaries
 from portal.billing.models import (
     Bill,
     BillLine,
@@ -163,6 +163,9 @@ def assess_late_fees(session: Session, *, community: Community, on: date, now: d
             .execution_options(synchronize_session=False)
         )
         session.flush()
+        # The new line starts at nothing outstanding and its entry below moves it up, so here
+        # the summary sees only the bill's larger amount.
+        summaries.bills_changed(session, {bill.id: (amount, 0, 0)})
         ar = ledger.receivable(session, community_id=community.id, unit_id=bill.unit_id)
         fee_income = ledger.income(
             session, community_id=community.id, item_code="late_fee", name="违约金收入"

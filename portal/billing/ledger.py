@@ -14,9 +14,12 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.billing import summaries
 from portal.billing.models import (
     Account,
     AccountKind,
@@ -26,6 +29,7 @@ from portal.billing.models import (
     JournalEntry,
     Posting,
 )
+from portal.communities.models import Unit
 from portal.errors import Conflict, DomainError
 
 
@@ -211,16 +215,31 @@ def move_lines_by(session: Session, *, deltas: dict[int, int], credited: dict[in
     ).rowcount
     if moved != len(deltas):
         raise Conflict(_l("账单明细余额已变化，请重试"), code="balance_changed")
-    bill_of = dict(
-        session.execute(
-            select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(deltas)))
-        ).all()
-    )
+    bill_of: dict[int, int] = {}
+    summary_key: dict[int, summaries.Key] = {}
+    for line_id, bill_id, community_id, building_id, period in session.execute(
+        select(BillLine.id, BillLine.bill_id, Bill.community_id, Unit.building_id, Bill.period)
+        .join(Bill, Bill.id == BillLine.bill_id)
+        .join(Unit, Unit.id == Bill.unit_id)
+        .where(BillLine.id.in_(list(deltas)))
+    ):
+        bill_of[line_id] = bill_id
+        summary_key[bill_id] = (community_id, building_id, period)
     per_bill: dict[int, list[int]] = {}
     for line_id, delta in deltas.items():
         acc = per_bill.setdefault(bill_of[line_id], [0, 0])
         acc[0] += delta
         acc[1] += credited.get(line_id, 0)
+    # The month's collection summary moves with its bills, in this transaction.
+    summary: dict[summaries.Key, tuple[int, int, int]] = {}
+    for bill_id, (delta, credit) in per_bill.items():
+        billed, collected, waived = summary.get(summary_key[bill_id], (0, 0, 0))
+        summary[summary_key[bill_id]] = (
+            billed - credit,
+            collected - credit - delta,
+            waived + credit,
+        )
+    summaries.add(session, summary)
     session.execute(
         update(bills)
         .where(bills.c.id == bindparam("bill_id"))
@@ -289,6 +308,118 @@ def bill_entry(
     )
 
 
+def receivable_ids(
+    session: Session, *, community_id: int, unit_ids: Sequence[int]
+) -> dict[int, int]:
+    """Each unit's receivable account id, created where missing: one SELECT for the
+    community's receivables (and one INSERT for new units) instead of one per unit."""
+    wanted = set(unit_ids)
+    found = {
+        unit_id: account_id
+        for unit_id, account_id in session.execute(
+            select(Account.unit_id, Account.id).where(
+                Account.community_id == community_id,
+                Account.code.startswith("receivable:unit:"),
+            )
+        )
+        if unit_id in wanted
+    }
+    missing = sorted(wanted - found.keys())
+    if missing:
+        table = Account.__table__
+        dialect = session.get_bind().dialect.name
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        # A concurrent run may create some first: theirs stand, ours are skipped.
+        session.execute(
+            stmt.on_conflict_do_nothing(index_elements=["community_id", "code"]),
+            [
+                {
+                    "community_id": community_id,
+                    "code": f"receivable:unit:{unit_id}",
+                    "kind": AccountKind.ASSET,
+                    "name": "应收物业费",
+                    "unit_id": unit_id,
+                }
+                for unit_id in missing
+            ],
+        )
+        codes = [f"receivable:unit:{unit_id}" for unit_id in missing]
+        for start in range(0, len(codes), 5000):
+            found.update(
+                session.execute(
+                    select(Account.unit_id, Account.id).where(
+                        Account.community_id == community_id,
+                        Account.code.in_(codes[start : start + 5000]),
+                    )
+                ).all()
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class NewBillPosting:
+    """A new bill's entry by account ids: Dr the unit's receivable per line (the line's id),
+    Cr the item's income; what bill_entry() builds from ORM objects."""
+
+    community_id: int
+    bill_id: int
+    memo: str
+    receivable_id: int
+    lines: Sequence[tuple[int, int, int]]  # (line id, amount fen, income account id)
+
+
+def post_new_bills(
+    session: Session,
+    bills: Sequence[NewBillPosting],
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+) -> None:
+    """Post a billing run's bills in two multi-row INSERTs (entries, then postings); the
+    lines are created already outstanding, so no balance moves here."""
+    if not bills:
+        return
+    entries_t = JournalEntry.__table__  # Core: the ORM's bulk RETURNING goes row by row
+    ids = session.scalars(
+        insert(entries_t).returning(entries_t.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "community_id": b.community_id,
+                "kind": EntryKind.BILL,
+                "memo": b.memo[:255],
+                "source_type": "bill",
+                "source_id": b.bill_id,
+                "reverses_id": None,
+                "created_by_id": actor_id,
+                "created_at": now,
+            }
+            for b in bills
+        ],
+    ).all()
+    postings = []
+    for entry_id, bill in zip(ids, bills, strict=True):
+        for line_id, amount, income_id in bill.lines:
+            if amount <= 0:
+                raise DomainError(_l("记账分录借贷不平衡"))
+            postings.append(
+                {
+                    "entry_id": entry_id,
+                    "account_id": bill.receivable_id,
+                    "amount_fen": amount,
+                    "bill_line_id": line_id,
+                }
+            )
+            postings.append(
+                {
+                    "entry_id": entry_id,
+                    "account_id": income_id,
+                    "amount_fen": -amount,
+                    "bill_line_id": None,
+                }
+            )
+    session.execute(insert(Posting.__table__), postings)
+
+
 def open_lines(
     session: Session, *, unit_ids: Iterable[int], bill_ids: Iterable[int] | None = None
 ) -> list[BillLine]:
@@ -338,12 +469,19 @@ def allocate(
     return out, remaining
 
 
-def prepayment_balance(session: Session, *, unit_id: int) -> int:
+def prepayment_balance(session: Session, *, unit_id: int, community_id: int | None = None) -> int:
     """What the unit has paid in advance (a liability: positive means credit to the owner)."""
+    if community_id is None:
+        community_id = session.scalar(select(Unit.community_id).where(Unit.id == unit_id))
+    # (community_id, code) is the accounts' unique index: by code alone it was a scan of
+    # every account of the company.
     total = session.scalar(
         select(func.coalesce(func.sum(Posting.amount_fen), 0))
         .join(Account, Account.id == Posting.account_id)
-        .where(Account.code == f"prepayment:unit:{unit_id}")
+        .where(
+            Account.community_id == community_id,
+            Account.code == f"prepayment:unit:{unit_id}",
+        )
     )
     return -int(total or 0)
 
@@ -419,12 +557,18 @@ def check(session: Session, *, community_id: int | None = None) -> CheckReport:
         .having(func.sum(Posting.amount_fen) != 0)
     )
     report.unbalanced = list(session.scalars(sums))
-    posted = (
-        select(Posting.bill_line_id.label("line_id"), func.sum(Posting.amount_fen).label("total"))
-        .where(Posting.bill_line_id.is_not(None))
-        .group_by(Posting.bill_line_id)
-        .subquery()
-    )
+    # Both subqueries are confined to the community's bills, so checking one community reads
+    # its own rows only (through ix_bills_community_period and the line/posting indexes).
+    posted_q = select(
+        Posting.bill_line_id.label("line_id"), func.sum(Posting.amount_fen).label("total")
+    ).where(Posting.bill_line_id.is_not(None))
+    if community_id is not None:
+        posted_q = (
+            posted_q.join(BillLine, BillLine.id == Posting.bill_line_id)
+            .join(Bill, Bill.id == BillLine.bill_id)
+            .where(Bill.community_id == community_id)
+        )
+    posted = posted_q.group_by(Posting.bill_line_id).subquery()
     lines = (
         select(BillLine.id)
         .join(Bill, Bill.id == BillLine.bill_id)
@@ -434,16 +578,17 @@ def check(session: Session, *, community_id: int | None = None) -> CheckReport:
     if community_id is not None:
         lines = lines.where(Bill.community_id == community_id)
     report.line_mismatches = list(session.scalars(lines.limit(100)))
-    line_sums = (
-        select(
-            BillLine.bill_id,
-            func.sum(BillLine.outstanding_fen).label("o"),
-            func.sum(BillLine.amount_fen).label("a"),
-            func.sum(BillLine.waived_fen).label("w"),
-        )
-        .group_by(BillLine.bill_id)
-        .subquery()
+    line_sums_q = select(
+        BillLine.bill_id,
+        func.sum(BillLine.outstanding_fen).label("o"),
+        func.sum(BillLine.amount_fen).label("a"),
+        func.sum(BillLine.waived_fen).label("w"),
     )
+    if community_id is not None:
+        line_sums_q = line_sums_q.join(Bill, Bill.id == BillLine.bill_id).where(
+            Bill.community_id == community_id
+        )
+    line_sums = line_sums_q.group_by(BillLine.bill_id).subquery()
     bills = (
         select(Bill.id)
         .join(line_sums, line_sums.c.bill_id == Bill.id)

@@ -352,3 +352,22 @@ event.listen(
 )
 for _name in IMMUTABLE_TABLES:
     _install_triggers(_name)
+
+
+class CollectionSummary(Base):
+    """Billed, collected and waived fen of one building's bills for one billing period.
+
+    Kept in step with the bills in the same transaction wherever their amounts move (billing
+    runs, late fees and every ledger entry that moves a line: payments, waivers, adjustments,
+    reversals, refunds, prepayment), so collection statistics read a few hundred rows instead
+    of re-adding every bill; `flask billing rebuild-summaries` recomputes them from the bills.
+    """
+
+    __tablename__ = "collection_summaries"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    billed_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # amount less waived
+    collected_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # billed less outstanding
+    waived_fen: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -106,7 +106,9 @@ def unit_ledger(unit_id: int) -> ResponseReturnValue:
         page=page,
         balance_fen=ledger.unit_balance(db.session, unit_id=unit.id),
         unit_dues=dues.unit_dues(db.session, unit_ids=[unit.id], now=now_utc())[unit.id],
-        credit_fen=ledger.prepayment_balance(db.session, unit_id=unit.id),
+        credit_fen=ledger.prepayment_balance(
+            db.session, unit_id=unit.id, community_id=unit.community_id
+        ),
     )
 
 

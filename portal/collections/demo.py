@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.billing import ledger
+from portal.billing import ledger, summaries
 from portal.billing import runs as billing_runs
 from portal.billing.models import Bill, BillLine, FeeStandard, LineKind
 from portal.collections import cases, engine, plans, rules
@@ -342,5 +342,6 @@ def _legacy_bill(ctx: DemoContext, community: Community, unit: Unit | None, toda
     ]
     session.add(bill)
     session.flush()
+    summaries.new_bills(session, [(community.id, unit.building_id, period, amount)])
     ledger.post_many(session, [ledger.bill_entry(session, bill=bill, now=issued)], move_lines=False)
     return 1

@@ -272,7 +272,11 @@ def run_rewards(session: Session, *, community: Community, now: datetime) -> Run
         year = to_local(now, zone(community.timezone)).year
         for unit_id, monthly_fen in _latest_monthly_fees(session, community=community):
             year_fen = monthly_fen * 12
-            if year_fen <= 0 or ledger.prepayment_balance(session, unit_id=unit_id) < year_fen:
+            if (
+                year_fen <= 0
+                or ledger.prepayment_balance(session, unit_id=unit_id, community_id=community.id)
+                < year_fen
+            ):
                 continue
             reward = int(
                 (Decimal(year_fen) * policy.prepay_year_rate).quantize(

@@ -119,7 +119,11 @@ def _execute_refund(session: Session, *, refund: Refund, approver: User, now: da
     legs: list[ledger.Leg] = []
     # First from the unit's prepayment (money that paid nothing), then reopen what it paid.
     from_prepayment = min(
-        remaining, max(0, ledger.prepayment_balance(session, unit_id=payment.unit_id))
+        remaining,
+        max(
+            0,
+            ledger.prepayment_balance(session, unit_id=payment.unit_id, community_id=community_id),
+        ),
     )
     if from_prepayment:
         legs.append(

@@ -101,7 +101,10 @@ def index() -> ResponseReturnValue:
             if latest is not None:
                 survey_results.append(latest)
         unit_dues = dues.unit_dues(db.session, unit_ids=[u.id for u in my_units], now=now_utc())
-        credits = {u.id: ledger.prepayment_balance(db.session, unit_id=u.id) for u in my_units}
+        credits = {
+            u.id: ledger.prepayment_balance(db.session, unit_id=u.id, community_id=u.community_id)
+            for u in my_units
+        }
     unread = (
         notify_inbox.unread_count(db.session, current_user) if current_user.is_authenticated else 0
     )
