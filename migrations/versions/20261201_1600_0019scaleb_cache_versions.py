@@ -13,7 +13,7 @@ import portal.db
 
 # revision identifiers, used by Alembic.
 revision = '0019scaleb'
-down_revision = '0011security'
+down_revision = '0018scalea'
 branch_labels = None
 depends_on = None
 

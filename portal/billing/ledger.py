@@ -672,10 +672,13 @@ def prepayment_balances(session: Session, *, unit_ids: list[int]) -> dict[int, i
     if not ids:
         return {}
     codes = {f"prepayment:unit:{unit_id}": unit_id for unit_id in ids}
+    # Accounts are unique per (community, code): naming the communities lets the look-up use
+    # that index instead of scanning every community's accounts for the codes.
+    communities = select(Unit.community_id).where(Unit.id.in_(ids)).distinct()
     rows = session.execute(
         select(Account.code, func.coalesce(func.sum(Posting.amount_fen), 0))
         .join(Posting, Posting.account_id == Account.id)
-        .where(Account.code.in_(codes))
+        .where(Account.community_id.in_(communities), Account.code.in_(codes))
         .group_by(Account.code)
     ).all()
     found = {codes[code]: -int(total or 0) for code, total in rows}
