@@ -11,6 +11,8 @@ from flask.typing import ResponseReturnValue
 
 from portal.accounts import service as accounts
 from portal.accounts.models import User
+from portal.api.contract import document_path, query_problem
+from portal.api.openapi import PATHS
 from portal.errors import json_error
 from portal.extensions import db
 from portal.security import MAX_ID, hostile_value, is_public_endpoint
@@ -35,6 +37,12 @@ def authenticate() -> ResponseReturnValue | None:
     g.api_user = bearer_user()
     if g.api_user is None and not is_public_endpoint(request.endpoint):
         return json_error(401, "unauthorized", "需要有效的访问令牌（Authorization: Bearer …）")
+    if request.url_rule is not None:
+        path = document_path(request.url_rule.rule, bp.url_prefix or "")
+        operation = PATHS.get(path, {}).get(request.method.lower())
+        problem = query_problem(operation, request.args) if operation else None
+        if problem:
+            return json_error(422, "invalid", problem)
     return None
 
 

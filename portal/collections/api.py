@@ -321,11 +321,16 @@ PATHS["/collections/cases"] = {
         "responses": {"200": _ok("Cases", "CaseList"), "403": _err("Not collections staff")},
     }
 }
+STAFF_ONLY = "Not collections staff"
 PATHS["/collections/cases/{case_id}"] = {
     "get": {
         "summary": "One case with contacts, tasks and plan",
         "parameters": _CASE_ID,
-        "responses": {"200": _ok("Case", "Case"), "404": _err("No such case in your scope")},
+        "responses": {
+            "200": _ok("Case", "Case"),
+            "403": _err(STAFF_ONLY),
+            "404": _err("No such case in your scope"),
+        },
     }
 }
 PATHS["/collections/cases/{case_id}/contacts"] = {
@@ -356,7 +361,11 @@ PATHS["/collections/cases/{case_id}/contacts"] = {
                 }
             },
         },
-        "responses": {"201": {"description": "Logged"}, "422": _err("Refused")},
+        "responses": {
+            "201": {"description": "Logged"},
+            "403": _err(STAFF_ONLY),
+            "422": _err("Refused"),
+        },
     }
 }
 PATHS["/collections/cases/{case_id}/escalate"] = {
@@ -377,6 +386,7 @@ PATHS["/collections/cases/{case_id}/escalate"] = {
         },
         "responses": {
             "200": _ok("Escalated", "Case"),
+            "403": _err(STAFF_ONLY),
             "409": _err(
                 "tier_skipped, needs_approval, dispute_open, service_recovery_pending or paused"
             ),
@@ -412,7 +422,11 @@ PATHS["/collections/cases/{case_id}/plan"] = {
                 }
             },
         },
-        "responses": {"201": _ok("Proposed", "Plan"), "422": _err("Does not add up")},
+        "responses": {
+            "201": _ok("Proposed", "Plan"),
+            "403": _err(STAFF_ONLY),
+            "422": _err("Does not add up"),
+        },
     }
 }
 PATHS["/me/plans"] = {
