@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app."""
-    from portal import config, domains, errors, extensions, jinja, models, security
+    from portal import backup, config, domains, errors, extensions, jinja, models, security
     from portal.accounts import service as accounts_service
     from portal.api import bp as api_bp
     from portal.demo import cli as demo_cli
@@ -46,6 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         for group in getattr(cli, "groups", (cli.group,)):
             app.cli.add_command(group)
     app.cli.add_command(demo_cli.group)
+    app.cli.add_command(backup.group)
     security.install(app)
     errors.install(app)
     jinja.install(app)
