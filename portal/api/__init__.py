@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 
 from portal.accounts import service as accounts
 from portal.accounts.models import User
-from portal.api.contract import document_path, query_problem
-from portal.api.openapi import PATHS
+from portal.api.contract import body_problem, body_schema, document_path, query_problem
+from portal.api.openapi import PATHS, SCHEMAS
 from portal.errors import json_error
 from portal.extensions import db
 from portal.security import MAX_ID, hostile_value, is_public_endpoint
@@ -41,6 +41,8 @@ def authenticate() -> ResponseReturnValue | None:
         path = document_path(request.url_rule.rule, bp.url_prefix or "")
         operation = PATHS.get(path, {}).get(request.method.lower())
         problem = query_problem(operation, request.args) if operation else None
+        if operation and not problem and request.is_json:
+            problem = body_problem(body_schema(operation, SCHEMAS), request.get_json(silent=True))
         if problem:
             return json_error(422, "invalid", problem)
     return None

@@ -90,6 +90,23 @@ def query_problem(operation: dict[str, Any], args: MultiDict[str, str]) -> str |
     return None
 
 
+def body_schema(operation: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any] | None:
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if not body or "schema" not in body:
+        return None
+    ref = body["schema"].get("$ref", "")
+    return schemas[ref.rsplit("/", 1)[-1]] if ref else body["schema"]
+
+
+def body_problem(schema: dict[str, Any] | None, data: Any) -> str | None:
+    """Unknown top-level fields of a JSON body are refused: a client that misspells one, or
+    tries to set one the document does not offer (mass assignment), is told so."""
+    if schema is None or not isinstance(data, dict) or schema.get("additionalProperties", True):
+        return None
+    unknown = sorted(set(data) - set(schema.get("properties", {})))
+    return f"未知字段：{', '.join(unknown)[:200]}" if unknown else None
+
+
 def _error(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -98,6 +115,8 @@ def _error(description: str) -> dict[str, Any]:
 
 
 PAGING = ("page", "per_page")
+# The highest page whose row offset, (page - 1) * per_page, still fits a 64-bit OFFSET.
+MAX_PAGE = MAX_ID // 500
 
 
 def _tighten_parameter(param: dict[str, Any]) -> None:
@@ -105,7 +124,7 @@ def _tighten_parameter(param: dict[str, Any]) -> None:
     if schema.get("type") == "integer":
         # Larger integers are refused app-wide (portal.security): 400 in a query, 404 in a path.
         schema.setdefault("minimum", 1 if param["name"] in PAGING else -MAX_ID)
-        schema.setdefault("maximum", MAX_ID)
+        schema.setdefault("maximum", MAX_PAGE if param["name"] == "page" else MAX_ID)
     if schema.get("type") == "string" and param.get("required") and "enum" not in schema:
         schema.setdefault("minLength", 1)  # the views treat an empty value as a missing one
 
@@ -143,10 +162,12 @@ def complete(
                 continue
             for param in operation.get("parameters", []):
                 _tighten_parameter(param)
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            if body and "schema" in body:
-                ref = body["schema"].get("$ref", "")
-                _tighten_body(schemas[ref.rsplit("/", 1)[-1]] if ref else body["schema"])
+            body = body_schema(operation, schemas)
+            if body is not None and body.get("type") == "object":
+                body.setdefault("additionalProperties", False)
+                _tighten_body(body)
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("422", _error("A field is missing, unknown or invalid"))
             responses = operation.setdefault("responses", {})
             responses.setdefault("400", _error(MALFORMED))
             if operation.get("security") != []:
