@@ -150,5 +150,9 @@ def check(settings: Mapping[str, Any]) -> None:
             "PAYMENTS_SANDBOX=1 is refused in production: the sandbox gateway marks bills paid "
             "without moving money. Set CLEARFEE_ENV=demo (or development/test) to use it."
         )
+    if os.environ.get("CLEARFEE_CRASH_AT") and (
+        mode != "test" or os.environ.get("CLEARFEE_ENV") != "test"
+    ):
+        raise RuntimeError("CLEARFEE_CRASH_AT (fault injection) works only with CLEARFEE_ENV=test")
     if mode == "production" and settings.get("CLOCK_NOW"):
         raise RuntimeError("CLEARFEE_CLOCK_NOW (a pinned clock) is refused in production")
