@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := portal
 
-.PHONY: run test install lint bench translations clean-db help
+.PHONY: run test install lint bench translations clean-db help security-scan
 
 help:
 	@echo "make run    - install, migrate, seed demo data (first run) and serve http://127.0.0.1:5000"
 	@echo "make test   - run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)"
 	@echo "make lint   - ruff check"
 	@echo "make bench  - benchmarks (figures go to docs/benchmarks.md)"
+	@echo "make security-scan - sqlmap over every form and API parameter (needs Debian's sqlmap)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+# Not in CI (it takes a while); see docs/security.md for the last result.
+security-scan: install
+	@command -v sqlmap >/dev/null || { echo "sqlmap missing: apt-get install sqlmap"; exit 2; }
+	$(BIN)/python scripts/security_scan.py $(SCAN_ARGS)
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .
