@@ -18,7 +18,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from portal.security import MAX_ID
+from portal.security import MAX_ID, MAX_PAGE
 
 RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 INTEGER = re.compile(r"-?[0-9]+")
@@ -115,8 +115,6 @@ def _error(description: str) -> dict[str, Any]:
 
 
 PAGING = ("page", "per_page")
-# The highest page whose row offset, (page - 1) * per_page, still fits a 64-bit OFFSET.
-MAX_PAGE = MAX_ID // 500
 
 
 def _tighten_parameter(param: dict[str, Any]) -> None:
