@@ -73,21 +73,28 @@ def _value_problem(name: str, raw: str, schema: dict[str, Any]) -> str | None:
     return None
 
 
-def query_problem(operation: dict[str, Any], args: MultiDict[str, str]) -> str | None:
-    """Why the query string breaks the operation's declared parameters, or None."""
+def query_problem(operation: dict[str, Any], args: MultiDict[str, str]) -> tuple[str, str] | None:
+    """(parameter, why) when the query string breaks the operation's declared parameters."""
     declared = {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "query"}
     for name, param in declared.items():
         values = args.getlist(name)
         if not values:
             if param.get("required"):
-                return f"缺少参数 {name}"
+                return name, f"缺少参数 {name}"
             continue
         if len(values) > 1 and param.get("schema", {}).get("type") != "array":
-            return f"参数 {name} 只能给一次"
+            return name, f"参数 {name} 只能给一次"
         problem = _value_problem(name, values[0], param.get("schema", {}))
         if problem:
-            return problem
+            return name, problem
     return None
+
+
+def invalid_query_status(operation: dict[str, Any], name: str) -> int:
+    """422, the API's answer to an invalid value; 400 for an operation that documents its
+    own 400 for a bad parameter (paging stays 422 everywhere, as `page_meta` lists do)."""
+    own = operation.get("responses", {}).get("400", {}).get("description") != MALFORMED
+    return 400 if own and name not in PAGING else 422
 
 
 def body_schema(operation: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any] | None:

@@ -356,6 +356,7 @@ PATHS["/collections/cases/{case_id}/contacts"] = {
                             "note": {"type": "string"},
                             "planned": {"type": "boolean"},
                             "second_staff_id": {"type": "integer"},
+                            "refusal_reason": {"type": "string"},
                         },
                     }
                 }
@@ -379,7 +380,10 @@ PATHS["/collections/cases/{case_id}/escalate"] = {
                     "schema": {
                         "type": "object",
                         "required": ["tier"],
-                        "properties": {"tier": {"type": "string", "enum": ["L2", "L3", "L4"]}},
+                        "properties": {
+                            "tier": {"type": "string", "enum": ["L2", "L3", "L4"]},
+                            "note": {"type": "string", "description": "why, for the log"},
+                        },
                     }
                 }
             },
