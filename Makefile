@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := portal
 
-.PHONY: run test install lint bench translations clean-db help
+.PHONY: run test install lint bench translations clean-db help security-scan
 
 help:
 	@echo "make run    - install, migrate, seed demo data (first run) and serve http://127.0.0.1:5000"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - ruff check"
 	@echo "make bench  - pages under wrk, dashboard SQL plans, jobs (docs/benchmarks.md);"
 	@echo "             BENCH_ARGS=\"--database-url postgresql://... --units 2000 --months 24\""
+	@echo "make security-scan - sqlmap over every form and API parameter (needs Debian's sqlmap)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Not in CI (it takes a while); see docs/security.md for the last result.
+security-scan: install
+	@command -v sqlmap >/dev/null || { echo "sqlmap missing: apt-get install sqlmap"; exit 2; }
+	$(BIN)/python scripts/security_scan.py $(SCAN_ARGS)
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot .

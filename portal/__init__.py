@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app."""
     from portal import (
+        backup,
         config,
         domains,
         errors,
@@ -63,6 +64,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             app.cli.add_command(group)
     app.cli.add_command(demo_cli.group)
     app.cli.add_command(demo_bench.group)
+    app.cli.add_command(backup.group)
     security.install(app)
     errors.install(app)
     jinja.install(app)

@@ -178,5 +178,9 @@ def check(settings: Mapping[str, Any]) -> None:
         )
     if mode == "production" and settings.get("BENCH_ROUTES"):
         raise RuntimeError("CLEARFEE_BENCH_ROUTES is refused in production (benchmark only)")
+    if os.environ.get("CLEARFEE_CRASH_AT") and (
+        mode != "test" or os.environ.get("CLEARFEE_ENV") != "test"
+    ):
+        raise RuntimeError("CLEARFEE_CRASH_AT (fault injection) works only with CLEARFEE_ENV=test")
     if mode == "production" and settings.get("CLOCK_NOW"):
         raise RuntimeError("CLEARFEE_CLOCK_NOW (a pinned clock) is refused in production")

@@ -62,6 +62,9 @@ def safe_next(target: str | None) -> str | None:
 # The largest id any column holds (signed 64-bit): a bigger number in a URL or a query
 # crashes the database driver (OverflowError) instead of finding nothing.
 MAX_ID = 2**63 - 1
+# The highest page number whose row offset, (page - 1) * per_page with at most 500 a page,
+# still fits the database's 64-bit OFFSET; a larger ?page= would crash the driver.
+MAX_PAGE = MAX_ID // 500
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -106,6 +109,10 @@ def hostile_value(value: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) > 18 and int(text) > MAX_ID
 
 
+def _page_too_far(values: list[str]) -> bool:
+    return any(v.strip().isascii() and v.strip().isdigit() and int(v) > MAX_PAGE for v in values)
+
+
 def install(app: Flask) -> None:
     """Require a log-in for every non-public HTML endpoint (the API checks its own tokens)."""
 
@@ -115,7 +122,7 @@ def install(app: Flask) -> None:
         values = [*path_values, *request.args.values(), *request.args.keys()]
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             values += [*request.form.values(), *request.form.keys()]
-        if any(hostile_value(v) for v in values):
+        if any(hostile_value(v) for v in values) or _page_too_far(request.args.getlist("page")):
             abort(400, description="请求参数无效")
         return None
 

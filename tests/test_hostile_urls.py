@@ -143,3 +143,11 @@ def test_405_says_which_methods_are_allowed(client: FlaskClient) -> None:
     page = client.put("/login")
     assert page.status_code == 405
     assert "POST" in page.headers["Allow"]
+
+
+def test_a_page_number_whose_offset_overflows_is_refused(client: Any, login_as: Any) -> None:
+    # (page - 1) * per_page beyond 2**63 - 1 crashed SQLite with OverflowError (a 500).
+    login_as("owner")
+    for url in ("/bills", "/receipts", "/notices"):
+        assert client.get(f"{url}?page=9223372036854775806").status_code == 400, url
+    assert client.get("/bills?page=2").status_code == 200

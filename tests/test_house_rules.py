@@ -55,6 +55,7 @@ SHARED = {
     "domains",
     "errors",
     "exports",
+    "faults",  # test-only fault injection (CLEARFEE_CRASH_AT)
     "extensions",
     "forms",
     "jinja",

@@ -11,6 +11,15 @@ from flask.typing import ResponseReturnValue
 
 from portal.accounts import service as accounts
 from portal.accounts.models import User
+from portal.api.contract import (
+    body_problem,
+    body_schema,
+    document_path,
+    invalid_query_status,
+    query_problem,
+)
+from portal.api.contract import complete as _complete
+from portal.api.openapi import PATHS, RATE_LIMITED, SCHEMAS
 from portal.errors import json_error
 from portal.extensions import db
 from portal.security import MAX_ID, hostile_value, is_public_endpoint
@@ -35,6 +44,17 @@ def authenticate() -> ResponseReturnValue | None:
     g.api_user = bearer_user()
     if g.api_user is None and not is_public_endpoint(request.endpoint):
         return json_error(401, "unauthorized", "需要有效的访问令牌（Authorization: Bearer …）")
+    if request.url_rule is not None:
+        path = document_path(request.url_rule.rule, bp.url_prefix or "")
+        operation = PATHS.get(path, {}).get(request.method.lower())
+        found = query_problem(operation, request.args) if operation else None
+        if found is not None:
+            status = invalid_query_status(operation, found[0])
+            return json_error(status, "bad_request" if status == 400 else "invalid", found[1])
+        if operation and request.is_json:
+            problem = body_problem(body_schema(operation, SCHEMAS), request.get_json(silent=True))
+            if problem:
+                return json_error(422, "invalid", problem)
     return None
 
 
@@ -85,3 +105,5 @@ from portal.api import views  # noqa: E402,F401  (routes register on bp)
 from portal.domains import modules as _modules  # noqa: E402
 
 _modules("api")  # each domain's api.py adds its routes to bp and its paths to the document
+# The contract check reads the document, so complete it now, not when it is first served.
+_complete(PATHS, SCHEMAS, limited=RATE_LIMITED)

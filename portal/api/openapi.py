@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.api.contract import complete
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -115,8 +117,13 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+# Operations behind a rate limit (Flask-Limiter answers 429 with Retry-After).
+RATE_LIMITED = {"POST /auth/token", "POST /payments"}
+
+
 def build_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
+    complete(PATHS, SCHEMAS, limited=RATE_LIMITED)
     return {
         "openapi": "3.1.0",
         "info": {

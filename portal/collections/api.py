@@ -345,11 +345,16 @@ PATHS["/collections/cases"] = {
         "responses": {"200": _ok("Cases", "CaseList"), "403": _err("Not collections staff")},
     }
 }
+STAFF_ONLY = "Not collections staff"
 PATHS["/collections/cases/{case_id}"] = {
     "get": {
         "summary": "One case with contacts, tasks and plan",
         "parameters": _CASE_ID,
-        "responses": {"200": _ok("Case", "Case"), "404": _err("No such case in your scope")},
+        "responses": {
+            "200": _ok("Case", "Case"),
+            "403": _err(STAFF_ONLY),
+            "404": _err("No such case in your scope"),
+        },
     }
 }
 PATHS["/collections/cases/{case_id}/contacts"] = {
@@ -375,12 +380,17 @@ PATHS["/collections/cases/{case_id}/contacts"] = {
                             "note": {"type": "string"},
                             "planned": {"type": "boolean"},
                             "second_staff_id": {"type": "integer"},
+                            "refusal_reason": {"type": "string"},
                         },
                     }
                 }
             },
         },
-        "responses": {"201": {"description": "Logged"}, "422": _err("Refused")},
+        "responses": {
+            "201": {"description": "Logged"},
+            "403": _err(STAFF_ONLY),
+            "422": _err("Refused"),
+        },
     }
 }
 PATHS["/collections/cases/{case_id}/escalate"] = {
@@ -394,13 +404,17 @@ PATHS["/collections/cases/{case_id}/escalate"] = {
                     "schema": {
                         "type": "object",
                         "required": ["tier"],
-                        "properties": {"tier": {"type": "string", "enum": ["L2", "L3", "L4"]}},
+                        "properties": {
+                            "tier": {"type": "string", "enum": ["L2", "L3", "L4"]},
+                            "note": {"type": "string", "description": "why, for the log"},
+                        },
                     }
                 }
             },
         },
         "responses": {
             "200": _ok("Escalated", "Case"),
+            "403": _err(STAFF_ONLY),
             "409": _err(
                 "tier_skipped, needs_approval, dispute_open, service_recovery_pending or paused"
             ),
@@ -436,7 +450,11 @@ PATHS["/collections/cases/{case_id}/plan"] = {
                 }
             },
         },
-        "responses": {"201": _ok("Proposed", "Plan"), "422": _err("Does not add up")},
+        "responses": {
+            "201": _ok("Proposed", "Plan"),
+            "403": _err(STAFF_ONLY),
+            "422": _err("Does not add up"),
+        },
     }
 }
 PATHS["/me/plans"] = {

@@ -87,7 +87,11 @@ PATHS["/payments"] = {
                         "type": "object",
                         "required": ["bill_ids", "channel", "idempotency_key"],
                         "properties": {
-                            "bill_ids": {"type": "array", "items": {"type": "integer"}},
+                            "bill_ids": {
+                                "type": "array",
+                                "items": {"type": "integer"},
+                                "minItems": 1,
+                            },
                             "channel": {"type": "string", "enum": ["sandbox", "wechat", "alipay"]},
                             "idempotency_key": {"type": "string", "maxLength": 64},
                         },

@@ -20,6 +20,7 @@ from portal.billing import queries as billing_queries
 from portal.billing.models import Bill
 from portal.communities.models import Community
 from portal.errors import Conflict, DomainError, NotFound
+from portal.faults import crash_point
 from portal.payments.crediting import credit
 from portal.payments.gateways.base import (
     CheckoutRequest,
@@ -256,8 +257,11 @@ def handle_notification(
     session.expire(intent)
     bills = [b.bill_id for b in intent.bills]
     if claimed == 1:
+        crash_point("intent_claimed", session)  # test-only fault injection (portal.faults)
         payment = _new_payment(session, intent=intent, txn_id=notification.txn_id, now=now)
+        crash_point("payment_row", session)
         credit(session, payment=payment, bill_ids=bills, flag_excess=True, now=now)
+        crash_point("postings", session)
         return Outcome(intent, credited=True, payment=payment)
     if intent.txn_id == notification.txn_id:
         return Outcome(intent, credited=False)  # a repeat of the one that already counted
