@@ -25,8 +25,10 @@ def live_server(app: Flask) -> Iterator[str]:
     thread.join(timeout=5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    """One Chromium per test process: each test still gets its own context (`page`), with
+    its own cookies, storage and cache, so the tests stay apart; a launch costs seconds."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("CI needs /usr/bin/chromium for browser tests (apt-get install chromium)")
