@@ -823,3 +823,13 @@ def recovery_effect(
         g = groups[int(flag)]
         g.units, g.paid_units, g.arrears_fen, g.paid_fen = int(n), int(n_paid), int(owed), int(got)
     return groups[1], groups[0]
+
+
+def headline(
+    session: Session, *, communities: Sequence[Community], now: datetime
+) -> MonthKpis | None:
+    """The communities taken together in their latest month already due: the figures a
+    manager's home page opens with."""
+    if not communities:
+        return None
+    return last_complete(pooled(monthly(session, communities=communities, now=now, months=3)))

@@ -29,6 +29,7 @@ from portal.extensions import LOCALES, db
 from portal.feedback import community as feedback_community
 from portal.feedback import surveys as feedback_surveys
 from portal.notify import inbox as notify_inbox
+from portal.reports import kpis as reports_kpis
 from portal.security import public, safe_next
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
@@ -119,8 +120,17 @@ def index() -> ResponseReturnValue:
             community_ids=collections_cases.community_ids(current_user),
             day=local_today(DEFAULT_TZ, now=now_utc()),
         )
+    headline = None
+    if current_user.is_authenticated and current_user.has_role("manager"):
+        # A manager's home opens on last month's figures for their communities.
+        headline = reports_kpis.headline(
+            db.session,
+            communities=communities.staff_communities(db.session, current_user, "manager"),
+            now=now_utc(),
+        )
     return render_template(
         "site/index.html",
+        headline=headline,
         collections_todo=collections_todo,
         to_answer=to_answer,
         survey_results=survey_results,

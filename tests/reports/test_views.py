@@ -175,3 +175,19 @@ def test_finance_table_labels_the_month_in_progress(
     october = next(line for line in html.splitlines() if "<td>2026-10</td>" in line)
     assert "进行中" not in october
     assert "/reports/kpis/KPI1" in html
+
+
+def test_manager_home_opens_on_last_due_months_figures(
+    app: Flask, session: Session, town: Town
+) -> None:
+    from portal.reports import kpis
+
+    latest = kpis.headline(session, communities=[town.community], now=NOW)
+    assert latest is not None
+    assert not latest.in_progress
+    html = _login(app, town.manager).get("/").get_data(as_text=True)
+    assert f"最近已到期月份：{latest.month}" in html
+    assert f"{latest.collection_rate * 100:.1f}%" in html
+    assert "/reports/dashboard" in html
+    # An owner's home has no company figures.
+    assert "最近已到期月份" not in _login(app, town.owners[0]).get("/").get_data(as_text=True)
