@@ -23,10 +23,12 @@ def test_owner_pays_with_sandbox_and_sees_receipt(
     page.click("text=缴纳所选账单")
     assert "¥500.00" in page.locator("tfoot").inner_text()
     page.click("button:has-text('去支付')")
-    assert page.locator("text=测试模式").is_visible()
+    # Each click navigates: wait for the next page's text (a timeout fails the test).
+    page.locator("text=测试模式").wait_for(state="visible")
     page.click("text=模拟支付成功")
-    assert page.locator("h1").inner_text() == "支付成功"
+    page.locator("h1", has_text="支付成功").wait_for()
     page.click("text=查看收据")
+    page.locator("h1", has_text="物业费收据").wait_for()
     assert page.locator("h1").inner_text() == "物业费收据"
     assert "¥500.00" in page.locator("tfoot").inner_text()
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
