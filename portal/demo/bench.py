@@ -165,12 +165,13 @@ class _Writer:
         if not self.pg:
             return
         for table in tables:
-            self.session.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608
-                    f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}), false)"
-                )
+            # The table names are the models' own (SQLAlchemy metadata), never user input;
+            # identifiers cannot be bound parameters, so they are formatted in.
+            sql = (
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 # nosec B608
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}), false)"
             )
+            self.session.execute(text(sql))
 
 
 def _naive(at: datetime) -> datetime:
