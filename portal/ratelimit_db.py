@@ -28,10 +28,12 @@ from sqlalchemy import (
     Table,
     create_engine,
     delete,
+    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 _metadata = MetaData()
 counters = Table(
@@ -69,7 +71,13 @@ class DatabaseStorage(Storage):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine: Engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-        counters.create(self.engine, checkfirst=True)
+        try:
+            counters.create(self.engine, checkfirst=True)
+        except SQLAlchemyError:
+            # Two workers starting together both found no table and both created it: the
+            # loser's CREATE fails, and the table it wanted is there.
+            if not inspect(self.engine).has_table(counters.name):
+                raise
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -55,14 +56,13 @@ def my_privacy() -> ResponseReturnValue:
     )
 
 
-@bp.route("/account/privacy/export.json")
-@login_required
-def my_export() -> ResponseReturnValue:
+def _my_data_audited(action: str) -> dict[str, Any]:
+    """All the owner's data, the read recorded in the audit trail with where it went."""
     data = service.export_data(db.session, user=current_user)
     audit.record(
         db.session,
         actor_id=current_user.id,
-        action="privacy.export",
+        action=action,
         target_type="user",
         target_id=current_user.id,
         community_id=None,
@@ -70,6 +70,13 @@ def my_export() -> ResponseReturnValue:
         details={"ip": request.remote_addr or ""},
     )
     db.session.commit()
+    return data
+
+
+@bp.route("/account/privacy/export.json")
+@login_required
+def my_export() -> ResponseReturnValue:
+    data = _my_data_audited("privacy.export")
     body = json.dumps(data, ensure_ascii=False, indent=1, default=str)
     return Response(
         body,
@@ -108,18 +115,7 @@ TABLE_LABELS = {
 @login_required
 def my_summary() -> ResponseReturnValue:
     """The same data as the JSON download, as a page to read and print (or save as PDF)."""
-    data = service.export_data(db.session, user=current_user)
-    audit.record(
-        db.session,
-        actor_id=current_user.id,
-        action="privacy.summary",
-        target_type="user",
-        target_id=current_user.id,
-        community_id=None,
-        now=now_utc(),
-        details={"ip": request.remote_addr or ""},
-    )
-    db.session.commit()
+    data = _my_data_audited("privacy.summary")
     sections = [
         (str(TABLE_LABELS.get(name, name)), name, rows)
         for group in ("records_about_me", "my_units")
