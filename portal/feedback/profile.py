@@ -136,33 +136,6 @@ def _one(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-def _ratings(
-    session: Session, unit_id: int, kind: str, since: datetime, until: datetime
-) -> list[tuple[int, datetime, int, str, str, str]]:
-    return [
-        (r[0], r[1], r[2], r[3], r[4], r[5])
-        for r in session.execute(
-            select(
-                TicketRating.score,
-                TicketRating.created_at,
-                Ticket.id,
-                Ticket.number,
-                TicketCategory.name,
-                TicketRating.comment,
-            )
-            .join(Ticket, Ticket.id == TicketRating.ticket_id)
-            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
-            .where(
-                Ticket.unit_id == unit_id,
-                Ticket.kind == kind,
-                TicketRating.created_at >= since,
-                TicketRating.created_at <= until,
-            )
-            .order_by(TicketRating.created_at.desc(), TicketRating.id.desc())
-        )
-    ]
-
-
 Rating = tuple[int, datetime, int, str, str, str]  # score, at, ticket id, number, category, comment
 Response = tuple[int, datetime, int, str]  # mean ×100, at, survey id, title
 Complaint = tuple[int, str, str, datetime]  # ticket id, number, category, created at
@@ -173,71 +146,9 @@ Overdue = tuple[int, str, str, datetime]  # ticket id, number, category, resolut
 def satisfaction_profile(
     session: Session, *, unit_id: int, now: datetime, window_days: int = WINDOW_DAYS
 ) -> SatisfactionProfile:
-    """The unit's satisfaction now: score, inputs with weights, penalties, evidence, trend."""
-    since = now - timedelta(days=window_days)
-    unit = session.get(Unit, unit_id)
-    repairs = _ratings(session, unit_id, TicketKind.REPAIR, since, now)
-    complaint_ratings = _ratings(session, unit_id, TicketKind.COMPLAINT, since, now)
-    responses: list[Response] = [
-        (r[0], r[1], r[2], r[3])
-        for r in session.execute(
-            select(SurveyResponse.mean_x100, SurveyResponse.created_at, Survey.id, Survey.title)
-            .join(Survey, Survey.id == SurveyResponse.survey_id)
-            .where(
-                SurveyResponse.unit_id == unit_id,
-                SurveyResponse.mean_x100.is_not(None),
-                SurveyResponse.created_at >= since,
-                SurveyResponse.created_at <= now,
-            )
-            .order_by(SurveyResponse.created_at.desc(), SurveyResponse.id.desc())
-        )
-    ]
-    open_complaints: list[Complaint] = [
-        (r[0], r[1], r[2], r[3])
-        for r in session.execute(
-            select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.created_at)
-            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
-            .where(
-                Ticket.unit_id == unit_id,
-                Ticket.kind == TicketKind.COMPLAINT,
-                Ticket.status.in_(OPEN_STATUSES),
-            )
-            .order_by(Ticket.created_at, Ticket.id)
-        )
-    ]
-    disputes: list[ServiceDispute] = [
-        (r[0], r[1], r[2])
-        for r in session.execute(
-            select(Dispute.id, Dispute.reason, Dispute.created_at)
-            .where(
-                Dispute.unit_id == unit_id,
-                Dispute.target_type == TargetType.SERVICE,
-                Dispute.status.in_(DISPUTE_OPEN),
-            )
-            .order_by(Dispute.id)
-        )
-    ]
-    where_unit = Ticket.unit_id == unit_id
-    if unit is not None:
-        where_unit = or_(
-            where_unit,
-            and_(
-                Ticket.location_type == LocationType.COMMON_AREA,
-                Ticket.building_id == unit.building_id,
-            ),
-        )
-    overdue: list[Overdue] = [
-        (r[0], r[1], r[2], r[3])
-        for r in session.execute(
-            select(Ticket.id, Ticket.number, TicketCategory.name, Ticket.resolution_due_at)
-            .join(TicketCategory, TicketCategory.id == Ticket.category_id)
-            .where(where_unit, Ticket.kind == TicketKind.REPAIR, overdue_clause(now))
-            .order_by(Ticket.resolution_due_at, Ticket.id)
-        )
-    ]
-    return _assemble(
-        unit_id, now, repairs, complaint_ratings, responses, open_complaints, disputes, overdue
-    )
+    """The unit's satisfaction now: score, inputs with weights, penalties, evidence, trend
+    (one unit of `satisfaction_profiles`, so the case page and the lists never disagree)."""
+    return satisfaction_profiles(session, [unit_id], now, window_days=window_days)[unit_id]
 
 
 def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
