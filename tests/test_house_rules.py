@@ -65,6 +65,7 @@ SHARED = {
     "pagination",
     "pdf",
     "replica",
+    "requestmemo",
     "security",
     "timeutil",
 }

@@ -86,13 +86,24 @@ def bill_dues(
     return out
 
 
+def settled(bill: Bill) -> BillDues:
+    """The figures of a bill with nothing outstanding: nothing held, payable or overdue."""
+    return BillDues(bill_id=bill.id, outstanding_fen=0, held_fen=0, payable_fen=0, days_overdue=0)
+
+
 def unit_dues(
-    session: Session, *, unit_ids: Iterable[int], now: datetime, today: date | None = None
+    session: Session,
+    *,
+    unit_ids: Iterable[int],
+    now: datetime,
+    today: date | None = None,
+    open_bill_dues: dict[int, BillDues] | None = None,
 ) -> dict[int, UnitDues]:
     """Each unit's 应缴 / 已缴 / 逾期 and the amount on hold (unit id → figures).
 
     Reads the unit's open bills only (plus one sum for what was paid), so it stays cheap
-    for a unit with years of history."""
+    for a unit with years of history. `open_bill_dues`, when given, receives each open
+    bill's figures (a page listing the same bills need not read them again)."""
     ids = sorted(set(unit_ids))
     if not ids:
         return {}
@@ -104,6 +115,8 @@ def unit_dues(
         )
     )
     per_bill = bill_dues(session, bills=open_bills, now=now, today=today)
+    if open_bill_dues is not None:
+        open_bill_dues.update(per_bill)
     paid = dict(
         session.execute(
             select(

@@ -80,9 +80,18 @@ class BillPage:
 
 
 def bills_page(
-    session: Session, *, unit_ids: list[int], status: str = "all", page: int = 1, per_page: int = 24
+    session: Session,
+    *,
+    unit_ids: list[int],
+    status: str = "all",
+    page: int = 1,
+    per_page: int = 24,
+    load_units: bool = True,
 ) -> BillPage:
-    """One page of the units' bills, unpaid first then newest (the owner's list and API)."""
+    """One page of the units' bills, unpaid first then newest (the owner's list and API).
+
+    `load_units=False` when the caller has the units in the session already: each bill's
+    unit then comes from the identity map, without a query."""
     where = [Bill.unit_id.in_(unit_ids or [-1])]
     if status == "unpaid":
         where.append(Bill.outstanding_fen > 0)
@@ -90,9 +99,10 @@ def bills_page(
         where.append(Bill.outstanding_fen == 0)
     total = int(session.scalar(select(func.count(Bill.id)).where(*where)) or 0)
     page = max(1, page)
+    options = [selectinload(Bill.lines)] + ([selectinload(Bill.unit)] if load_units else [])
     bills = session.scalars(
         select(Bill)
-        .options(selectinload(Bill.lines), selectinload(Bill.unit))
+        .options(*options)
         .where(*where)
         .order_by(
             case((Bill.outstanding_fen > 0, 0), else_=1),

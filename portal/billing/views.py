@@ -14,6 +14,7 @@ from portal.billing import dues, late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
 from portal.billing.models import BillLine
 from portal.communities import service as communities
+from portal.communities.views import owned_units
 from portal.domains import NavItem
 from portal.errors import DomainError
 from portal.extensions import db
@@ -39,7 +40,7 @@ LEDGER_PER_PAGE = 50
 @bp.route("/bills")
 @roles_required("owner")
 def bill_list() -> ResponseReturnValue:
-    units = communities.units_of(db.session, current_user)
+    units = owned_units()
     unit_ids = [u.id for u in units]
     status = request.args.get("status", "all")
     if status not in ("all", "unpaid", "paid"):
@@ -50,9 +51,14 @@ def bill_list() -> ResponseReturnValue:
         status=status,
         page=request.args.get("page", 1, type=int) or 1,
         per_page=BILLS_PER_PAGE,
+        load_units=False,  # owned_units() read them
     )
-    now = now_utc()
-    unit_figures = dues.unit_dues(db.session, unit_ids=unit_ids, now=now)
+    # The page's unpaid bills are among the units' open bills that unit_dues reads; a paid
+    # bill has nothing held, payable or overdue.
+    open_bills: dict[int, dues.BillDues] = {}
+    unit_figures = dues.unit_dues(
+        db.session, unit_ids=unit_ids, now=now_utc(), open_bill_dues=open_bills
+    )
     credits = ledger.prepayment_balances(db.session, unit_ids=unit_ids)
     summaries = [
         {"unit": u, "dues": unit_figures[u.id], "credit_fen": credits[u.id]} for u in units
@@ -61,7 +67,9 @@ def bill_list() -> ResponseReturnValue:
         "billing/bill_list.html",
         bills=page.bills,
         page=page,
-        figures=dues.bill_dues(db.session, bills=page.bills, now=now),
+        figures={
+            b.id: open_bills[b.id] if b.id in open_bills else dues.settled(b) for b in page.bills
+        },
         summaries=summaries,
         status=status,
     )
@@ -73,20 +81,12 @@ def bill_detail(bill_id: int) -> ResponseReturnValue:
     bill = queries.get_owned_bill(db.session, owner=current_user, bill_id=bill_id)
     if bill is None:
         abort(404)
-    history = [
-        row
-        for row in queries.unit_history(db.session, unit_id=bill.unit_id)
-        if (row["source_type"], row["source_id"]) == ("bill", bill.id)
-        or row["source_type"] in ("payment", "bill_line", "unit", "payment_refund")
-    ]
     # Each line's dispute (reference, status, outcome) reaches the template through the
     # `line_disputes` template global that the disputes blueprint registers: disputes sits
     # above billing, which knows only the holds (holds.line_holds) disputes place. The
     # receipts that paid the bill come the same way (`receipts_for_bill`, from payments).
     figures = dues.bill_dues(db.session, bills=[bill], now=now_utc())
-    return render_template(
-        "billing/bill_detail.html", bill=bill, history=history, d=figures[bill.id]
-    )
+    return render_template("billing/bill_detail.html", bill=bill, d=figures[bill.id])
 
 
 @bp.route("/units/<int:unit_id>/ledger")

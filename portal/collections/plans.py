@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -233,6 +233,20 @@ def owner_plans(session: Session, *, owner: User) -> list[PaymentPlan]:
             .where(PaymentPlan.unit_id.in_(unit_ids))
             .order_by(PaymentPlan.id.desc())
         )
+    )
+
+
+def proposed_count(session: Session, *, unit_ids: Sequence[int]) -> int:
+    """Plans proposed to these units and not yet answered (the owner's menu badge)."""
+    if not unit_ids:
+        return 0
+    return int(
+        session.scalar(
+            select(func.count(PaymentPlan.id)).where(
+                PaymentPlan.unit_id.in_(unit_ids), PaymentPlan.status == PlanStatus.PROPOSED
+            )
+        )
+        or 0
     )
 
 

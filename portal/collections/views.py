@@ -64,6 +64,7 @@ from portal.collections.models import (
 )
 from portal.communities import service as communities
 from portal.communities.models import Building, Community
+from portal.communities.views import owned_units
 from portal.disputes.models import Dispute
 from portal.domains import NavItem
 from portal.errors import DomainError
@@ -87,9 +88,7 @@ RECOVERY_ROLES = (Role.CS, Role.ENGINEER, Role.MANAGER, Role.COLLECTOR)
 def _plans_to_accept() -> int:
     if not current_user.is_authenticated or not current_user.is_owner:
         return 0
-    return sum(
-        1 for p in plans.owner_plans(db.session, owner=current_user) if p.status == "proposed"
-    )
+    return plans.proposed_count(db.session, unit_ids=[u.id for u in owned_units()])
 
 
 def _approvals() -> int:

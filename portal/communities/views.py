@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import requestmemo
 from portal.communities import service
 from portal.communities.forms import CommunityForm, NewCommunityForm, UnitForm
 from portal.communities.models import Unit
@@ -26,6 +27,15 @@ from portal.security import public, roles_required
 from portal.timeutil import now_utc
 
 bp = Blueprint("communities", __name__)
+
+
+def owned_units() -> list[Unit]:
+    """The signed-in user's current units, read once per request (the page, the menu badges
+    and the tab bar all ask)."""
+    return requestmemo.memo(
+        ("owned_units", current_user.id), lambda: service.units_of(db.session, current_user)
+    )
+
 
 STAFF_VIEW_ROLES = ("manager", "cs", "finance", "collector", "engineer", "committee")
 NAV = [NavItem("communities.community_list", _l("小区管理"), STAFF_VIEW_ROLES, order=90)]

@@ -52,6 +52,8 @@ from portal.timeutil import local_today, now_utc, zone
 group = AppGroup("bench", help="Company-scale benchmark data.")
 
 UNITS_PER_BUILDING = 100
+# The first community's sixth owner signs in as the demo owner (the benchmark's owner pages).
+DEMO_OWNER, DEMO_OWNER_INDEX = "demo-owner", 5
 PAID_SHARE = 0.88  # of all bills, as in the description of a normal customer
 STOPPED_SHARE = 0.06  # units that stopped paying some months ago (arrears by age: L1-L4)
 CHANNELS = ("wechat", "alipay", "bank_transfer", "cash", "pos")
@@ -237,7 +239,8 @@ def seed(
             )
             for item, _name, basis, rate in ITEMS
         }
-        _staff(session, community, owner_hash, now, demo_names=index == 0 and not demo_names_taken)
+        demo_names = index == 0 and not demo_names_taken
+        _staff(session, community, owner_hash, now, demo_names=demo_names)
         session.flush()
         made.append(community)
         _community_data(
@@ -253,6 +256,7 @@ def seed(
             owner_hash,
             now,
             result,
+            demo_owner=demo_names,
         )
         # The next community's staff are ORM rows: move the id sequences past the COPY.
         writer.fix_sequences(
@@ -358,6 +362,8 @@ def _community_data(
     owner_hash: str,
     now: datetime,
     result: BenchResult,
+    *,
+    demo_owner: bool = False,
 ) -> None:
     cid = community.id
     at = w.stamp(now)
@@ -408,7 +414,9 @@ def _community_data(
         (
             (
                 us0 + i,
-                f"owner-{community.code.lower()}-{i + 1}",
+                DEMO_OWNER
+                if demo_owner and i == DEMO_OWNER_INDEX
+                else f"owner-{community.code.lower()}-{i + 1}",
                 owner_hash,
                 f"业主{i + 1}",
                 f"139{(cid * 1_000_000 + i) % 100_000_000:08d}",

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from portal import requestmemo
 from portal.accounts.models import User
 from portal.communities import service as communities
 from portal.communities.models import Building, Community, Unit
@@ -48,14 +49,18 @@ STAFF = ("cs", "manager", "finance", "collector")
 LETTER_ROLES = ("cs", "manager")
 
 
-def _unread() -> int:
+def unread_messages() -> int:
+    """The owner's unread inbox count, once per request (menu badge and tab bar)."""
     if not current_user.is_authenticated:
         return 0
-    return notify_inbox.unread_count(db.session, current_user)
+    return requestmemo.memo(
+        ("unread_messages", current_user.id),
+        lambda: notify_inbox.unread_count(db.session, current_user),
+    )
 
 
 NAV = [
-    NavItem("notify.inbox", _l("消息"), ("owner",), order=15, badge=_unread),
+    NavItem("notify.inbox", _l("消息"), ("owner",), order=15, badge=unread_messages),
     NavItem("notify.staff_home", _l("通知发送"), STAFF, order=66),
 ]
 

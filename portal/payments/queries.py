@@ -286,11 +286,12 @@ def receipts_by_payment(session: Session, *, payment_ids: Iterable[int]) -> dict
 
 def receipts_for_bill(session: Session, *, bill_id: int) -> list[Receipt]:
     """Receipts of the payments that paid (part of) this bill, oldest first."""
-    paid_by = (
-        select(JournalEntry.source_id)
-        .join(Posting, Posting.entry_id == JournalEntry.id)
-        .join(BillLine, BillLine.id == Posting.bill_line_id)
-        .where(JournalEntry.source_type == "payment", BillLine.bill_id == bill_id)
+    # Driven from the bill's few lines (IN lists, not joins): SQLite otherwise starts from
+    # every payment entry of the company by source_type and reads each one's postings.
+    lines = select(BillLine.id).where(BillLine.bill_id == bill_id)
+    entries = select(Posting.entry_id).where(Posting.bill_line_id.in_(lines))
+    paid_by = select(JournalEntry.source_id).where(
+        JournalEntry.id.in_(entries), JournalEntry.source_type == "payment"
     )
     return list(
         session.scalars(

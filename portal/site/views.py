@@ -24,11 +24,12 @@ from portal.billing import dues, ledger
 from portal.collections import cases as collections_cases
 from portal.collections import dashboard as collections_dashboard
 from portal.communities import service as communities
+from portal.communities.views import owned_units
 from portal.domains import NavItem
 from portal.extensions import LOCALES, db
 from portal.feedback import community as feedback_community
 from portal.feedback import surveys as feedback_surveys
-from portal.notify import inbox as notify_inbox
+from portal.notify.views import unread_messages
 from portal.reports import kpis as reports_kpis
 from portal.security import public, safe_next
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
@@ -50,8 +51,8 @@ def owner_tabs() -> list[dict[str, Any]]:
     if not (current_user.is_authenticated and current_user.is_owner):
         return []
     try:
-        units = communities.units_of(db.session, current_user)
-        unread = notify_inbox.unread_count(db.session, current_user)
+        units = owned_units()
+        unread = unread_messages()
     except SQLAlchemyError:  # an error page after a failed query still renders
         return []
     public_href = (
@@ -88,7 +89,7 @@ def index() -> ResponseReturnValue:
     to_answer: list[Any] = []
     survey_results: list[Any] = []
     if current_user.is_authenticated and current_user.is_owner:
-        my_units = communities.units_of(db.session, current_user)
+        my_units = owned_units()
         # Open surveys a unit has not answered, and each community's latest published results.
         to_answer = [
             o
@@ -106,9 +107,7 @@ def index() -> ResponseReturnValue:
             u.id: ledger.prepayment_balance(db.session, unit_id=u.id, community_id=u.community_id)
             for u in my_units
         }
-    unread = (
-        notify_inbox.unread_count(db.session, current_user) if current_user.is_authenticated else 0
-    )
+    unread = unread_messages()
     staff_list = []
     if current_user.is_authenticated and current_user.is_staff:
         staff_list = communities.staff_communities(db.session, current_user)
@@ -160,7 +159,7 @@ def me() -> ResponseReturnValue:
         "site/me.html",
         menu=[(href, text) for href, text in menu if href not in skip],
         units=units,
-        unread=notify_inbox.unread_count(db.session, current_user),
+        unread=unread_messages(),
     )
 
 

@@ -68,14 +68,15 @@ def category_name(category: TicketCategory) -> str:
 
 def ensure_categories(
     session: Session, community: Community, *, kind: str = TicketKind.REPAIR
-) -> None:
-    """Give a community the default categories of a kind the first time it needs them."""
+) -> bool:
+    """Give a community the default categories of a kind the first time it needs them
+    (True when it made them now)."""
     if session.scalar(
         select(TicketCategory.id)
         .where(TicketCategory.community_id == community.id, TicketCategory.kind == kind)
         .limit(1)
     ):
-        return
+        return False
     defaults = COMPLAINT_CATEGORIES if kind == TicketKind.COMPLAINT else DEFAULT_CATEGORIES
     for position, (code, name, _label) in enumerate(defaults):
         category = TicketCategory(
@@ -95,6 +96,7 @@ def ensure_categories(
                     )
                 )
     session.flush()
+    return True
 
 
 def list_categories(

@@ -612,10 +612,10 @@ def board() -> ResponseReturnValue:
         overdue=request.args.get("overdue") == "1",
         search=request.args.get("q", "")[:40],
     )
-    # The default categories are made on first use; commit that before loading anything the
-    # template shows, so the commit does not expire the rows and the template reload each one.
-    if community:
-        setup.ensure_categories(db.session, community)
+    # The default categories are made on first use; commit that (only then) before loading
+    # anything the template shows, so the commit does not expire the rows and the template
+    # reload each one.
+    if community and setup.ensure_categories(db.session, community):
         db.session.commit()
     categories = setup.list_categories(db.session, community) if community else []
     page = queries.board(
