@@ -62,8 +62,7 @@ def spending_line(session: Session, community: Community, period: date) -> tuple
     )
 
 
-def _queue_bill(
-    session: Session,
+def _bill_requests(
     *,
     bill: Bill,
     community: Community,
@@ -72,45 +71,46 @@ def _queue_bill(
     held_fen: int,
     extra: dict[str, str],
     owners: list[User],
-    now: datetime,
-) -> int:
+) -> list[notify.MessageRequest]:
     zh, en = period_label(bill)
     payable = max(0, bill.outstanding_fen - held_fen)
-    queued = 0
-    for owner in owners:
-        queued += len(
-            notify.queue_message(
-                session,
-                event_key=f"{event}:bill:{bill.id}",
-                recipient=owner,
-                community_id=community.id,
-                unit_id=bill.unit_id,
-                reason=reason,
-                category=Category.MONEY,
-                template_key=reason,
-                context={
-                    "period": zh,
-                    "period_en": en,
-                    "amount_fen": payable,
-                    "due_date": bill.due_date.isoformat(),
-                    "pay_url": notify.public_url(f"/bills/{bill.id}"),
-                    **extra,
-                },
-                related_type="bill",
-                related_id=bill.id,
-                amount_fen=payable,
-                held_fen=held_fen,
-                now=now,
-            )
+    return [
+        notify.MessageRequest(
+            event_key=f"{event}:bill:{bill.id}",
+            recipient=owner,
+            community_id=community.id,
+            unit_id=bill.unit_id,
+            reason=reason,
+            category=Category.MONEY,
+            template_key=reason,
+            context={
+                "period": zh,
+                "period_en": en,
+                "amount_fen": payable,
+                "due_date": bill.due_date.isoformat(),
+                "pay_url": notify.public_url(f"/bills/{bill.id}"),
+                **extra,
+            },
+            related_type="bill",
+            related_id=bill.id,
+            amount_fen=payable,
+            held_fen=held_fen,
         )
-    return queued
+        for owner in owners
+    ]
+
+
+def _queue(session: Session, requests: list[notify.MessageRequest], now: datetime) -> int:
+    return sum(len(m) for m in notify.queue_messages(session, requests, now=now))
 
 
 def queue_bills_issued(
     session: Session, *, bills: Sequence[Bill], community: Community, now: datetime
 ) -> int:
     """Tell each owner their new bill: period, amount, due date, pay link, and one line of
-    what the fees paid for last month (the seeds' 温馨提示 at the start of each cycle)."""
+    what the fees paid for last month (the seeds' 温馨提示 at the start of each cycle).
+    Queued as one batch (a billing run's thousands of owners: notify reads what they need
+    once, not per owner)."""
     if not bills:
         return 0
     held = _held_per_bill(session, bills)
@@ -121,9 +121,10 @@ def queue_bills_issued(
         "spending_line_en": line_en,
         "spending_url": notify.public_url(f"/c/{community.code}/spending"),
     }
-    return sum(
-        _queue_bill(
-            session,
+    requests = [
+        request
+        for bill in bills
+        for request in _bill_requests(
             bill=bill,
             community=community,
             reason=Reason.BILL_ISSUED,
@@ -131,10 +132,9 @@ def queue_bills_issued(
             held_fen=held.get(bill.id, 0),
             extra=extra,
             owners=owners.get(bill.unit_id, []),
-            now=now,
         )
-        for bill in bills
-    )
+    ]
+    return _queue(session, requests, now)
 
 
 def queue_due_soon(session: Session, day: date, now: datetime) -> int:
@@ -149,9 +149,10 @@ def queue_due_soon(session: Session, day: date, now: datetime) -> int:
     held = _held_per_bill(session, bills)
     owners = notify.owners_of_units(session, [b.unit_id for b in bills])
     communities = {c.id: c for c in session.scalars(select(Community))}
-    return sum(
-        _queue_bill(
-            session,
+    requests = [
+        request
+        for bill in bills
+        for request in _bill_requests(
             bill=bill,
             community=communities[bill.community_id],
             reason=Reason.DUE_SOON,
@@ -159,10 +160,12 @@ def queue_due_soon(session: Session, day: date, now: datetime) -> int:
             held_fen=held.get(bill.id, 0),
             extra={},
             owners=owners.get(bill.unit_id, []),
-            now=now,
         )
-        for bill in bills
-    )
+    ]
+    queued = 0
+    for start in range(0, len(requests), 2000):  # the whole company's bills due that day
+        queued += _queue(session, requests[start : start + 2000], now)
+    return queued
 
 
 notify.register_daily("due_soon", queue_due_soon)

@@ -5,7 +5,7 @@ Delivery is in `sending`, the owner's inbox in `inbox`, the staff side in `outbo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -106,6 +106,10 @@ def preferences(session: Session, user: User) -> dict[str, KindPreference]:
     rows = {
         p.kind: p for p in session.scalars(select(Preference).where(Preference.user_id == user.id))
     }
+    return _preferences_from(user, rows)
+
+
+def _preferences_from(user: User, rows: Mapping[str, Preference]) -> dict[str, KindPreference]:
     out: dict[str, KindPreference] = {}
     for kind in KINDS:
         row = rows.get(kind)
@@ -207,10 +211,7 @@ def _address(user: User, channel: str) -> str:
 # ---------------------------------------------------------------- queuing
 
 
-def _channels_for(
-    session: Session, recipient: User, kind: str, available: Iterable[str]
-) -> list[str]:
-    pref = preferences(session, recipient)[kind]
+def _channels_for(pref: KindPreference, kind: str, available: Iterable[str]) -> list[str]:
     chosen: list[str] = [ChannelName.INBOX]
     if kind == KIND_LEGAL:
         chosen.append(ChannelName.LETTER)
@@ -226,6 +227,26 @@ def _common_context(recipient: User, community: Community, unit: Unit | None) ->
         "unit": unit.code if unit else "",
         "hotline": community.hotline or "",
     }
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    """One event's message for one person: what `queue_messages` takes many of."""
+
+    event_key: str
+    recipient: User
+    community_id: int
+    unit_id: int | None
+    reason: str
+    category: str
+    template_key: str
+    context: Mapping[str, Any]
+    related_type: str = ""
+    related_id: int | None = None
+    not_before: datetime | None = None
+    amount_fen: int | None = None
+    held_fen: int | None = None
+    channels: tuple[str, ...] | None = None  # None: the owner's preferences
 
 
 def queue_message(
@@ -253,101 +274,231 @@ def queue_message(
     and again when it is sent; one that may not go is kept with its reason (suppressed, or
     deferred to when it may), never silently dropped. channels=None: the owner's preferences.
     """
-    if reason not in set(Reason):
-        raise DomainError(_l("未知的通知原因：%(r)s", r=reason), code="unknown_reason")
-    if category not in set(Category):
-        raise DomainError(_l("未知的通知类别：%(c)s", c=category), code="unknown_category")
-    tpl.allowed_placeholders(template_key)
-    event_key = (event_key or "").strip()
+    request = MessageRequest(
+        event_key=event_key,
+        recipient=recipient,
+        community_id=community_id,
+        unit_id=unit_id,
+        reason=reason,
+        category=category,
+        template_key=template_key,
+        context=context,
+        related_type=related_type,
+        related_id=related_id,
+        not_before=not_before,
+        amount_fen=amount_fen,
+        held_fen=held_fen,
+        channels=tuple(channels) if channels is not None else None,
+    )
+    return queue_messages(session, [request], now=now)[0]
+
+
+def _chunks(ids: Iterable[Any], size: int = 1000) -> Iterable[list[Any]]:
+    values = sorted(set(ids))
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+class _Batch:
+    """What queueing a batch of messages reads, read once for the whole batch: communities,
+    units, current ownerships, preferences, languages, templates, messages already queued
+    for the same events, and the units' recent contact attempts."""
+
+    def __init__(self, session: Session, requests: Sequence[MessageRequest], now: datetime):
+        self.session = session
+        self.communities = {
+            c.id: c
+            for c in session.scalars(
+                select(Community).where(Community.id.in_({r.community_id for r in requests}))
+            )
+        }
+        unit_ids = {r.unit_id for r in requests if r.unit_id is not None}
+        user_ids = {r.recipient.id for r in requests}
+        self.units: dict[int, Unit] = {}
+        self.owned: set[tuple[int, int]] = set()
+        for chunk in _chunks(unit_ids):
+            self.units.update(
+                (u.id, u) for u in session.scalars(select(Unit).where(Unit.id.in_(chunk)))
+            )
+            self.owned.update(
+                (user_id, unit_id)
+                for user_id, unit_id in session.execute(
+                    select(Ownership.user_id, Ownership.unit_id).where(
+                        Ownership.unit_id.in_(chunk), Ownership.ended_on.is_(None)
+                    )
+                )
+            )
+        self._preference_rows: dict[int, dict[str, Preference]] = {}
+        self.languages: dict[int, str] = {}
+        for chunk in _chunks(user_ids):
+            for row in session.scalars(select(Preference).where(Preference.user_id.in_(chunk))):
+                self._preference_rows.setdefault(row.user_id, {})[row.kind] = row
+            self.languages.update(
+                (user_id, language)
+                for user_id, language in session.execute(
+                    select(Profile.user_id, Profile.language).where(Profile.user_id.in_(chunk))
+                )
+            )
+        self.existing: dict[tuple[str, int, str], Message] = {}
+        for chunk in _chunks({r.event_key.strip() for r in requests}, 500):
+            for message in session.scalars(select(Message).where(Message.event_key.in_(chunk))):
+                key = (message.event_key, message.recipient_id, message.channel)
+                self.existing[key] = message
+        self._templates: dict[str, tpl.TemplateText] = {}
+        starts = [max(now, r.not_before) if r.not_before else now for r in requests]
+        self.attempts = policy.AttemptIndex(
+            session, unit_ids=unit_ids, start=min(starts), end=max(starts) + timedelta(days=1)
+        )
+
+    def preferences(self, user: User) -> dict[str, KindPreference]:
+        return _preferences_from(user, self._preference_rows.get(user.id, {}))
+
+    def template(self, key: str) -> tpl.TemplateText:
+        if key not in self._templates:
+            self._templates[key] = tpl.current(self.session, key)
+        return self._templates[key]
+
+
+def _check_request(request: MessageRequest) -> str:
+    """The request's event key, once its reason, category, template and key are known good."""
+    if request.reason not in set(Reason):
+        raise DomainError(_l("未知的通知原因：%(r)s", r=request.reason), code="unknown_reason")
+    if request.category not in set(Category):
+        raise DomainError(_l("未知的通知类别：%(c)s", c=request.category), code="unknown_category")
+    tpl.allowed_placeholders(request.template_key)
+    event_key = (request.event_key or "").strip()
     if not event_key or len(event_key) > 200:
         raise DomainError(_l("事件标识不能为空且不超过 200 个字符"), code="bad_event_key")
-    community = session.get(Community, community_id)
-    if community is None:
-        raise NotFound(_l("小区不存在"))
-    unit = session.get(Unit, unit_id) if unit_id is not None else None
-    if unit_id is not None and (unit is None or unit.community_id != community.id):
-        raise DomainError(
-            _l("房屋不属于该小区，不能发送通知"), field="unit", code="unit_not_in_community"
-        )
-    if category == Category.MONEY and unit is not None and not _owns(session, recipient, unit):
-        raise DomainError(_l("收件人不是该房屋的业主"), field="recipient", code="not_owner_of_unit")
-    kind = REASON_KIND[Reason(reason)]
-    available = available_channels()
-    wanted = (
-        list(dict.fromkeys(channels))
-        if channels is not None
-        else _channels_for(session, recipient, kind, available)
-    )
-    for name in wanted:
+    for name in request.channels or ():
         if name not in set(ChannelName):
             raise DomainError(_l("无效的通知渠道"), field="channels", code="unknown_channel")
-    pref = preferences(session, recipient)[kind]
-    language = language_of(session, recipient.id)
-    template = tpl.current(session, template_key)
-    full_context = {**_common_context(recipient, community, unit), **dict(context)}
-    subject, text = tpl.render(template, full_context, language)
-    tz = zone(community.timezone)
-    due = max(now, not_before) if not_before else now
-    out: list[Message] = []
-    for name in wanted:
-        existing = _existing(session, event_key, recipient.id, name)
-        if existing is not None:
-            out.append(existing)
-            continue
-        message = Message(
-            event_key=event_key,
-            recipient_id=recipient.id,
-            channel=name,
-            community_id=community.id,
-            unit_id=unit.id if unit else None,
-            building_id=unit.building_id if unit else None,
-            reason=reason,
-            category=category,
-            template_key=template_key,
-            template_version=template.version,
-            language=language,
-            subject=subject[:200],
-            text=text,
-            context=_jsonable(full_context),
-            address=_address(recipient, name),
-            related_type=related_type[:40],
-            related_id=related_id,
-            amount_fen=amount_fen,
-            held_fen=held_fen,
-            not_before=due,
-            status=MessageStatus.QUEUED,
-            attempts=0,
-            last_error="",
-            created_at=now,
-            updated_at=now,
+    return event_key
+
+
+def queue_messages(
+    session: Session, requests: Sequence[MessageRequest], *, now: datetime
+) -> list[list[Message]]:
+    """Queue many events' messages at once (a billing run's bill-issued messages): the rules
+    of `queue_message` for each, with what they need read once for the batch and the new
+    messages inserted together. All or nothing: a bad request raises before anything is
+    written. Returns each request's messages, in order."""
+    if now.tzinfo is None or any(r.not_before and r.not_before.tzinfo is None for r in requests):
+        raise ValueError("naive datetime")
+    keys = [_check_request(r) for r in requests]
+    if not requests:
+        return []
+    batch = _Batch(session, requests, now)
+    available = available_channels()
+    out: list[list[Message]] = []
+    new: list[tuple[int, int, Message]] = []  # (request, position, message)
+    for index, (request, event_key) in enumerate(zip(requests, keys, strict=True)):
+        community = batch.communities.get(request.community_id)
+        if community is None:
+            raise NotFound(_l("小区不存在"))
+        unit = batch.units.get(request.unit_id) if request.unit_id is not None else None
+        if request.unit_id is not None and (unit is None or unit.community_id != community.id):
+            raise DomainError(
+                _l("房屋不属于该小区，不能发送通知"), field="unit", code="unit_not_in_community"
+            )
+        recipient = request.recipient
+        if (
+            request.category == Category.MONEY
+            and unit is not None
+            and (recipient.id, unit.id) not in batch.owned
+        ):
+            raise DomainError(
+                _l("收件人不是该房屋的业主"), field="recipient", code="not_owner_of_unit"
+            )
+        kind = REASON_KIND[Reason(request.reason)]
+        pref = batch.preferences(recipient)[kind]
+        explicit = request.channels is not None
+        wanted = (
+            list(dict.fromkeys(request.channels or ()))
+            if explicit
+            else _channels_for(pref, kind, available)
         )
-        _apply_queue_policy(
-            session, message, pref=pref, available=available, tz=tz, explicit=channels is not None
-        )
+        language = batch.languages.get(recipient.id) or "zh"
+        template = batch.template(request.template_key)
+        full_context = {**_common_context(recipient, community, unit), **dict(request.context)}
+        subject, text = tpl.render(template, full_context, language)
+        tz = zone(community.timezone)
+        due = max(now, request.not_before) if request.not_before else now
+        messages: list[Message] = []
+        for name in wanted:
+            key = (event_key, recipient.id, name)
+            existing = batch.existing.get(key)
+            if existing is not None:
+                messages.append(existing)
+                continue
+            message = Message(
+                event_key=event_key,
+                recipient_id=recipient.id,
+                channel=name,
+                community_id=community.id,
+                unit_id=unit.id if unit else None,
+                building_id=unit.building_id if unit else None,
+                reason=request.reason,
+                category=request.category,
+                template_key=request.template_key,
+                template_version=template.version,
+                language=language,
+                subject=subject[:200],
+                text=text,
+                context=_jsonable(full_context),
+                address=_address(recipient, name),
+                related_type=request.related_type[:40],
+                related_id=request.related_id,
+                amount_fen=request.amount_fen,
+                held_fen=request.held_fen,
+                not_before=due,
+                status=MessageStatus.QUEUED,
+                attempts=0,
+                last_error="",
+                created_at=now,
+                updated_at=now,
+            )
+            _apply_queue_policy(
+                session,
+                message,
+                pref=pref,
+                available=available,
+                tz=tz,
+                explicit=explicit,
+                attempts=batch.attempts,
+            )
+            batch.existing[key] = message  # the same event twice in one batch: one message
+            new.append((index, len(messages), message))
+            messages.append(message)
+        out.append(messages)
+    _insert_new(session, new, out)
+    return out
+
+
+def _insert_new(
+    session: Session, new: list[tuple[int, int, Message]], out: list[list[Message]]
+) -> None:
+    """Insert the batch's new messages together; if a concurrent run queued some of them
+    first (the unique key), insert one by one and keep theirs where they won."""
+    if not new:
+        return
+    try:
+        with session.begin_nested():
+            session.add_all([message for _, _, message in new])
+            session.flush()
+        return
+    except IntegrityError:
+        pass
+    for index, position, message in new:
+        message.id = None  # type: ignore[assignment]  # the rolled-back flush may have set it
         try:
             with session.begin_nested():
                 session.add(message)
                 session.flush()
         except IntegrityError:  # a concurrent run queued it first: keep theirs
-            existing = _existing(session, event_key, recipient.id, name)
+            existing = _existing(session, message.event_key, message.recipient_id, message.channel)
             if existing is None:
                 raise
-            message = existing
-        out.append(message)
-    return out
-
-
-def _owns(session: Session, user: User, unit: Unit) -> bool:
-    return (
-        session.scalar(
-            select(Ownership.id).where(
-                Ownership.user_id == user.id,
-                Ownership.unit_id == unit.id,
-                Ownership.ended_on.is_(None),
-            )
-        )
-        is not None
-    )
+            out[index][position] = existing
 
 
 def _existing(session: Session, event_key: str, recipient_id: int, channel: str) -> Message | None:
@@ -378,6 +529,7 @@ def _apply_queue_policy(
     available: Mapping[str, Channel],
     tz: Any,
     explicit: bool,
+    attempts: policy.AttemptIndex | None = None,
 ) -> None:
     channel = message.channel
     if explicit and channel in PUSH_CHANNELS and pref.opted_out:
@@ -399,6 +551,7 @@ def _apply_queue_policy(
         category=message.category,
         at=message.not_before,
         planned=True,
+        attempts=attempts,
     )
     if not decision.allowed and decision.defer_until is not None:
         message.status = MessageStatus.DEFERRED
