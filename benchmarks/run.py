@@ -1,15 +1,16 @@
 """`make bench`: pages under load, the SQL behind the dashboard figures, and the jobs.
 
 usage: python -m benchmarks.run [--database-url URL] [--units 2000] [--months 24]
-           [--seed-with bench|demo] [--duration 10] [--connections 8] [--no-jobs]
-           [--output docs/benchmarks.md]
+           [--communities 1] [--community CODE] [--seed-with bench|demo] [--duration 10]
+           [--connections 8] [--no-jobs] [--output docs/benchmarks.md]
 
 1. Seeds the database unless it already holds data (any seeded database will do): with
    `flask bench seed` when that command exists and `--seed-with bench`, else the demo seed.
 2. Starts gunicorn (2 workers) on loopback with CLEARFEE_BENCH_ROUTES=1, logs in the demo
    owner, collector and manager (TOTP from the demo secret) and drives each key page with wrk
    at a fixed concurrency; each page's req/s and p50/p95/p99 are given as a ratio to /healthz
-   and to /_bench/baseline (one indexed query + the base template) measured in the same run.
+   and to /_bench/baseline (one indexed query + the base template) measured in the same run,
+   signed in as the same person (the base template differs by role: menus, badges).
 3. On PostgreSQL: EXPLAIN (ANALYZE, BUFFERS) of every statement behind the manager's
    dashboard figures and the public collection statistics.
 4. Jobs under /usr/bin/time -v: wall time and peak memory.
@@ -110,6 +111,17 @@ def has_data(env: dict[str, str]) -> bool:
     return "HAS" in out
 
 
+def pick_community(env: dict[str, str]) -> str:
+    out = py(
+        env,
+        "from portal.communities.models import Community;"
+        "from portal.extensions import db;"
+        "print('CODES', *[c for (c,) in db.session.query(Community.code)])",
+    )
+    codes = out.split("CODES", 1)[1].split()
+    return "BENCH1" if "BENCH1" in codes else "DEMO1"
+
+
 def seed(env: dict[str, str], args: argparse.Namespace) -> str:
     flask(env, "db", "upgrade")
     if has_data(env):
@@ -117,7 +129,17 @@ def seed(env: dict[str, str], args: argparse.Namespace) -> str:
     commands, _ = flask(env, "--help")
     started = time.perf_counter()
     if args.seed_with == "bench" and re.search(r"^\s+bench\s", commands, re.M):
-        flask(env, "bench", "seed", "--units", str(args.units), "--months", str(args.months))
+        flask(
+            env,
+            "bench",
+            "seed",
+            "--units",
+            str(args.units),
+            "--months",
+            str(args.months),
+            "--communities",
+            str(args.communities),
+        )
         how = "flask bench seed"
     else:
         units = min(args.units, 20000)
@@ -154,6 +176,8 @@ def gunicorn(env: dict[str, str], port: int) -> Iterator[str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            "--timeout",
+            "120",  # a slow page is measured, not killed at gunicorn's default 30 s
             "portal:create_app()",
         ],
         env=env,
@@ -244,9 +268,11 @@ def ensure_wrk() -> None:
         raise SystemExit("wrk is needed (Debian package `wrk`)")
 
 
-def pages(base: str, env: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+def pages(base: str, env: dict[str, str]) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(name, path, who, headers) of each page; `who` names the baseline it is compared with."""
     owner = {"Cookie": login(base, "demo-owner")}
     manager = {"Cookie": login(base, "demo-manager")}
+    time.sleep(max(0.0, 30.5 - time.time() % 30))  # the next TOTP code: one use per code
     collector = {"Cookie": login(base, "demo-collector")}
     bearer = {"Authorization": f"Bearer {api_token(base, 'demo-owner')}"}
     bills = json.loads(
@@ -257,21 +283,27 @@ def pages(base: str, env: dict[str, str]) -> list[tuple[str, str, dict[str, str]
     listed = bills.get("bills") or bills.get("items") or []
     bill_id = listed[0]["id"]
     c = COMMUNITY
+    baseline = f"/_bench/baseline?code={c}"
     return [
-        ("/healthz", "/healthz", {}),
-        ("baseline: 1 indexed query + base template", "/_bench/baseline", {}),
-        ("owner /bills", "/bills", owner),
-        ("owner bill detail", f"/bills/{bill_id}", owner),
-        ("/api/v1/me/bills", "/api/v1/me/bills", bearer),
-        (f"/c/{c} anonymous (cached)", f"/c/{c}", {}),
-        (f"/c/{c} logged in (not cached)", f"/c/{c}", owner),
-        (f"/c/{c}/responsiveness anonymous (cached)", f"/c/{c}/responsiveness", {}),
-        (f"/c/{c}/responsiveness logged in", f"/c/{c}/responsiveness", owner),
-        ("manager dashboard", f"/collections/manager?community={c}", manager),
-        ("collector case list", "/collections/cases", collector),
-        ("staff ticket board", "/staff/tickets", manager),
-        ("API spending", f"/api/v1/communities/{c}/spending", {}),
-        ("API stats", f"/api/v1/communities/{c}/stats", {}),
+        ("/healthz", "/healthz", "anonymous", {}),
+        ("baseline: 1 indexed query + base template", baseline, "anonymous", {}),
+        ("baseline as the owner", baseline, "owner", owner),
+        ("baseline as the manager", baseline, "manager", manager),
+        ("baseline as the collector", baseline, "collector", collector),
+        ("owner /bills", "/bills", "owner", owner),
+        ("owner bill detail", f"/bills/{bill_id}", "owner", owner),
+        ("/api/v1/me/bills", "/api/v1/me/bills", "anonymous", bearer),
+        (f"/c/{c} anonymous (cached)", f"/c/{c}", "anonymous", {}),
+        (f"/c/{c} logged in (not cached)", f"/c/{c}", "owner", owner),
+        (f"/c/{c}/responsiveness anonymous (cached)", f"/c/{c}/responsiveness", "anonymous", {}),
+        (f"/c/{c}/responsiveness logged in", f"/c/{c}/responsiveness", "owner", owner),
+        (f"/finance/{c}", f"/finance/{c}", "manager", manager),
+        ("manager dashboard", f"/collections/manager?community={c}", "manager", manager),
+        ("KPI dashboard", f"/reports/dashboard?community={c}", "manager", manager),
+        ("collector case list", "/collections/cases", "collector", collector),
+        ("staff ticket board", f"/staff/tickets?community={c}", "manager", manager),
+        ("API spending", f"/api/v1/communities/{c}/spending", "anonymous", {}),
+        ("API stats", f"/api/v1/communities/{c}/stats", "anonymous", {}),
     ]
 
 
@@ -359,7 +391,8 @@ client.post(
 )
 start, end = sys.argv[2], sys.argv[3]
 response = client.get(
-    f"/finance/{sys.argv[1]}/payments?format=csv&start={start}&end={end}", buffered=False
+    f"/finance/{sys.argv[1]}/payments?format={sys.argv[4]}&start={start}&end={end}",
+    buffered=False,
 )
 size = sum(len(chunk) for chunk in response.response)
 print("bytes", size, "status", response.status_code)
@@ -384,16 +417,22 @@ def jobs(env: dict[str, str]) -> list[tuple[str, dict[str, str], str]]:
         out, figures = flask(env, *argv, timed=True)
         results.append((name, figures, out.strip().splitlines()[-1][:80] if out.strip() else ""))
     cmd = ["/usr/bin/time", "-v", str(BIN / "python"), "-c", EXPORT_SCRIPT, COMMUNITY]
-    done = subprocess.run(
-        [*cmd, year_ago, today.isoformat()], env=env, capture_output=True, text=True, cwd=ROOT
-    )
-    figures = {}
-    for line in done.stderr.splitlines():
-        if line.startswith("\t") and ":" in line:
-            key, _, value = line.strip().rpartition(": ")
-            figures[key] = value
-    figures["exit"] = str(done.returncode)
-    results.append(("payments export, a year (CSV)", figures, done.stdout.strip()[-60:]))
+    for fmt in ("csv", "xlsx"):
+        done = subprocess.run(
+            [*cmd, year_ago, today.isoformat(), fmt],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        figures = {}
+        for line in done.stderr.splitlines():
+            if line.startswith("\t") and ":" in line:
+                key, _, value = line.strip().rpartition(": ")
+                figures[key] = value
+        figures["exit"] = str(done.returncode)
+        name = f"payments export, a year ({fmt.upper()})"
+        results.append((name, figures, done.stdout.strip()[-60:]))
     return results
 
 
@@ -444,18 +483,22 @@ def report(
         "",
         f"Command: `{' '.join(['python -m benchmarks.run', *sys.argv[1:]])}`  ",
         f"Machine: {machine()}  ",
-        f"Data: {seeded}. Load: wrk, 2 threads, {args.connections} connections, "
+        f"Data: {seeded}; pages and jobs on {COMMUNITY}. "
+        f"Load: wrk, 2 threads, {args.connections} connections, "
         f"{args.duration} s per page, gunicorn 2 workers on loopback.",
         "",
-        "| page | req/s | p50 ms | p95 ms | p99 ms | × /healthz req/s | × baseline req/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| page | req/s | p50 ms | p95 ms | p99 ms | × /healthz req/s | × baseline req/s "
+        "| × baseline, same sign-in |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    baselines = {r.get("who"): r for name, r in rows if name.startswith("baseline")}
     for name, r in rows:
         flag = f" ({r['errors']} errors)" if r["errors"] else ""
+        same = baselines.get(r.get("who"), baseline)
         lines.append(
             f"| {name}{flag} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | "
             f"{r['p99']:.1f} | {r['rps'] / health['rps']:.0%} | "
-            f"{r['rps'] / baseline['rps']:.0%} |"
+            f"{r['rps'] / baseline['rps']:.0%} | {r['rps'] / same['rps']:.0%} |"
         )
     if plans:
         lines += [
@@ -495,6 +538,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--communities", type=int, default=1, help="bench seed: share units out")
+    parser.add_argument(
+        "--community", default=None, help="the community measured (default BENCH1, else DEMO1)"
+    )
     parser.add_argument("--seed-with", choices=("bench", "demo"), default="bench")
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per page")
     parser.add_argument("--connections", type=int, default=8)
@@ -515,14 +562,16 @@ def main() -> None:
         "FLASK_APP": "portal",
     }
     seeded = seed(env, args)
+    global COMMUNITY
+    COMMUNITY = args.community or pick_community(env)
     data = counts(env)
     print(f"data: {data} ({seeded})", file=sys.stderr)
     lua = tmp / "report.lua"
     lua.write_text(LUA)
     rows: list[tuple[str, dict[str, Any]]] = []
     with gunicorn(env, free_port()) as base:
-        for name, path, headers in pages(base, env):
-            result = wrk(base + path, headers, args, lua)
+        for name, path, who, headers in pages(base, env):
+            result = {**wrk(base + path, headers, args, lua), "who": who}
             print(f"{name}: {result}", file=sys.stderr)
             rows.append((name, result))
     plans = explain(env) if url.startswith("postgresql") else []
