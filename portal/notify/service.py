@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -481,13 +481,32 @@ def _insert_new(
     first (the unique key), insert one by one and keep theirs where they won."""
     if not new:
         return
+    # One multi-row INSERT per chunk (the ORM's flush ran one INSERT … RETURNING per row),
+    # then the rows read back as the session's objects.
+    columns = [c.key for c in Message.__table__.columns if c.key != "id"]
     try:
         with session.begin_nested():
-            session.add_all([message for _, _, message in new])
-            session.flush()
-        return
+            for start in range(0, len(new), 1000):
+                session.execute(
+                    insert(Message.__table__),
+                    [
+                        {key: getattr(message, key) for key in columns}
+                        for _, _, message in new[start : start + 1000]
+                    ],
+                )
     except IntegrityError:
         pass
+    else:
+        stored: dict[tuple[str, int, str], Message] = {}
+        for chunk in _chunks({message.event_key for _, _, message in new}, 500):
+            for row in session.scalars(select(Message).where(Message.event_key.in_(chunk))):
+                stored[(row.event_key, row.recipient_id, row.channel)] = row
+        for messages in out:  # a repeat within the batch holds the same new object
+            for position, message in enumerate(messages):
+                if message.id is None:
+                    key = (message.event_key, message.recipient_id, message.channel)
+                    messages[position] = stored[key]
+        return
     for index, position, message in new:
         message.id = None  # type: ignore[assignment]  # the rolled-back flush may have set it
         try:
