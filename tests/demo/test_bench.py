@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from portal.accounts import service as accounts
 from portal.billing import ledger, summaries
 from portal.billing.models import Bill, BillLine, CollectionSummary, JournalEntry, Posting
+from portal.communities import service as communities
 from portal.communities.models import Community, Unit
 from portal.demo.service import DEMO_PASSWORD
 from portal.disputes.models import Dispute
@@ -55,6 +56,11 @@ def test_bench_seed_is_consistent_and_has_every_tier(
     assert summaries.differences(session) == []
     assert runner.invoke(args=["ledger", "check", "--community", "BENCH2"]).exit_code == 0
     assert accounts.authenticate(session, username="owner-bench1-1", password=DEMO_PASSWORD)
+    # The benchmark's owner pages sign in as the demo owner, a BENCH1 owner with bills.
+    demo_owner = accounts.authenticate(session, username="demo-owner", password=DEMO_PASSWORD)
+    assert demo_owner is not None
+    assert {u.community.code for u in communities.units_of(session, demo_owner)} == {"BENCH1"}
+    assert "service history" in result.output
     assert accounts.authenticate(session, username="bench-finance-bench2", password=DEMO_PASSWORD)
     # Open bills of every age: L1 (< 30 days overdue), L2 (30+), L3 (60+), L4 (90+).
     today = local_today(zone("Asia/Shanghai"), now=now_utc())
@@ -65,6 +71,17 @@ def test_bench_seed_is_consistent_and_has_every_tier(
             tiers.add(min(days // 30, 3))
     assert tiers == {0, 1, 2, 3}
     assert today - timedelta(days=200) < min(session.scalars(select(Bill.period))) < today
+
+
+def test_bench_seed_without_service_history(runner: FlaskCliRunner, session: Session) -> None:
+    result = runner.invoke(
+        args=["bench", "seed", "--units", "12", "--months", "3", "--service-units", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert session.scalar(select(func.count(Bill.id))) == 36
+    assert session.scalar(select(func.count(Ticket.id))) == 0
+    assert session.scalar(select(func.count(SurveyResponse.id))) == 0
+    assert ledger.check(session).ok
 
 
 def test_ledger_check_of_a_community_reads_its_own_books(
