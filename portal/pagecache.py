@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, has_request_context, make_response, request
 from flask import session as flask_session
@@ -43,6 +43,7 @@ from portal.db import Base, UTCDateTime
 from portal.timeutil import now_utc
 
 cache = Cache()
+T = TypeVar("T")
 
 GLOBAL = 0  # the version row that every community's key includes
 TTL_SECONDS = 600  # entries also expire: notices and "today" move with the clock
@@ -137,6 +138,10 @@ def _on_execute(state: Any) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    # commit() flushes after this event: flush first, so objects added since the last flush
+    # count (services flush, but a bare add-and-commit would otherwise bump nothing).
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     dirty = session.info.pop("pagecache_dirty", None)
     if not dirty:
         return
@@ -314,6 +319,25 @@ def cached_response(
             response.headers[name] = value
     _stamp(response, etag, last_modified)
     return response
+
+
+def cached_value(
+    session: Session, *, community_id: int, parts: Iterable[Any], compute: Callable[[], T]
+) -> T:
+    """A page's figures, computed once per community data version and language and shared by
+    every reader, signed in or not (`cached_response` keeps whole pages, for anonymous
+    visitors only, since the base template greets a signed-in user). The value must pickle;
+    `parts` name it and hold everything else it depends on (months shown, the clock)."""
+    if not has_request_context() or not current_app.config.get("PAGE_CACHE", True):
+        return compute()
+    mine, every, _changed = versions(session, community_id)
+    raw = "|".join(str(p) for p in ("value", get_locale(), community_id, mine, every, *parts))
+    key = hashlib.sha256(raw.encode()).hexdigest()[:32]
+    stored = cache.get(key)
+    if stored is None:
+        stored = {"value": compute()}
+        cache.set(key, stored)
+    return stored["value"]  # type: ignore[no-any-return]
 
 
 def _stamp(response: Response, etag: str, last_modified: datetime | None) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -137,3 +140,46 @@ def test_responsiveness_get_writes_nothing(client: FlaskClient, session: Session
     assert client.get("/api/v1/communities/OPEN/responsiveness").status_code == 200
     assert session.scalar(select(func.count(TicketCategory.id))) == 0
     assert pagecache.versions(session, session.scalar(select(Community.id))) == before
+
+
+def test_signed_in_readers_share_the_figures_not_the_page(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The responsiveness figures are computed once per data version for everyone; the page
+    around them is rendered per reader (their own name and menu), never served from the cache."""
+    from portal.tickets import stats
+
+    community = _open(session)
+    owners = [factories.make_user(session, role="owner", community=community) for _ in range(2)]
+    session.commit()
+    computed = []
+    real = stats.responsiveness
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stats, "responsiveness", counting)
+    pages = []
+    for owner in owners:
+        client = app.test_client()
+        assert client.post("/login", data=factories.login_fields(owner.username)).status_code in (
+            302,
+            303,
+        )
+        page = client.get("/c/OPEN/responsiveness")
+        assert page.status_code == 200
+        assert page.headers.get("X-Page-Cache", "") == ""  # not a cached page
+        pages.append(page.get_data(as_text=True))
+    assert len(computed) == 1
+    assert owners[0].display_name in pages[0]
+    assert owners[0].display_name not in pages[1]
+    # A new ticket in the community is news: the next reader's figures are computed afresh.
+    before = pagecache.versions(session, community.id)
+    session.add(TicketCategory(community_id=community.id, code="x", name="新类别", position=9))
+    session.commit()  # no flush first: the commit's own flush counts too
+    assert pagecache.versions(session, community.id)[0] == before[0] + 1
+    again = app.test_client()
+    again.post("/login", data=factories.login_fields(owners[0].username))
+    assert again.get("/c/OPEN/responsiveness").status_code == 200
+    assert len(computed) == 2

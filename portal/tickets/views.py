@@ -1089,11 +1089,21 @@ def responsiveness(code: str) -> ResponseReturnValue:
     months = max(1, min(stats.MAX_MONTHS, request.args.get("months", 12, type=int)))
     now = now_utc()
 
-    def render() -> ResponseReturnValue:
+    def compute() -> tuple[Any, dict[str, Any]]:
         report = stats.responsiveness(
             db.session, community=community, months=months, now=now, detail=True
         )
-        charts = figures.responsiveness_figures(report)
+        return report, figures.responsiveness_figures(report)
+
+    def render() -> ResponseReturnValue:
+        # The figures are the same for every reader (signed in or not): computed once per
+        # data version, language and five minutes; only the page around them is per user.
+        report, charts = pagecache.cached_value(
+            db.session,
+            community_id=community.id,
+            parts=("responsiveness", months, pagecache.five_minutes(now)),
+            compute=compute,
+        )
         return render_template(
             "tickets/responsiveness.html",
             report=report,
