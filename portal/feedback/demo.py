@@ -183,9 +183,9 @@ def _seed_community(
     surveys.close_survey(session, survey=annual, staff=staff, now=closes, publish=True)
     # Customer service worked most of the recovery tasks the survey raised, a few late.
     for task in session.scalars(
-        select(RecoveryTask).where(
-            RecoveryTask.community_id == community.id, RecoveryTask.open_unit_id.is_not(None)
-        )
+        select(RecoveryTask)
+        .where(RecoveryTask.community_id == community.id, RecoveryTask.open_unit_id.is_not(None))
+        .order_by(RecoveryTask.id)  # one draw per task: the same order on every database
     ).all():
         if rng.random() < 0.85:
             recovery.complete_task(

@@ -199,14 +199,18 @@ def seed(ctx: DemoContext) -> None:
                 RoleAssignment.community_id == community.id,
                 RoleAssignment.role.in_([Role.CS, Role.MANAGER]),
             )
+            .order_by(User.id)
             .limit(1)
         )
+        # In unit order on every database: the draws below follow it.
         owners = list(
-            session.scalars(
-                select(Ownership.user_id)
-                .join(Unit, Unit.id == Ownership.unit_id)
-                .where(Unit.community_id == community.id, Ownership.ended_on.is_(None))
-                .distinct()
+            dict.fromkeys(
+                session.scalars(
+                    select(Ownership.user_id)
+                    .join(Unit, Unit.id == Ownership.unit_id)
+                    .where(Unit.community_id == community.id, Ownership.ended_on.is_(None))
+                    .order_by(Unit.id, Ownership.id)
+                )
             )
         )
         demo_owner = session.scalar(select(User.id).where(User.username == "demo-owner"))

@@ -99,9 +99,9 @@ def _bills_and_payments(
     )
     owner_of = dict(
         session.execute(
-            select(Ownership.unit_id, Ownership.user_id).where(
-                Ownership.unit_id.in_([u.id for u in units])
-            )
+            select(Ownership.unit_id, Ownership.user_id)
+            .where(Ownership.unit_id.in_([u.id for u in units]))
+            .order_by(Ownership.id)  # of co-owners, the later ownership pays
         ).all()
     )
     period = first
@@ -119,7 +119,9 @@ def _bills_and_payments(
                 session, now=run_at, channels=INBOX_ONLY, commit=session.flush, only=("inbox",)
             )
         bills = session.scalars(
-            select(Bill).where(Bill.community_id == community.id, Bill.period == period)
+            select(Bill)
+            .where(Bill.community_id == community.id, Bill.period == period)
+            .order_by(Bill.id)  # the rng draws follow this order, on every database
         ).all()
         months_ago = (today.year - period.year) * 12 + today.month - period.month
         batch: list[ImportRow] = []

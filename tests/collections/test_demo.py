@@ -4,11 +4,9 @@ daily run on the demo is idempotent."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -26,14 +24,6 @@ from tests.collections.helpers import snapshot
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-# Known defect (session note, issue 12/14): on PostgreSQL the demo's arrears 45 days back leave
-# five escalatable owners where the scripted stories need six (the satisfaction demo made most
-# long-standing non-payers dissatisfied, and PostgreSQL's row order gives a different draw), so
-# the stories are not scripted there. The demo is seeded on SQLite by `make run`.
-@pytest.mark.skipif(
-    (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgres"),
-    reason="known: the PostgreSQL demo has five escalatable owners, the stories need six",
-)
 def test_demo_collections_tell_every_story(make_app: Callable[..., Flask]) -> None:
     app = make_app(CLOCK_NOW=NOW)
     result = app.test_cli_runner().invoke(
