@@ -138,6 +138,8 @@ def _on_execute(state: Any) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint (there may be thousands in a batch): the outer commit bumps
     # commit() flushes after this event: flush first, so objects added since the last flush
     # count (services flush, but a bare add-and-commit would otherwise bump nothing).
     if session.new or session.dirty or session.deleted:
@@ -168,6 +170,14 @@ def _after_rollback(session: Session) -> None:
     session.info.pop("pagecache_dirty", None)
 
 
+def _after_soft_rollback(session: Session, previous: Any) -> None:
+    # Only the outermost transaction's rollback drops the marks: a savepoint (or a failed
+    # flush inside one) rolled back leaves the outer transaction's changes to come (a mark
+    # too many only re-renders a page once).
+    if getattr(previous, "parent", None) is None:
+        _after_rollback(session)
+
+
 def install_tracking(session_target: Any) -> None:
     """Listen on the app's session (idempotent)."""
     if event.contains(session_target, "after_flush", _after_flush):
@@ -175,7 +185,7 @@ def install_tracking(session_target: Any) -> None:
     event.listen(session_target, "after_flush", _after_flush)
     event.listen(session_target, "do_orm_execute", _on_execute)
     event.listen(session_target, "before_commit", _before_commit)
-    event.listen(session_target, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+    event.listen(session_target, "after_soft_rollback", _after_soft_rollback)
 
 
 def bump(session: Session, community_id: int = GLOBAL) -> None:

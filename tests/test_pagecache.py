@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import pagecache
@@ -183,3 +184,24 @@ def test_signed_in_readers_share_the_figures_not_the_page(
     again.post("/login", data=factories.login_fields(owners[0].username))
     assert again.get("/c/OPEN/responsiveness").status_code == 200
     assert len(computed) == 2
+
+
+def test_savepoints_bump_once_at_the_outer_commit(session: Session) -> None:
+    """A savepoint's release bumps nothing (a batch may hold thousands); one rolled back keeps
+    the outer transaction's marks; the outer commit bumps once."""
+    community = _open(session)
+    before = pagecache.versions(session, community.id)[0]
+    session.add(TicketCategory(community_id=community.id, code="a", name="甲", position=1))
+    session.flush()
+    for code in ("b", "c"):
+        with session.begin_nested():
+            session.add(TicketCategory(community_id=community.id, code=code, name=code, position=2))
+    assert pagecache.versions(session, community.id)[0] == before  # nothing bumped yet
+    try:
+        with session.begin_nested():
+            session.add(TicketCategory(community_id=community.id, code="a", name="重", position=3))
+            session.flush()  # the same code again: refused
+    except IntegrityError:
+        pass
+    session.commit()
+    assert pagecache.versions(session, community.id)[0] == before + 1
