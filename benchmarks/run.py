@@ -235,11 +235,20 @@ def api_token(base: str, username: str) -> str:
     return str(json.loads(urllib.request.urlopen(request).read())["token"])
 
 
-def wrk(url: str, headers: dict[str, str], args: argparse.Namespace, lua: Path) -> dict[str, Any]:
+def wrk(
+    url: str,
+    headers: dict[str, str],
+    args: argparse.Namespace,
+    lua: Path,
+    *,
+    connections: int | None = None,
+    duration: int | None = None,
+) -> dict[str, Any]:
     status = urllib.request.urlopen(urllib.request.Request(url, headers=headers)).status
     if status != 200:
         raise SystemExit(f"{url}: HTTP {status}, not measuring an error page")
-    cmd = ["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.duration}s"]
+    conns = connections or args.connections
+    cmd = ["wrk", "-t", str(min(2, conns)), "-c", str(conns), "-d", f"{duration or args.duration}s"]
     cmd += ["--timeout", "10s"]  # a slow page is measured, not counted as an error
     cmd += ["-s", str(lua)]
     for name, value in headers.items():
@@ -518,11 +527,11 @@ def report(
         f"Machine: {machine()}  ",
         f"Data: {seeded}; pages and jobs on {COMMUNITY}. "
         f"Load: wrk, 2 threads, {args.connections} connections, "
-        f"{args.duration} s per page, gunicorn 2 workers on loopback.",
+        f"{args.duration} s per page (then 3 s at 1 connection), gunicorn 2 workers on loopback.",
         "",
         "| page | req/s | p50 ms | p95 ms | p99 ms | × /healthz req/s | × baseline req/s "
-        "| × baseline, same sign-in |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| × baseline, same sign-in | p50 / p95 ms, 1 connection |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     baselines = {r.get("who"): r for name, r in rows if name.startswith("baseline")}
     for name, r in rows:
@@ -531,7 +540,8 @@ def report(
         lines.append(
             f"| {name}{flag} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | "
             f"{r['p99']:.1f} | {r['rps'] / health['rps']:.0%} | "
-            f"{r['rps'] / baseline['rps']:.0%} | {r['rps'] / same['rps']:.0%} |"
+            f"{r['rps'] / baseline['rps']:.0%} | {r['rps'] / same['rps']:.0%} | "
+            f"{r.get('p50_1', 0):.1f} / {r.get('p95_1', 0):.1f} |"
         )
     if plans:
         lines += [
@@ -605,6 +615,9 @@ def main() -> None:
     with gunicorn(env, free_port()) as base:
         for name, path, who, headers in pages(base, env):
             result = {**wrk(base + path, headers, args, lua), "who": who}
+            # The same page unloaded (one connection): a single visitor's latency.
+            alone = wrk(base + path, headers, args, lua, connections=1, duration=3)
+            result["p50_1"], result["p95_1"] = alone["p50"], alone["p95"]
             print(f"{name}: {result}", file=sys.stderr)
             rows.append((name, result))
     plans = explain(env) if url.startswith("postgresql") else []

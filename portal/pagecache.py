@@ -332,15 +332,21 @@ def cached_response(
 
 
 def cached_value(
-    session: Session, *, community_id: int, parts: Iterable[Any], compute: Callable[[], T]
+    session: Session,
+    *,
+    community_id: int,
+    parts: Iterable[Any],
+    compute: Callable[[], T],
+    versioned: bool = True,
 ) -> T:
     """A page's figures, computed once per community data version and language and shared by
     every reader, signed in or not (`cached_response` keeps whole pages, for anonymous
     visitors only, since the base template greets a signed-in user). The value must pickle;
-    `parts` name it and hold everything else it depends on (months shown, the clock)."""
+    `parts` name it and hold everything else it depends on (months shown, the clock).
+    `versioned=False`: kept by the clock in `parts` alone, whatever the data does."""
     if not has_request_context() or not current_app.config.get("PAGE_CACHE", True):
         return compute()
-    mine, every, _changed = versions(session, community_id)
+    mine, every, _changed = versions(session, community_id) if versioned else (0, 0, None)
     raw = "|".join(str(p) for p in ("value", get_locale(), community_id, mine, every, *parts))
     key = hashlib.sha256(raw.encode()).hexdigest()[:32]
     stored = cache.get(key)

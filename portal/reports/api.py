@@ -69,7 +69,7 @@ def public_kpis(community: Community) -> dict[str, Any]:
     """The KPIs as owners may see them: community aggregates by month, each with its
     definition; per building only for buildings of at least 5 units (k-anonymity), and no
     arrears below community level."""
-    board = dashboard.build(db.session, communities=[community], now=now_utc(), public=True)
+    board = dashboard.cached(db.session, communities=[community], now=now_utc(), public=True)
     months = [
         {
             "month": r.month,

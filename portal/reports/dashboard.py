@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from portal import pagecache
 from portal.collections import dashboard as collections_dashboard
 from portal.communities.models import Community
 from portal.reports import kpis
@@ -39,6 +40,7 @@ class Board:
     public: bool = False
     scatter: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     trend: tuple[Decimal, Decimal] | None = None
+    computed_at: datetime | None = None  # when these figures were computed (see cached)
 
     @property
     def latest(self) -> kpis.MonthKpis | None:
@@ -96,6 +98,7 @@ def build(
         treated=treated,
         untreated=untreated,
         public=public,
+        computed_at=now,
     )
     multi = len(communities) > 1
     for b in buildings:
@@ -104,6 +107,54 @@ def build(
             board.scatter.append((name, b.collection_rate * 100, b.satisfaction))
     board.trend = kpis.fit_line([(x, y) for _n, x, y in board.scatter])
     return board
+
+
+FRESH_FOR = timedelta(hours=1)
+
+
+def cached(
+    session: Session,
+    *,
+    communities: Sequence[Community],
+    now: datetime,
+    months: int = 12,
+    public: bool = False,
+) -> Board:
+    """build(), computed at most once an hour per selection (shared by every reader, the
+    page says when). At 20,000 units the monthly KPIs and the recovery comparison read a
+    year of postings (seconds), and a payment changes the data every few seconds at month's
+    end, so the figures are kept by the clock, not by the data version."""
+    if not communities:
+        return build(session, communities=communities, now=now, months=months, public=public)
+    hour = int(now.timestamp() // FRESH_FOR.total_seconds())
+    ids = tuple(sorted(c.id for c in communities))
+    board = pagecache.cached_value(
+        session,
+        community_id=ids[0],
+        parts=("kpi-board", ids, months, public, hour),
+        compute=lambda: build(
+            session, communities=communities, now=now, months=months, public=public
+        ),
+        versioned=False,
+    )
+    board.communities = list(communities)  # this request's rows, not the pickled ones
+    return board
+
+
+def cached_headline(
+    session: Session, *, communities: Sequence[Community], now: datetime
+) -> kpis.MonthKpis | None:
+    """kpis.headline (a manager's home page), computed at most once an hour, as `cached`."""
+    if not communities:
+        return None
+    ids = tuple(sorted(c.id for c in communities))
+    return pagecache.cached_value(
+        session,
+        community_id=ids[0],
+        parts=("kpi-headline", ids, int(now.timestamp() // FRESH_FOR.total_seconds())),
+        compute=lambda: kpis.headline(session, communities=communities, now=now),
+        versioned=False,
+    )
 
 
 # ---------------------------------------------------------------- the tables

@@ -367,15 +367,18 @@ def _monthly_in_zone(
         if r is not None:
             r.in_progress = True
 
-    # Arrears recovery in one pass over the postings: each is labelled with the month of its
-    # bill's due date and the month it was posted ("0000-00" before the window). A posting
-    # counts in month m's opening arrears when both labels are before m, and a payment
-    # posted in m on a bill due before m is prior arrears collected in m.
+    # Arrears recovery: each posting is labelled with the month of its bill's due date and
+    # the month it was posted ("0000-00" before the window). A posting counts in month m's
+    # opening arrears when both labels are before m, and a payment posted in m on a bill due
+    # before m is prior arrears collected in m. Only the window's postings are read (through
+    # the entries' community and date index): what was posted before the window on bills of
+    # each due month is what those bills owe now less what was posted on them since.
+    due_month = _day_month_of(Bill.due_date, months)
     posted = (
         select(
             Bill.community_id.label("community_id"),
-            _day_month_of(Bill.due_date, months).label("due_month"),
-            _month_of(JournalEntry.created_at, months, before=BEFORE).label("posted_month"),
+            due_month.label("due_month"),
+            _month_of(JournalEntry.created_at, months).label("posted_month"),
             case((JournalEntry.kind.in_(PAID_KINDS), 1), else_=0).label("paid"),
             Posting.amount_fen.label("amount_fen"),
         )
@@ -385,11 +388,24 @@ def _monthly_in_zone(
         .where(
             Bill.community_id.in_(ids),
             Bill.due_date < months[-1].first_day,
-            JournalEntry.created_at < months[-1].end_at,
+            JournalEntry.community_id.in_(ids),
+            JournalEntry.created_at >= months[0].start_at,
         )
         .subquery()
     )
-    flows = session.execute(
+    flows: list[tuple[Any, Any, Any, Any, Any]] = []
+    before: dict[tuple[int, str], int] = defaultdict(int)
+    for cid, due, fen in session.execute(
+        select(Bill.community_id, due_month, func.sum(Bill.outstanding_fen))
+        .where(
+            Bill.community_id.in_(ids),
+            Bill.due_date < months[-1].first_day,
+            Bill.outstanding_fen != 0,
+        )
+        .group_by(Bill.community_id, due_month)
+    ):
+        before[(int(cid), str(due))] += int(fen)
+    for cid, due, month, paid_flag, amount in session.execute(
         select(
             posted.c.community_id,
             posted.c.due_month,
@@ -397,15 +413,19 @@ def _monthly_in_zone(
             posted.c.paid,
             func.sum(posted.c.amount_fen),
         ).group_by(posted.c.community_id, posted.c.due_month, posted.c.posted_month, posted.c.paid)
-    ).all()
-    for cid, due_month, posted_month, paid_flag, amount in flows:
+    ):
+        before[(int(cid), str(due))] -= int(amount)
+        if month is not None:  # None: posted after the window (a clock set in the past)
+            flows.append((cid, due, month, paid_flag, amount))
+    flows += [(cid, due, BEFORE, 0, fen) for (cid, due), fen in before.items() if fen]
+    for cid, due_month_label, posted_month, paid_flag, amount in flows:
         for label in labels:
             r = rows.get((int(cid), label))
             if r is None:
                 continue
-            if due_month < label and posted_month < label:
+            if due_month_label < label and posted_month < label:
                 r.prior_arrears_fen += int(amount)
-            elif paid_flag and posted_month == label and due_month < label:
+            elif paid_flag and posted_month == label and due_month_label < label:
                 r.prior_collected_fen -= int(amount)
 
     # Complaint rate and satisfaction: feedback's own monthly KPIs.
@@ -852,6 +872,7 @@ def _untreated_effect(
         .where(
             Bill.unit_id.in_(untreated),
             Bill.due_date < days[-1],
+            JournalEntry.community_id.in_(community_ids),  # the entries' (community, date) index
             JournalEntry.created_at >= starts[0],
         )
         .group_by(Bill.unit_id, due_from, posted_until)

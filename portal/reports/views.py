@@ -48,7 +48,7 @@ def _selection(role: str) -> tuple[list[Community], list[Community], str]:
 
 def _board(role: str, *, public: bool) -> tuple[dashboard.Board, list[Community], str]:
     shown, scoped, code = _selection(role)
-    board = dashboard.build(
+    board = dashboard.cached(
         db.session, communities=shown, now=now_utc(), months=_months(), public=public
     )
     return board, scoped, code
@@ -120,7 +120,7 @@ def kpi_definitions(code: str) -> ResponseReturnValue:
     community = communities.get_community(db.session, code)
     if community is None or not may_read_definitions(community):
         abort(404)
-    board = dashboard.build(db.session, communities=[community], now=now_utc(), months=_months())
+    board = dashboard.cached(db.session, communities=[community], now=now_utc(), months=_months())
     latest = board.latest
     scored = [r for r in board.months if r.satisfaction is not None]
     values: dict[str, Any] = {

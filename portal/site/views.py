@@ -30,7 +30,7 @@ from portal.extensions import LOCALES, db
 from portal.feedback import community as feedback_community
 from portal.feedback import surveys as feedback_surveys
 from portal.notify.views import unread_messages
-from portal.reports import kpis as reports_kpis
+from portal.reports import dashboard as reports_dashboard
 from portal.security import public, safe_next
 from portal.timeutil import DEFAULT_TZ, local_today, now_utc
 
@@ -122,7 +122,7 @@ def index() -> ResponseReturnValue:
     headline = None
     if current_user.is_authenticated and current_user.has_role("manager"):
         # A manager's home opens on last month's figures for their communities.
-        headline = reports_kpis.headline(
+        headline = reports_dashboard.cached_headline(
             db.session,
             communities=communities.staff_communities(db.session, current_user, "manager"),
             now=now_utc(),

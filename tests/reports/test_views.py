@@ -191,3 +191,33 @@ def test_manager_home_opens_on_last_due_months_figures(
     assert "/reports/dashboard" in html
     # An owner's home has no company figures.
     assert "最近已到期月份" not in _login(app, town.owners[0]).get("/").get_data(as_text=True)
+
+
+def test_the_board_is_computed_once_an_hour_and_says_when(
+    app: Flask, session: Session, town: Town, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At company scale a board takes seconds: it is kept for the hour (by the clock, not the
+    data version, which a payment moves), shared by every reader, and the page says when it
+    was computed."""
+    from datetime import timedelta
+
+    computed = []
+    real = dashboard.build
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dashboard, "build", counting)
+    client = _login(app, town.manager)
+    first = client.get("/reports/dashboard")
+    assert first.status_code == 200
+    assert "数据计算于 2026-" in first.get_data(as_text=True)
+    factories.make_unit(session, community=town.community)  # new data, same hour
+    session.commit()
+    assert client.get("/reports/dashboard").status_code == 200
+    assert _login(app, town.manager).get("/reports/dashboard").status_code == 200
+    assert len(computed) == 1
+    clock.set(NOW + timedelta(hours=1))
+    assert _login(app, town.manager).get("/reports/dashboard").status_code == 200
+    assert len(computed) == 2
