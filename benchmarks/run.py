@@ -195,7 +195,11 @@ def gunicorn(env: dict[str, str], port: int) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a worker still inside a slow request
+            proc.kill()
+            proc.wait()
 
 
 class _CsrfField(html.parser.HTMLParser):
