@@ -332,6 +332,24 @@ from portal.timeutil import local_today, now_utc
 from datetime import timedelta
 app = create_app()
 out = []
+
+
+def plan_of(name, statement, params):
+    cur = db.session.connection().connection.dbapi_connection.cursor()
+    cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params)
+    plan = cur.fetchone()[0][0]
+    top = plan["Plan"]
+    out.append({
+        "figure": name,
+        "sql": " ".join(statement.split())[:160],
+        "ms": plan["Execution Time"],
+        "node": top["Node Type"],
+        "rows": top.get("Actual Rows"),
+        "shared_hit": top.get("Shared Hit Blocks", 0),
+        "shared_read": top.get("Shared Read Blocks", 0),
+    })
+
+
 with app.app_context():
     community = db.session.query(Community).filter_by(code=sys.argv[1]).one()
     day = local_today()
@@ -355,20 +373,7 @@ with app.app_context():
         for statement, params in seen:
             if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
-            raw = db.session.connection().connection.dbapi_connection
-            cur = raw.cursor()
-            cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params)
-            plan = cur.fetchone()[0][0]
-            top = plan["Plan"]
-            out.append({
-                "figure": name,
-                "sql": " ".join(statement.split())[:160],
-                "ms": plan["Execution Time"],
-                "node": top["Node Type"],
-                "rows": top.get("Actual Rows"),
-                "shared_hit": top.get("Shared Hit Blocks", 0),
-                "shared_read": top.get("Shared Read Blocks", 0),
-            })
+            plan_of(name, statement, params)
         db.session.rollback()
     # The fastest SQL a person would write for the same figure, and for collection stats
     # also the re-adding of the bills that the summary rows replaced.
@@ -386,22 +391,8 @@ with app.app_context():
          "sum(amount_fen - waived_fen), sum(amount_fen - waived_fen - outstanding_fen) "
          "FROM bills WHERE community_id = %(c)s AND period >= %(since)s GROUP BY period"),
     ]
-    raw = db.session.connection().connection.dbapi_connection
     for name, statement in hand:
-        cur = raw.cursor()
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement,
-                    {"c": cid, "since": since})
-        plan = cur.fetchone()[0][0]
-        top = plan["Plan"]
-        out.append({
-            "figure": name + " — hand-written",
-            "sql": " ".join(statement.split())[:160],
-            "ms": plan["Execution Time"],
-            "node": top["Node Type"],
-            "rows": top.get("Actual Rows"),
-            "shared_hit": top.get("Shared Hit Blocks", 0),
-            "shared_read": top.get("Shared Read Blocks", 0),
-        })
+        plan_of(name + " — hand-written", statement, {"c": cid, "since": since})
     db.session.rollback()
 print("EXPLAIN" + json.dumps(out))
 """
