@@ -101,30 +101,23 @@ def py(env: dict[str, str], code: str) -> str:
     return done.stdout
 
 
-def has_data(env: dict[str, str]) -> bool:
-    out = py(
-        env,
-        "from portal.communities.models import Community;"
-        "from portal.extensions import db;"
-        "print('HAS' if db.session.query(Community.id).first() else 'EMPTY')",
-    )
-    return "HAS" in out
-
-
-def pick_community(env: dict[str, str]) -> str:
+def community_codes(env: dict[str, str]) -> list[str]:
     out = py(
         env,
         "from portal.communities.models import Community;"
         "from portal.extensions import db;"
         "print('CODES', *[c for (c,) in db.session.query(Community.code)])",
     )
-    codes = out.split("CODES", 1)[1].split()
-    return "BENCH1" if "BENCH1" in codes else "DEMO1"
+    return out.split("CODES", 1)[1].split()
+
+
+def pick_community(env: dict[str, str]) -> str:
+    return "BENCH1" if "BENCH1" in community_codes(env) else "DEMO1"
 
 
 def seed(env: dict[str, str], args: argparse.Namespace) -> str:
     flask(env, "db", "upgrade")
-    if has_data(env):
+    if community_codes(env):
         return "existing data (not re-seeded)"
     commands, _ = flask(env, "--help")
     started = time.perf_counter()

@@ -8,11 +8,11 @@ and per-building figures only for buildings of at least 5 units (k-anonymity).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -110,6 +110,29 @@ def build(
 
 
 FRESH_FOR = timedelta(hours=1)
+T = TypeVar("T")
+
+
+def _hourly(
+    session: Session,
+    communities: Sequence[Community],
+    now: datetime,
+    name: str,
+    compute: Callable[[], T],
+    *parts: Any,
+) -> T:
+    """compute(), kept for the hour per selection of communities and shared by every reader.
+    At 20,000 units the monthly KPIs and the recovery comparison read a year of postings
+    (seconds), and a payment changes the data every few seconds at month's end, so these
+    figures are kept by the clock, not by the data version."""
+    ids = tuple(sorted(c.id for c in communities))
+    return pagecache.cached_value(
+        session,
+        community_id=ids[0],
+        parts=(name, ids, *parts, int(now.timestamp() // FRESH_FOR.total_seconds())),
+        compute=compute,
+        versioned=False,
+    )
 
 
 def cached(
@@ -120,23 +143,14 @@ def cached(
     months: int = 12,
     public: bool = False,
 ) -> Board:
-    """build(), computed at most once an hour per selection (shared by every reader, the
-    page says when). At 20,000 units the monthly KPIs and the recovery comparison read a
-    year of postings (seconds), and a payment changes the data every few seconds at month's
-    end, so the figures are kept by the clock, not by the data version."""
-    if not communities:
+    """build(), computed at most once an hour (the page says when)."""
+
+    def compute() -> Board:
         return build(session, communities=communities, now=now, months=months, public=public)
-    hour = int(now.timestamp() // FRESH_FOR.total_seconds())
-    ids = tuple(sorted(c.id for c in communities))
-    board = pagecache.cached_value(
-        session,
-        community_id=ids[0],
-        parts=("kpi-board", ids, months, public, hour),
-        compute=lambda: build(
-            session, communities=communities, now=now, months=months, public=public
-        ),
-        versioned=False,
-    )
+
+    if not communities:
+        return compute()
+    board = _hourly(session, communities, now, "kpi-board", compute, months, public)
     board.communities = list(communities)  # this request's rows, not the pickled ones
     return board
 
@@ -144,16 +158,15 @@ def cached(
 def cached_headline(
     session: Session, *, communities: Sequence[Community], now: datetime
 ) -> kpis.MonthKpis | None:
-    """kpis.headline (a manager's home page), computed at most once an hour, as `cached`."""
+    """kpis.headline (a manager's home page), computed at most once an hour."""
     if not communities:
         return None
-    ids = tuple(sorted(c.id for c in communities))
-    return pagecache.cached_value(
+    return _hourly(
         session,
-        community_id=ids[0],
-        parts=("kpi-headline", ids, int(now.timestamp() // FRESH_FOR.total_seconds())),
-        compute=lambda: kpis.headline(session, communities=communities, now=now),
-        versioned=False,
+        communities,
+        now,
+        "kpi-headline",
+        lambda: kpis.headline(session, communities=communities, now=now),
     )
 
 
