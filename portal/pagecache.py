@@ -109,11 +109,14 @@ def _community_of(obj: Any, table: Table) -> int | None:
 
 def _after_flush(session: Session, _flush_context: Any) -> None:
     dirty = _pending(session)
-    for obj in [*session.new, *session.dirty, *session.deleted]:
+    # session.dirty is built afresh at each access: read it once (testing each object
+    # against it made a flush of many rows quadratic, minutes long for a collections run).
+    changed = session.dirty
+    for obj in [*session.new, *changed, *session.deleted]:
         table = _table_of(obj)
         if table is None or table.name in IGNORED_TABLES:
             continue
-        if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+        if obj in changed and not session.is_modified(obj, include_collections=False):
             continue
         community_id = _community_of(obj, table)
         if community_id is not None:
