@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import User
 from portal.collections import aging, rules, signals
 from portal.collections.aging import UnitAging
 from portal.collections.models import (
@@ -197,6 +198,7 @@ def _run_community(
             select(Unit).where(Unit.id.in_(list(set(ages) | set(cases)) or [-1]))
         )
     }
+    opened: list[CollectionCase] = []
     for unit_id, age in ages.items():
         case = cases.get(unit_id)
         if age.overdue_fen <= 0:
@@ -222,8 +224,7 @@ def _run_community(
                 updated_at=now,
             )
             session.add(case)
-            session.flush()
-            add_event(session, case, "opened", day=day, now=now)
+            opened.append(case)
             cases[unit_id] = case
             result.opened += 1
             result.lines.append(f"{units[unit_id].code}: 新建案件 {format_fen(age.overdue_fen)}")
@@ -231,7 +232,15 @@ def _run_community(
             _reopen(session, case, day=day, now=now)
             result.reopened += 1
             result.lines.append(f"{units[unit_id].code}: 再次欠费，案件重新打开")
-    session.flush()
+    session.flush()  # the new cases in one batch of inserts, for their ids
+    for case in opened:
+        add_event(session, case, "opened", day=day, now=now)
+    reminders = Reminders(
+        owners=notify.owners_of_units(
+            session,
+            [u for u, c in cases.items() if c.status != CaseStatus.CLOSED and c.tier == Tier.NONE],
+        )
+    )
     facts = rules.Facts.load(session, community_id=community.id, day=day)
     facts.signal_cache.update(
         signals.prefetch(
@@ -260,8 +269,10 @@ def _run_community(
             day=day,
             now=now,
             result=result,
+            reminders=reminders,
             facts=facts,
         )
+    reminders.queue(session, now=now, facts=facts)
 
 
 def _reopen(session: Session, case: CollectionCase, *, day: date, now: datetime) -> None:
@@ -402,6 +413,7 @@ def _process(
     day: date,
     now: datetime,
     result: RunResult,
+    reminders: Reminders,
     facts: rules.Facts | None = None,
 ) -> None:
     changed = _set(
@@ -485,7 +497,7 @@ def _process(
     if (
         case.tier == Tier.NONE
         and days >= community.tier_l1_days
-        and _queue_reminder(
+        and _plan_reminder(
             session,
             case=case,
             unit=unit,
@@ -493,7 +505,7 @@ def _process(
             age=age,
             day=day,
             now=now,
-            facts=facts,
+            reminders=reminders,
         )
     ):
         result.reminders += 1
@@ -597,7 +609,57 @@ def _propose_next(
         result.lines.append(f"{unit.code}: 建议升级到 {target}（待审批）")
 
 
-def _queue_reminder(
+@dataclass
+class _Reminder:
+    case: CollectionCase
+    unit: Unit
+    requests: list[notify.MessageRequest]
+
+
+@dataclass
+class Reminders:
+    """A community's L1 reminders for one run: planned case by case, queued through the
+    outbox as one batch at the end (one reminder at a time cost ~14 statements a case)."""
+
+    owners: dict[int, list[User]]
+    planned: list[_Reminder] = field(default_factory=list)
+
+    def queue(self, session: Session, *, now: datetime, facts: rules.Facts | None) -> None:
+        requests = [r for reminder in self.planned for r in reminder.requests]
+        queued = iter(notify.queue_messages(session, requests, now=now))
+        contacts = []
+        for reminder in self.planned:
+            messages = [m for _ in reminder.requests for m in next(queued)]
+            pushed = [m for m in messages if m.channel != "inbox"]
+            channel = pushed[0].channel if pushed else ContactChannel.INBOX
+            if channel not in set(ContactChannel):
+                channel = ContactChannel.INBOX
+            main = pushed[0] if pushed else (messages[0] if messages else None)
+            case = reminder.case
+            contacts.append(
+                CollectionContact(
+                    case_id=case.id,
+                    unit_id=reminder.unit.id,
+                    channel=channel,
+                    tier=Tier.L1,
+                    episode=case.episode,
+                    at=now,
+                    staff_id=None,
+                    outcome=ContactOutcome.SENT,
+                    message_id=main.id if main is not None else None,
+                    note="自动 L1 提醒（含缴费链接）",
+                    created_at=now,
+                )
+            )
+            if facts is not None:
+                facts.add_contact(
+                    case.id, case.episode, Tier.L1, channel, False, ContactOutcome.SENT, None
+                )
+        session.add_all(contacts)
+        self.planned = []
+
+
+def _plan_reminder(
     session: Session,
     *,
     case: CollectionCase,
@@ -606,10 +668,11 @@ def _queue_reminder(
     age: UnitAging,
     day: date,
     now: datetime,
-    facts: rules.Facts | None = None,
+    reminders: Reminders,
 ) -> bool:
-    """The L1 friendly reminder with a pay link, through the outbox (quiet hours, caps)."""
-    owners = notify.owners_of_units(session, [unit.id]).get(unit.id, [])
+    """The L1 friendly reminder with a pay link, to go through the outbox (quiet hours, caps)
+    with the run's other reminders; the case moves to L1 now."""
+    owners = reminders.owners.get(unit.id, [])
     if not owners:
         return False  # no one to message: the next action is a phone call (L1 by a person)
     periods = [b for b in age.bills if b.collectable_fen > 0]
@@ -617,10 +680,15 @@ def _queue_reminder(
     label = first.period.strftime("%Y-%m")
     if last.period != first.period:
         label += " – " + last.period.strftime("%Y-%m")
-    messages = []
-    for owner in owners:
-        messages += notify.queue_message(
-            session,
+    context = {
+        "period": label,
+        "amount_fen": age.overdue_fen,
+        "tier": "L1",
+        "deadline": (day + timedelta(days=REMINDER_DEADLINE_DAYS)).isoformat(),
+        "pay_url": notify.public_url("/bills"),
+    }
+    requests = [
+        notify.MessageRequest(
             event_key=f"collections_l1:case:{case.id}:{case.episode}",
             recipient=owner,
             community_id=community.id,
@@ -628,41 +696,15 @@ def _queue_reminder(
             reason=Reason.COLLECTIONS_TIER,
             category=Category.MONEY,
             template_key="collections_tier",
-            context={
-                "period": label,
-                "amount_fen": age.overdue_fen,
-                "tier": "L1",
-                "deadline": (day + timedelta(days=REMINDER_DEADLINE_DAYS)).isoformat(),
-                "pay_url": notify.public_url("/bills"),
-            },
+            context=dict(context),
             related_type="collection_case",
             related_id=case.id,
             amount_fen=age.overdue_fen,
             held_fen=age.held_fen,
-            now=now,
         )
-    pushed = [m for m in messages if m.channel != "inbox"]
-    channel = pushed[0].channel if pushed else ContactChannel.INBOX
-    if channel not in set(ContactChannel):
-        channel = ContactChannel.INBOX
-    main = pushed[0] if pushed else messages[0]
-    session.add(
-        CollectionContact(
-            case_id=case.id,
-            unit_id=unit.id,
-            channel=channel,
-            tier=Tier.L1,
-            episode=case.episode,
-            at=now,
-            staff_id=None,
-            outcome=ContactOutcome.SENT,
-            message_id=main.id,
-            note="自动 L1 提醒（含缴费链接）",
-            created_at=now,
-        )
-    )
-    if facts is not None:
-        facts.add_contact(case.id, case.episode, Tier.L1, channel, False, ContactOutcome.SENT, None)
+        for owner in owners
+    ]
+    reminders.planned.append(_Reminder(case=case, unit=unit, requests=requests))
     case.tier = Tier.L1
     case.tier_since = day
     case.updated_at = now

@@ -4,7 +4,8 @@ PostgreSQL gets COPY (psycopg's `cursor.copy`), SQLite multi-row INSERTs; no ORM
 row. The data follows the ledger's rules exactly (each bill is a balanced entry, each payment
 one too, line and bill balances equal their postings), so `flask ledger check` accepts it,
 and the collection summaries are rebuilt at the end. About 88 % of bills are paid; units that
-stopped paying 1 to 14 months ago leave arrears in every collection tier (L1 to L4).
+stopped paying 1 to 14 months ago leave arrears in every collection tier (L1 to L4), and a
+quarter of the others miss bills now and then; the rest are paid up.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ UNITS_PER_BUILDING = 100
 DEMO_OWNER, DEMO_OWNER_INDEX = "demo-owner", 5
 PAID_SHARE = 0.88  # of all bills, as in the issue's description of a normal customer
 STOPPED_SHARE = 0.06  # units that stopped paying some months ago (arrears by age: L1-L4)
+MISSER_SHARE = 0.25  # of the others: they miss bills now and then; the rest pay every bill
 CHANNELS = ("wechat", "alipay", "bank_transfer", "cash", "pos")
 ITEMS = (  # item code, name, basis, rate (yuan)
     ("property_service", "物业服务费", "per_m2_month", Decimal("2.35")),
@@ -490,14 +492,20 @@ def _community_data(
         next_account += 1
     w.write(Account.__table__, ("id", "community_id", "code", "kind", "unit_id", "name"), rows)
     # Who pays: most units every bill; some units stopped paying 1-14 months ago (arrears in
-    # every tier by age); the rest miss a bill now and then (old debts: L4).
+    # every tier by age); a quarter of the rest miss a bill now and then (old debts: L4).
+    # Arrears gather in a minority of units, as they do: spread evenly over every unit, the
+    # 12 % unpaid left no unit paid up over five years and every unit a collections case.
     stopped: dict[int, date] = {}
-    for uid, _b, _a in units:
+    missers: set[int] = set()
+    for i, (uid, _b, _a) in enumerate(units):
         if rng.random() < STOPPED_SHARE:
             stopped[uid] = add_months(today.replace(day=1), -rng.randint(0, 13))
-    # The rest pay each bill with the probability that brings the total to PAID_SHARE.
+        elif rng.random() < MISSER_SHARE or (demo_owner and i == DEMO_OWNER_INDEX):
+            missers.add(uid)  # the demo owner has old debts to see on the owner pages
+    # The missers miss the share of their bills that brings the total paid to PAID_SHARE.
     stopped_bills = STOPPED_SHARE * sum(min(k + 1, months) for k in range(14)) / 14 / months
-    pays = min(1.0, PAID_SHARE / (1 - stopped_bills))
+    misses = (1 - PAID_SHARE - stopped_bills) / ((1 - STOPPED_SHARE) * MISSER_SHARE)
+    pays = 1 - min(1.0, max(0.0, misses))
     # The latest bill is due only 15 days after issue: many owners have not paid it yet.
     ids = {
         t: w.next_id(t.__table__) for t in (Bill, BillLine, JournalEntry, Posting, Payment, Receipt)
@@ -533,10 +541,10 @@ def _community_data(
             last = m == months - 1
             if uid in stopped and period >= stopped[uid]:
                 paid = False
-            elif last:
-                paid = rng.random() < (pays if today >= due else 0.45)
+            elif last and today < due:
+                paid = rng.random() < 0.45
             else:
-                paid = rng.random() < pays
+                paid = uid not in missers or rng.random() < pays
             bill_id = ids[Bill]
             ids[Bill] += 1
             bills.append(
