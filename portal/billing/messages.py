@@ -100,10 +100,6 @@ def _bill_requests(
     ]
 
 
-def _queue(session: Session, requests: list[notify.MessageRequest], now: datetime) -> int:
-    return sum(len(m) for m in notify.queue_messages(session, requests, now=now))
-
-
 def queue_bills_issued(
     session: Session, *, bills: Sequence[Bill], community: Community, now: datetime
 ) -> int:
@@ -134,7 +130,7 @@ def queue_bills_issued(
             owners=owners.get(bill.unit_id, []),
         )
     ]
-    return _queue(session, requests, now)
+    return notify.queue_in_batches(session, requests, now=now)
 
 
 def queue_due_soon(session: Session, day: date, now: datetime) -> int:
@@ -162,10 +158,7 @@ def queue_due_soon(session: Session, day: date, now: datetime) -> int:
             owners=owners.get(bill.unit_id, []),
         )
     ]
-    queued = 0
-    for start in range(0, len(requests), 2000):  # the whole company's bills due that day
-        queued += _queue(session, requests[start : start + 2000], now)
-    return queued
+    return notify.queue_in_batches(session, requests, now=now)  # the company's bills that day
 
 
 notify.register_daily("due_soon", queue_due_soon)

@@ -239,10 +239,13 @@ def invite_owners(session: Session, *, survey: Survey, now: datetime) -> int:
         .where(Ownership.ended_on.is_(None), Unit.id.in_(_eligible_units(survey)))
         .order_by(Unit.id, User.id)
     ).all()
-    queued = 0
-    for user, unit in rows:
-        messages = notify.queue_message(
-            session,
+    context = {
+        "title": survey.title,
+        "closes_on": closes_on,
+        "survey_url": notify.public_url(f"/feedback/surveys/{survey.id}"),
+    }
+    requests = [
+        notify.MessageRequest(
             event_key=f"survey:{survey.id}:unit:{unit.id}",
             recipient=user,
             community_id=survey.community_id,
@@ -250,17 +253,14 @@ def invite_owners(session: Session, *, survey: Survey, now: datetime) -> int:
             reason=Reason.SURVEY_INVITE,
             category=Category.SERVICE,
             template_key="survey_invite",
-            context={
-                "title": survey.title,
-                "closes_on": closes_on,
-                "survey_url": notify.public_url(f"/feedback/surveys/{survey.id}"),
-            },
+            context=dict(context),
             related_type="survey",
             related_id=survey.id,
-            now=now,
         )
-        queued += len(messages)
-    return queued
+        for user, unit in rows
+    ]
+    # In batches: a community of 20,000 owners was invited one message at a time.
+    return notify.queue_in_batches(session, requests, now=now)
 
 
 def get_scoped_survey(session: Session, *, staff: User, survey_id: int) -> Survey | None:

@@ -46,16 +46,21 @@ def queue_notice_published(session: Session, *, notice: Notice, now: datetime) -
     owners = notify.owners_of_units(session, unit_ids)
     summary, summary_en = _summary(notice, community.timezone)
     link = notify.public_url(f"/c/{community.code}/notices/{notice.id}")
+    context = {
+        "title": notice.title,
+        "summary": summary,
+        "summary_en": summary_en,
+        "notice_url": link,
+    }
     seen: set[int] = set()
-    queued = 0
+    requests = []
     for unit_id in unit_ids:
         for owner in owners.get(unit_id, []):
             if owner.id in seen:  # an owner of two units hears once
                 continue
             seen.add(owner.id)
-            queued += len(
-                notify.queue_message(
-                    session,
+            requests.append(
+                notify.MessageRequest(
                     event_key=f"notice:{notice.id}",
                     recipient=owner,
                     community_id=community.id,
@@ -63,15 +68,10 @@ def queue_notice_published(session: Session, *, notice: Notice, now: datetime) -
                     reason=Reason.NOTICE_PUBLISHED,
                     category=Category.NOTICE,
                     template_key=Reason.NOTICE_PUBLISHED,
-                    context={
-                        "title": notice.title,
-                        "summary": summary,
-                        "summary_en": summary_en,
-                        "notice_url": link,
-                    },
+                    context=dict(context),
                     related_type="notice",
                     related_id=notice.id,
-                    now=now,
                 )
             )
-    return queued
+    # In batches: publishing to a community of 20,000 owners queued one message at a time.
+    return notify.queue_in_batches(session, requests, now=now)

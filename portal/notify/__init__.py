@@ -21,6 +21,10 @@ API for other domains (all take the session and `now`; none commits):
   `not_before`). A unit outside `community_id` raises DomainError(code="unit_not_in_community").
   Money messages carry `amount_fen` (payable) and `held_fen` (under open dispute): payable 0
   with something held is suppressed as `disputed`.
+- `service.queue_messages(session, [MessageRequest(...), ...], *, now) -> list[list[Message]]`:
+  the same for many events at once (what they need read once, one multi-row INSERT per
+  1,000 new messages; all or nothing). `service.queue_in_batches(session, requests, *, now,
+  size=2000) -> int` queues a whole community's owners 2,000 at a time.
 - `service.suppress_pending(session, *, unit_id, category="money", reason="disputed",
   related_type=None, related_id=None, now)`: billing's `place_hold` calls this for the bill
   whose line is held, so nothing queued about it names a disputed amount.
@@ -34,7 +38,8 @@ API for other domains (all take the session and `now`; none commits):
   source_id)`: log a call/visit so the 7-in-7 cap counts it with the messages.
 - `service.register_daily(name, producer)`: a daily job (e.g. billing's due-in-3-days
   reminders) that `flask notify due-soon [--date]` runs.
-- `service.public_url(path)` (absolute links from PUBLIC_BASE_URL); `sending.send_due`,
+- `service.public_url(path)` (absolute links from PUBLIC_BASE_URL); `sending.send_due` (a
+  quiet-hours backlog is deferred, and due inbox messages delivered, one statement each),
   `sending.record_delivery_receipt`; the owner's `inbox.inbox(session, user, page)`,
   `inbox.unread_count(session, user)`, `inbox.mark_read`; the staff side in `outbox`.
 

@@ -277,3 +277,23 @@ def test_the_staff_survey_list_paginates_instead_of_stopping(session, client) ->
     assert "第 1 / 2 页" in first
     shown = {s.id for s in made if f'/feedback/staff/surveys/{s.id}"' in first + second}
     assert shown == {s.id for s in made}
+
+
+def test_inviting_a_large_community_takes_a_fixed_number_of_statements(session) -> None:
+    """Invitations go through the outbox in batches: ten times the owners, the same
+    statements (one by one, each owner cost about eight)."""
+    from tests.feedback.test_profiles_batch import count_statements
+
+    counts = []
+    for owners in (2, 20):
+        world = make_world(session)
+        for i in range(owners - 1):
+            unit = factories.make_unit(session, community=world.community)
+            factories.make_user(session, role="owner", unit=unit, phone=f"1380000{i:04d}")
+        survey = _survey(session, world)
+        session.flush()
+        with count_statements(session) as seen:
+            queued = surveys.invite_owners(session, survey=survey, now=NOW)
+        assert queued >= owners
+        counts.append(len(seen))
+    assert counts[1] == counts[0], counts
