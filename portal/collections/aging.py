@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.billing import holds
@@ -95,6 +95,10 @@ class UnitAging:
         return (day - oldest).days if oldest else None
 
 
+def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
 def unit_aging(
     session: Session,
     *,
@@ -126,17 +130,34 @@ def unit_aging(
     held_lines = holds.held_amounts(session, unit_ids=units)
     held_bill: dict[int, int] = {}
     late_bill: dict[int, int] = {}
-    line_query = select(BillLine.id, BillLine.bill_id, BillLine.kind, BillLine.outstanding_fen)
-    chunk = 5000
-    for start in range(0, len(bill_ids), chunk):
-        part = bill_ids[start : start + chunk]
-        for line_id, bill_id, kind, outstanding in session.execute(
-            line_query.where(BillLine.bill_id.in_(part), BillLine.outstanding_fen > 0)
+    # Only the lines that matter: those on hold and the late fees (reading every open line
+    # of a community, 300k of them at 20,000 units, took half the run).
+    wanted = set(bill_ids)
+    for part in _chunks(sorted(held_lines)):
+        for line_id, bill_id in session.execute(
+            select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(part))
         ):
-            if line_id in held_lines:
+            if bill_id in wanted:
                 held_bill[bill_id] = held_bill.get(bill_id, 0) + held_lines[line_id]
-            if kind == LineKind.LATE_FEE:
-                late_bill[bill_id] = late_bill.get(bill_id, 0) + int(outstanding)
+    late = (
+        select(BillLine.bill_id, func.sum(BillLine.outstanding_fen))
+        .join(Bill, Bill.id == BillLine.bill_id)
+        .where(
+            BillLine.kind == LineKind.LATE_FEE,
+            BillLine.outstanding_fen > 0,
+            Bill.outstanding_fen > 0,
+            Bill.due_date < day,
+        )
+        .group_by(BillLine.bill_id)
+    )
+    if community_id is not None:
+        late = late.where(Bill.community_id == community_id)
+    parts = [None] if unit_ids is None else _chunks(sorted(units))
+    for part in parts:
+        query = late if part is None else late.where(Bill.unit_id.in_(part))
+        for bill_id, outstanding in session.execute(query):
+            if bill_id in wanted:
+                late_bill[bill_id] = int(outstanding)
     out: dict[int, UnitAging] = {}
     for bill_id, unit_id, period, months, due, outstanding in rows:
         out.setdefault(unit_id, UnitAging(unit_id)).bills.append(

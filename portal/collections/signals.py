@@ -173,7 +173,8 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
             ).where(ranked.c.rn <= 12)
         ).all()
         last_paid: dict[int, datetime] = {}
-        for ids in _chunks([b[0] for b in bills], 5000):
+        # Only a paid bill has a payment date to compare with its due date.
+        for ids in _chunks([b[0] for b in bills if b[3] <= 0], 5000):
             last_paid.update(
                 session.execute(
                     select(BillLine.bill_id, func.max(JournalEntry.created_at))

@@ -139,3 +139,59 @@ def test_prefetched_signals_equal_the_ones_read_case_by_case(session: Session) -
             many.evidence,
         )
     assert len(one.common_overdue) == 10
+
+
+def test_aging_reads_holds_and_late_fees_as_the_lines_say(session: Session) -> None:
+    """unit_aging reads only the held and late-fee lines; per bill, its held and late-fee
+    amounts equal what the bill's own lines add up to."""
+    from decimal import Decimal
+
+    from portal.billing import late_fees
+    from portal.billing.models import Bill, BillLine, LineKind
+    from portal.collections import aging
+    from portal.disputes import intake
+
+    world = make_world(session)
+    late_fees.set_late_fee_policy(
+        session,
+        community=world.community,
+        enabled=True,
+        daily_rate=Decimal("0.0005"),
+        cap_rate=Decimal("0.1"),
+        grace_days=0,
+        clause_ref="物业服务合同第十二条",
+        actor=world.manager,
+        now=NOW,
+    )
+    late_fees.assess_late_fees(session, community=world.community, on=date(2026, 11, 30), now=NOW)
+    line = world.bills(session)[1].lines[0]
+    intake.open_dispute(
+        session,
+        owner=world.owner,
+        target_type="bill_line",
+        target_id=line.id,
+        reason="wrong_area",
+        statement="面积应为 89.5 平方米，不是 100",
+        now=NOW,
+    )
+    session.commit()
+    day = date(2026, 12, 1)
+    by_community = aging.unit_aging(session, day=day, community_id=world.community.id)
+    by_units = aging.unit_aging(session, day=day, unit_ids=[world.unit.id, world.other_unit.id])
+    assert by_community == by_units
+    late_seen = held_seen = 0
+    for unit_aging in by_community.values():
+        for bill in unit_aging.bills:
+            lines = session.scalars(select(BillLine).where(BillLine.bill_id == bill.bill_id)).all()
+            late = sum(
+                ln.outstanding_fen
+                for ln in lines
+                if ln.kind == LineKind.LATE_FEE and ln.outstanding_fen > 0
+            )
+            held = line.outstanding_fen if line in lines else 0
+            assert (bill.late_fee_fen, bill.held_fen) == (late, held), bill
+            assert session.get(Bill, bill.bill_id).outstanding_fen == bill.outstanding_fen
+            late_seen += late
+            held_seen += held
+    assert late_seen > 0
+    assert held_seen > 0
