@@ -251,13 +251,13 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
             )
     common: dict[str, list[dict[str, Any]]] = {}
     buildings = sorted(
-        set(
-            session.scalars(
-                select(Unit.building_id).where(
-                    Unit.id.in_(sorted(set(unit_ids)) or [-1]), Unit.building_id.is_not(None)
-                )
+        {
+            building_id
+            for part in _chunks(sorted(set(unit_ids)))
+            for building_id in session.scalars(
+                select(Unit.building_id).where(Unit.id.in_(part), Unit.building_id.is_not(None))
             )
-        )
+        }
     )
     for part in _chunks(buildings):
         for building_id in part:

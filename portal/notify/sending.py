@@ -82,10 +82,10 @@ def defer_quiet_hours(
     only: Iterable[str] | None = None,
 ) -> list[tuple[str, int]]:
     """Defer at once every due message that `deliver` would only defer for the quiet hours
-    `now` falls in (a night's backlog is tens of thousands of messages:
-    one by one, each claimed, locked and committed, that took hours). Left to `deliver`:
-    messages on hold (suppressed there), on a channel not configured (failed there) and
-    letters (exempt). One statement per time zone. Returns (channel, count) pairs."""
+    `now` falls in: one statement per time zone. A night's backlog is tens of thousands of
+    messages; one by one, each claimed, locked and committed, that took hours. Left to
+    `deliver`: messages on hold (suppressed there), on a channel not configured (failed
+    there) and letters (exempt). Returns (channel, count) pairs."""
     names = [c for c in channels if c not in policy.QUIET_EXEMPT]
     if only is not None:
         names = [c for c in names if c in set(only)]
