@@ -609,6 +609,24 @@ def write(output: Path, section: str) -> None:
     output.write_text(title + intro.rstrip() + "\n\n" + section + rest)
 
 
+def measure_pages(
+    env: dict[str, str], args: argparse.Namespace, tmp: Path
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each key page under wrk at fixed concurrency, then alone (one connection)."""
+    lua = tmp / "report.lua"
+    lua.write_text(LUA)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    with gunicorn(env, free_port()) as base:
+        for name, path, who, headers in pages(base, env):
+            result = {**wrk(base + path, headers, args, lua), "who": who}
+            # The same page unloaded (one connection): a single visitor's latency.
+            alone = wrk(base + path, headers, args, lua, connections=1, duration=3)
+            result["p50_1"], result["p95_1"] = alone["p50"], alone["p95"]
+            print(f"{name}: {result}", file=sys.stderr)
+            rows.append((name, result))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=None)
@@ -646,17 +664,7 @@ def main() -> None:
     COMMUNITY = args.community or pick_community(env)
     data = counts(env)
     print(f"data: {data} ({seeded})", file=sys.stderr)
-    lua = tmp / "report.lua"
-    lua.write_text(LUA)
-    rows: list[tuple[str, dict[str, Any]]] = []
-    with gunicorn(env, free_port()) if not args.jobs_only else contextlib.nullcontext("") as base:
-        for name, path, who, headers in pages(base, env) if not args.jobs_only else []:
-            result = {**wrk(base + path, headers, args, lua), "who": who}
-            # The same page unloaded (one connection): a single visitor's latency.
-            alone = wrk(base + path, headers, args, lua, connections=1, duration=3)
-            result["p50_1"], result["p95_1"] = alone["p50"], alone["p95"]
-            print(f"{name}: {result}", file=sys.stderr)
-            rows.append((name, result))
+    rows = [] if args.jobs_only else measure_pages(env, args, tmp)
     plans = explain(env) if url.startswith("postgresql") and not args.jobs_only else []
     job_rows = [] if args.no_jobs else jobs(env)
     section = report(args, url, seeded, data, rows, plans, job_rows)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+
+def chunked(values: Iterable[Any], size: int = 900) -> list[list[Any]]:
+    """The distinct values, sorted, in lists of `size`: for `IN (...)` lists that stay under
+    SQLite's bound-parameter limit and keep PostgreSQL's statements a sane size."""
+    ordered = sorted(set(values))
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 class Base(DeclarativeBase):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.billing import holds
 from portal.billing.models import Bill, BillLine, LineKind
+from portal.db import chunked
 
 BUCKETS = (
     ("1-15", 1, 15),
@@ -95,10 +96,6 @@ class UnitAging:
         return (day - oldest).days if oldest else None
 
 
-def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
 def unit_aging(
     session: Session,
     *,
@@ -107,6 +104,15 @@ def unit_aging(
     unit_ids: Iterable[int] | None = None,
 ) -> dict[int, UnitAging]:
     """Past-due bills (due before `day`) with an outstanding balance, per unit."""
+    # The same bills for both queries below: open and past due, of the community or units.
+    past_due = [Bill.outstanding_fen > 0, Bill.due_date < day]
+    if community_id is not None:
+        past_due.append(Bill.community_id == community_id)
+    if unit_ids is not None:
+        ids = list(unit_ids)
+        if not ids:
+            return {}
+        past_due.append(Bill.unit_id.in_(ids))
     query = select(
         Bill.id,
         Bill.unit_id,
@@ -114,50 +120,29 @@ def unit_aging(
         Bill.period_months,
         Bill.due_date,
         Bill.outstanding_fen,
-    ).where(Bill.outstanding_fen > 0, Bill.due_date < day)
-    if community_id is not None:
-        query = query.where(Bill.community_id == community_id)
-    if unit_ids is not None:
-        ids = list(unit_ids)
-        if not ids:
-            return {}
-        query = query.where(Bill.unit_id.in_(ids))
+    ).where(*past_due)
     rows = session.execute(query.order_by(Bill.unit_id, Bill.due_date, Bill.id)).all()
     if not rows:
         return {}
-    bill_ids = [r[0] for r in rows]
-    units = {r[1] for r in rows}
-    held_lines = holds.held_amounts(session, unit_ids=units)
+    held_lines = holds.held_amounts(session, unit_ids={r[1] for r in rows})
     held_bill: dict[int, int] = {}
     late_bill: dict[int, int] = {}
     # Only the lines that matter: those on hold and the late fees (reading every open line
     # of a community, 300k of them at 20,000 units, took half the run).
-    wanted = set(bill_ids)
-    for part in _chunks(sorted(held_lines)):
+    wanted = {r[0] for r in rows}
+    for part in chunked(held_lines):
         for line_id, bill_id in session.execute(
             select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(part))
         ):
             if bill_id in wanted:
                 held_bill[bill_id] = held_bill.get(bill_id, 0) + held_lines[line_id]
-    late = (
+    for bill_id, outstanding in session.execute(
         select(BillLine.bill_id, func.sum(BillLine.outstanding_fen))
         .join(Bill, Bill.id == BillLine.bill_id)
-        .where(
-            BillLine.kind == LineKind.LATE_FEE,
-            BillLine.outstanding_fen > 0,
-            Bill.outstanding_fen > 0,
-            Bill.due_date < day,
-        )
+        .where(BillLine.kind == LineKind.LATE_FEE, BillLine.outstanding_fen > 0, *past_due)
         .group_by(BillLine.bill_id)
-    )
-    if community_id is not None:
-        late = late.where(Bill.community_id == community_id)
-    parts = [None] if unit_ids is None else _chunks(sorted(units))
-    for part in parts:
-        query = late if part is None else late.where(Bill.unit_id.in_(part))
-        for bill_id, outstanding in session.execute(query):
-            if bill_id in wanted:
-                late_bill[bill_id] = int(outstanding)
+    ):
+        late_bill[bill_id] = int(outstanding)
     out: dict[int, UnitAging] = {}
     for bill_id, unit_id, period, months, due, outstanding in rows:
         out.setdefault(unit_id, UnitAging(unit_id)).bills.append(

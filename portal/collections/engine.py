@@ -656,7 +656,6 @@ class Reminders:
                     case.id, case.episode, Tier.L1, channel, False, ContactOutcome.SENT, None
                 )
         session.add_all(contacts)
-        self.planned = []
 
 
 def _plan_reminder(

@@ -24,6 +24,7 @@ from portal.collections.models import (
     Tier,
 )
 from portal.communities.models import Unit
+from portal.db import chunked
 from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
 from portal.disputes.models import Dispute, TargetType
 from portal.feedback.profile import (
@@ -137,10 +138,6 @@ def on_time_share(session: Session, *, unit_id: int, day: date) -> tuple[int, in
     return on_time, len(bills)
 
 
-def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
 def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime) -> dict[str, Any]:
     """The per-unit signals of many units in a few set-based queries (the daily run's cache):
     on-time share, open tickets, overdue tickets, their buildings' overdue common-area tickets,
@@ -153,7 +150,7 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
     disputes: dict[int, list[dict[str, Any]]] = {}
     overdue = tickets_queries.overdue_clause(now)
     deadline_shift = timedelta(hours=8)
-    for part in _chunks(sorted(set(unit_ids))):
+    for part in chunked(unit_ids):
         ranked = (
             select(
                 Bill.id,
@@ -174,7 +171,7 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
         ).all()
         last_paid: dict[int, datetime] = {}
         # Only a paid bill has a payment date to compare with its due date.
-        for ids in _chunks([b[0] for b in bills if b[3] <= 0], 5000):
+        for ids in chunked([b[0] for b in bills if b[3] <= 0], 5000):
             last_paid.update(
                 session.execute(
                     select(BillLine.bill_id, func.max(JournalEntry.created_at))
@@ -212,12 +209,7 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
         ):
             items = unit_overdue.setdefault(unit_id, [])
             if len(items) < 10:
-                items.append(
-                    {
-                        "ticket_id": tid,
-                        "text": _ticket_text(number, category, description, "已超时"),
-                    }
-                )
+                items.append(_overdue(tid, number, category, description, UNIT_NOTE))
         for unit_id, tid, number, score, comment, category in session.execute(
             select(
                 Ticket.unit_id,
@@ -253,13 +245,13 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
     buildings = sorted(
         {
             building_id
-            for part in _chunks(sorted(set(unit_ids)))
+            for part in chunked(unit_ids)
             for building_id in session.scalars(
                 select(Unit.building_id).where(Unit.id.in_(part), Unit.building_id.is_not(None))
             )
         }
     )
-    for part in _chunks(buildings):
+    for part in chunked(buildings):
         for building_id in part:
             common[f"common:{building_id}"] = []
         for building_id, tid, number, category, description in session.execute(
@@ -280,12 +272,7 @@ def prefetch(session: Session, *, unit_ids: list[int], day: date, now: datetime)
         ):
             items = common[f"common:{building_id}"]
             if len(items) < 10:
-                items.append(
-                    {
-                        "ticket_id": tid,
-                        "text": _ticket_text(number, category, description, "本楼公共区域，已超时"),
-                    }
-                )
+                items.append(_overdue(tid, number, category, description, COMMON_NOTE))
     return {
         **common,  # the keys `gather` caches each building's common-area tickets under
         "prefetched": True,
@@ -302,8 +289,12 @@ def _rating_text(number: str, category: str, score: int, comment: str) -> str:
     return f"{number} {category}：评分 {score}" + (f"，“{comment[:40]}”" if comment else "")
 
 
-def _ticket_text(number: str, category: str, description: str, note: str) -> str:
-    return f"{number} {category}：{description[:40]}（{note}）"
+UNIT_NOTE, COMMON_NOTE = "已超时", "本楼公共区域，已超时"
+
+
+def _overdue(tid: int, number: str, category: str, description: str, note: str) -> dict[str, Any]:
+    """One overdue ticket as evidence: its id and a line naming it."""
+    return {"ticket_id": tid, "text": f"{number} {category}：{description[:40]}（{note}）"}
 
 
 def gather(
@@ -340,17 +331,12 @@ def gather(
             session, unit_id=unit.id, since=since, now=now
         )
         for tid, number, category, description in tickets(Ticket.unit_id == unit.id):
-            s.unit_overdue.append(
-                {"ticket_id": tid, "text": _ticket_text(number, category, description, "已超时")}
-            )
+            s.unit_overdue.append(_overdue(tid, number, category, description, UNIT_NOTE))
     key = f"common:{unit.building_id}"
     common = cache.get(key) if cache is not None else None
     if common is None:
         common = [
-            {
-                "ticket_id": tid,
-                "text": _ticket_text(number, category, description, "本楼公共区域，已超时"),
-            }
+            _overdue(tid, number, category, description, COMMON_NOTE)
             for tid, number, category, description in tickets(
                 Ticket.building_id == unit.building_id,
                 Ticket.location_type == LocationType.COMMON_AREA,

@@ -32,6 +32,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.communities.models import Unit
+from portal.db import chunked
 from portal.disputes.models import OPEN_STATUSES as DISPUTE_OPEN
 from portal.disputes.models import Dispute, TargetType
 from portal.feedback.models import Survey, SurveyResponse
@@ -151,10 +152,6 @@ def satisfaction_profile(
     return satisfaction_profiles(session, [unit_id], now, window_days=window_days)[unit_id]
 
 
-def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
 def satisfaction_profiles(
     session: Session,
     unit_ids: Iterable[int],
@@ -171,7 +168,7 @@ def satisfaction_profiles(
     complaints: dict[int, list[Complaint]] = {}
     disputes: dict[int, list[ServiceDispute]] = {}
     overdue: dict[int, list[Overdue]] = {}
-    for part in _chunks(ids):
+    for part in chunked(ids):
         for row in session.execute(
             select(
                 Ticket.unit_id,

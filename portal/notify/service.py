@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from portal.accounts.models import User
 from portal.communities.models import Community, Ownership, Unit
+from portal.db import chunked
 from portal.errors import DomainError, NotFound
 from portal.notify import policy
 from portal.notify import templates as tpl
@@ -293,12 +294,6 @@ def queue_message(
     return queue_messages(session, [request], now=now)[0]
 
 
-def _chunks(ids: Iterable[Any], size: int = 1000) -> Iterable[list[Any]]:
-    values = sorted(set(ids))
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 class _Batch:
     """What queueing a batch of messages reads, read once for the whole batch: communities,
     units, current ownerships, preferences, languages, templates, messages already queued
@@ -316,7 +311,7 @@ class _Batch:
         user_ids = {r.recipient.id for r in requests}
         self.units: dict[int, Unit] = {}
         self.owned: set[tuple[int, int]] = set()
-        for chunk in _chunks(unit_ids):
+        for chunk in chunked(unit_ids):
             self.units.update(
                 (u.id, u) for u in session.scalars(select(Unit).where(Unit.id.in_(chunk)))
             )
@@ -330,7 +325,7 @@ class _Batch:
             )
         self._preference_rows: dict[int, dict[str, Preference]] = {}
         self.languages: dict[int, str] = {}
-        for chunk in _chunks(user_ids):
+        for chunk in chunked(user_ids):
             for row in session.scalars(select(Preference).where(Preference.user_id.in_(chunk))):
                 self._preference_rows.setdefault(row.user_id, {})[row.kind] = row
             self.languages.update(
@@ -340,7 +335,7 @@ class _Batch:
                 )
             )
         self.existing: dict[tuple[str, int, str], Message] = {}
-        for chunk in _chunks({r.event_key.strip() for r in requests}, 500):
+        for chunk in chunked({r.event_key.strip() for r in requests}, 500):
             for message in session.scalars(select(Message).where(Message.event_key.in_(chunk))):
                 key = (message.event_key, message.recipient_id, message.channel)
                 self.existing[key] = message
@@ -513,7 +508,7 @@ def _insert_new(
         pass
     else:
         ids: dict[tuple[str, int, str], int] = {}
-        for chunk in _chunks({message.event_key for message in unique}, 500):
+        for chunk in chunked({message.event_key for message in unique}, 500):
             for ident, event_key, recipient_id, channel in session.execute(
                 select(table.c.id, table.c.event_key, table.c.recipient_id, table.c.channel).where(
                     table.c.event_key.in_(chunk)

@@ -115,6 +115,38 @@ def pay(
     return payment
 
 
+def enable_late_fees(session: Session, world: World) -> None:
+    """0.05 % a day from the due date, capped at 10 %, under the contract's clause."""
+    from portal.billing import late_fees
+
+    late_fees.set_late_fee_policy(
+        session,
+        community=world.community,
+        enabled=True,
+        daily_rate=Decimal("0.0005"),
+        cap_rate=Decimal("0.1"),
+        grace_days=0,
+        clause_ref="物业服务合同第十二条",
+        actor=world.manager,
+        now=NOW,
+    )
+
+
+def dispute_line(session: Session, world: World, line: Any) -> Any:
+    """The owner disputes a bill line's area (the line goes on hold)."""
+    from portal.disputes import intake
+
+    return intake.open_dispute(
+        session,
+        owner=world.owner,
+        target_type="bill_line",
+        target_id=line.id,
+        reason="wrong_area",
+        statement="面积应为 89.5 平方米，不是 100",
+        now=NOW,
+    )
+
+
 def jpeg_bytes() -> bytes:
     img = Image.new("RGB", (60, 40), "steelblue")
     out = io.BytesIO()

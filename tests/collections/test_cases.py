@@ -19,6 +19,7 @@ from portal.tickets import intake as tickets_intake
 from portal.tickets import setup as tickets_setup
 from tests.collections.helpers import (
     case_of,
+    enable_late_fees,
     jpeg_bytes,
     make_world,
     pay,
@@ -520,8 +521,6 @@ def test_plan_accepted_pauses_and_a_missed_instalment_reopens(session: Session) 
 
 
 def test_no_late_fee_accrues_on_the_planned_amount(session: Session) -> None:
-    from decimal import Decimal
-
     from portal.billing import late_fees
     from portal.billing.models import BillLine, LineKind
 
@@ -538,17 +537,7 @@ def test_no_late_fee_accrues_on_the_planned_amount(session: Session) -> None:
         ],
     )
     plans.accept_plan(session, plan=plan, owner=world.owner, now=NOW)
-    late_fees.set_late_fee_policy(
-        session,
-        community=world.community,
-        enabled=True,
-        daily_rate=Decimal("0.0005"),
-        cap_rate=Decimal("0.1"),
-        grace_days=0,
-        clause_ref="物业服务合同第十二条",
-        actor=world.manager,
-        now=NOW,
-    )
+    enable_late_fees(session, world)
     late_fees.assess_late_fees(session, community=world.community, on=date(2026, 11, 30), now=NOW)
     fee_units = set(
         session.scalars(

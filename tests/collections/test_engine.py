@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from portal.collections.models import CollectionTask, Tier
 from portal.notify.models import Message
-from tests.collections.helpers import _snapshot, case_of, make_world, pay, run
+from tests.collections.helpers import _snapshot, case_of, dispute_line, make_world, pay, run
 from tests.factories import NOW
 
 
@@ -76,19 +76,9 @@ def test_preview_changes_nothing(session: Session, runner, app) -> None:
 
 
 def test_held_amounts_are_shown_apart_and_never_chased(session: Session) -> None:
-    from portal.disputes import intake
-
     world = make_world(session, periods=("2026-10",))
     line = world.bills(session)[0].lines[0]
-    intake.open_dispute(
-        session,
-        owner=world.owner,
-        target_type="bill_line",
-        target_id=line.id,
-        reason="wrong_area",
-        statement="面积应为 89.5 平方米，不是 100",
-        now=NOW,
-    )
+    dispute_line(session, world, line)
     session.commit()
     run(session, date(2026, 11, 20))
     assert case_of(session, world.unit) is None  # all that is overdue is held

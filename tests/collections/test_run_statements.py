@@ -15,7 +15,7 @@ from portal.collections import engine
 from portal.collections.models import CaseEvent, CollectionContact, Tier
 from portal.notify.models import Message
 from tests import factories
-from tests.collections.helpers import make_world
+from tests.collections.helpers import dispute_line, enable_late_fees, make_world
 from tests.factories import NOW
 from tests.feedback.test_profiles_batch import count_statements
 
@@ -144,36 +144,15 @@ def test_prefetched_signals_equal_the_ones_read_case_by_case(session: Session) -
 def test_aging_reads_holds_and_late_fees_as_the_lines_say(session: Session) -> None:
     """unit_aging reads only the held and late-fee lines; per bill, its held and late-fee
     amounts equal what the bill's own lines add up to."""
-    from decimal import Decimal
-
     from portal.billing import late_fees
     from portal.billing.models import Bill, BillLine, LineKind
     from portal.collections import aging
-    from portal.disputes import intake
 
     world = make_world(session)
-    late_fees.set_late_fee_policy(
-        session,
-        community=world.community,
-        enabled=True,
-        daily_rate=Decimal("0.0005"),
-        cap_rate=Decimal("0.1"),
-        grace_days=0,
-        clause_ref="物业服务合同第十二条",
-        actor=world.manager,
-        now=NOW,
-    )
+    enable_late_fees(session, world)
     late_fees.assess_late_fees(session, community=world.community, on=date(2026, 11, 30), now=NOW)
     line = world.bills(session)[1].lines[0]
-    intake.open_dispute(
-        session,
-        owner=world.owner,
-        target_type="bill_line",
-        target_id=line.id,
-        reason="wrong_area",
-        statement="面积应为 89.5 平方米，不是 100",
-        now=NOW,
-    )
+    dispute_line(session, world, line)
     session.commit()
     day = date(2026, 12, 1)
     by_community = aging.unit_aging(session, day=day, community_id=world.community.id)

@@ -5,10 +5,9 @@ letters, channels not configured, another zone's daytime) is left to deliver."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.notify import policy
@@ -16,6 +15,7 @@ from portal.notify import sending as notify_sending
 from portal.notify.models import Message, MessageStatus
 from portal.timeutil import zone
 from tests import factories
+from tests.feedback.test_profiles_batch import count_statements
 from tests.notify.helpers import SHANGHAI_1030, FakeChannel, channels, make_world, queue
 
 NIGHT = SHANGHAI_1030 + timedelta(hours=12)  # 22:30 in Shanghai, 15:30 in Berlin
@@ -32,41 +32,22 @@ def _backlog(session: Session, n: int) -> list[Message]:
     return messages
 
 
-def _statements(session: Session, fn: Any) -> tuple[Any, int]:
-    count = 0
-
-    def counter(*_: Any) -> None:
-        nonlocal count
-        count += 1
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        return fn(), count
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-
-
 def test_night_backlog_is_deferred_to_eight_in_a_fixed_number_of_statements(
     session: Session, configured: Flask
 ) -> None:
     small = _backlog(session, 2)
     assert {m.status for m in small} == {MessageStatus.QUEUED}
     sms = FakeChannel("sms")
-    report, few = _statements(
-        session,
-        lambda: notify_sending.send_due(
+    with count_statements(session) as few:
+        report = notify_sending.send_due(
             session, now=NIGHT, channels=channels(sms=sms), commit=session.flush
-        ),
-    )
+        )
     large = _backlog(session, 20)
-    report_large, many = _statements(
-        session,
-        lambda: notify_sending.send_due(
+    with count_statements(session) as many:
+        report_large = notify_sending.send_due(
             session, now=NIGHT, channels=channels(sms=sms), commit=session.flush
-        ),
-    )
-    assert many == few  # no statement per message
+        )
+    assert len(many) == len(few)  # no statement per message
     assert report.outcomes == {"deferred": 4}
     assert report_large.outcomes == {"deferred": 40}
     assert report_large.by_channel == {("inbox", "deferred"): 20, ("sms", "deferred"): 20}
@@ -168,11 +149,9 @@ def test_inbox_backlog_is_delivered_in_one_statement_as_deliver_would(
     fields = ("status", "attempts", "sent_at", "delivered_at", "provider_id", "last_error")
     expected = {tuple(getattr(session.get(Message, i), f) for f in fields) for i in inbox_ids}
     bulk = [m for m in _backlog(session, 20) if m.channel == "inbox"]
-    _, statements = _statements(
-        session,
-        lambda: notify_sending.deliver_inbox(session, now=SHANGHAI_1030, channels=channels()),
-    )
-    assert statements == 1
+    with count_statements(session) as statements:
+        notify_sending.deliver_inbox(session, now=SHANGHAI_1030, channels=channels())
+    assert len(statements) == 1
     session.expire_all()
     assert {tuple(getattr(m, f) for f in fields) for m in bulk} == expected
     assert session.scalar(select(ContactAttempt.id).limit(1)) is None
