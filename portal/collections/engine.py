@@ -151,8 +151,11 @@ def ensure_task(
         created_at=now,
     )
     session.add(task)
-    session.flush()
-    if facts is not None:
+    if facts is None:
+        session.flush()
+    else:
+        # In a run the keys in `facts` dedupe, and the tasks are inserted together at the
+        # next flush: a flush per task re-reads every object in the session each time.
         facts.task_keys.add(key)
         if kind == TaskKind.SERVICE_RECOVERY and status == TaskStatus.OPEN:
             facts.recovery.setdefault(case.id, task)
