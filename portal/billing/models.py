@@ -123,6 +123,15 @@ class Bill(Base):
         Index("ix_bills_community_period", "community_id", "period"),
         # Open bills by due date: arrears aging and reminders read only these rows.
         Index("ix_bills_open_due", "community_id", "due_date", "outstanding_fen"),
+        # Only the unpaid ones (an eighth of the bills): what the collections run ages. The
+        # index above still serves look-ups by due date alone (bills not yet due).
+        Index(
+            "ix_bills_unpaid_due",
+            "community_id",
+            "due_date",
+            postgresql_where=text("outstanding_fen > 0"),
+            sqlite_where=text("outstanding_fen > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -237,7 +237,7 @@ class CollectionContact(Base):
     promised_on: Mapped[date | None] = mapped_column(Date)
     proof_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
     mail_number: Mapped[str] = mapped_column(String(40), default="")  # registered mail no.
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("notify_messages.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("notify_messages.id"), index=True)
     # A written notice delivered with proof (L2): what L3 needs, and what restarts the
     # limitation period (Civil Code art. 195).
     notice_delivered: Mapped[bool] = mapped_column(Boolean, default=False)
