@@ -32,8 +32,9 @@ from tests.transparency import helpers as spending_helpers
 PERIODS = ("2026-07", "2026-08", "2026-09", "2026-10")
 # Per page: the most statements one request may run (log-in, session and CSRF included).
 CAPS = {
-    "/bills": 16,  # the owner's units and unread count read once for page, menu and tab bar
-    "bill_detail": 15,
+    "/bills": 13,  # the owner's units and unread count read once for page, menu and tab bar;
+    # the session, user and roles in one statement (every signed-in page)
+    "bill_detail": 12,
     "/api/v1/me/bills": 11,
     "/c/Q": 38,  # + the satisfaction section (survey by dimension and building, complaints)
     "/c/Q/responsiveness": 10,
@@ -41,9 +42,9 @@ CAPS = {
     # the year's postings and payments by month start (three queries, not one huge join)
     "/api/v1/communities/Q/stats": 40,
     "/api/v1/communities/Q/spending": 12,
-    "/staff/tickets": 17,  # no commit (and reload of the user) unless categories were made
-    "/collections/cases": 18,  # + the page's satisfaction profiles, six grouped queries
-    "/collections/manager": 20,
+    "/staff/tickets": 14,  # no commit (and reload of the user) unless categories were made
+    "/collections/cases": 15,  # + the page's satisfaction profiles, six grouped queries
+    "/collections/manager": 17,
 }
 
 

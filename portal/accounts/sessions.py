@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from portal.accounts.models import ApiToken, User, UserSession
 
@@ -79,7 +79,16 @@ def resolve_session(
     """The live session with this id (its user active), else None."""
     if not token or len(token) > 100:
         return None
-    row = session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
+    # Session, user and roles in one statement: every signed-in request starts here.
+    row = (
+        session.scalars(
+            select(UserSession)
+            .options(joinedload(UserSession.user).joinedload(User.roles))
+            .where(UserSession.token_hash == _digest(token))
+        )
+        .unique()
+        .first()
+    )
     if row is None or not is_live(row, now=now, timeouts=timeouts) or not row.user.active:
         return None
     row.user.session_token = token
