@@ -205,3 +205,51 @@ def test_savepoints_bump_once_at_the_outer_commit(session: Session) -> None:
         pass
     session.commit()
     assert pagecache.versions(session, community.id)[0] == before + 1
+
+
+def test_signed_in_readers_share_the_community_page_body(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/c/<code>'s body (figures, tables, charts) is rendered once per data version for every
+    owner; the page around it is theirs (name, menu), and what differs by viewer (the staff
+    edit link) keeps its own copy. A new publication is news to the next reader."""
+    from portal.transparency import summary
+
+    community = _open(session)
+    owners = [factories.make_user(session, role="owner", community=community) for _ in range(2)]
+    editor = helpers.finance(session, community)
+    session.commit()
+    computed = []
+    real = summary.spending_by_category
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(summary, "spending_by_category", counting)
+
+    def page_of(username: str) -> str:
+        client = app.test_client()
+        assert client.post("/login", data=factories.login_fields(username)).status_code in (
+            302,
+            303,
+        )
+        page = client.get("/c/OPEN")
+        assert page.status_code == 200
+        assert page.headers.get("X-Page-Cache", "") == ""  # not a cached page
+        return page.get_data(as_text=True)
+
+    pages = [page_of(owner.username) for owner in owners]
+    assert len(computed) == 1
+    assert owners[0].display_name in pages[0]
+    assert owners[0].display_name not in pages[1]
+    assert all("1,000.00" in page for page in pages)
+    assert all("录入与公开支出" not in page for page in pages)
+    staff_page = page_of(editor.username)
+    assert len(computed) == 2  # the editor's body has the edit link: a copy of its own
+    assert "录入与公开支出" in staff_page
+    helpers.published(session, community, editor, amount_fen=7_654_300)
+    session.commit()
+    fresh = page_of(owners[0].username)
+    assert len(computed) == 3
+    assert "77,543.00" in fresh  # the category total: 1,000.00 + 76,543.00
