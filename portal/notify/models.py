@@ -130,9 +130,7 @@ class Message(Base):
     claim_token: Mapped[str | None] = mapped_column(String(40))
     provider_id: Mapped[str | None] = mapped_column(String(100), index=True)
     # Indexed: deleting or looking up a message checks the fallbacks that point at it.
-    fallback_of_id: Mapped[int | None] = mapped_column(
-        ForeignKey("notify_messages.id"), index=True
-    )
+    fallback_of_id: Mapped[int | None] = mapped_column(ForeignKey("notify_messages.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
