@@ -132,6 +132,20 @@ def todays_work(
     return items[:limit]
 
 
+def approval_count(session: Session, *, community_ids: set[int] | None) -> int:
+    """Proposals waiting for a decision: the menu badge on every staff page, so one indexed
+    count (todo_counts' three queries over every open case cost ~15 ms a page at 29,000)."""
+    return int(
+        session.scalar(
+            select(func.count(CollectionTask.id)).where(
+                _community_filter(CollectionTask.community_id, community_ids),
+                CollectionTask.status == TaskStatus.PROPOSED,
+            )
+        )
+        or 0
+    )
+
+
 def todo_counts(session: Session, *, community_ids: set[int] | None, day: date) -> dict[str, int]:
     """The numbers a collector's and a manager's home page opens on."""
     task_rows = session.execute(

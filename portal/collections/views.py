@@ -94,8 +94,7 @@ def _plans_to_accept() -> int:
 def _approvals() -> int:
     if not current_user.is_authenticated:
         return 0
-    counts = dashboard.todo_counts(db.session, community_ids=_ids(), day=_today())
-    return counts["approvals"]
+    return dashboard.approval_count(db.session, community_ids=_ids())
 
 
 NAV = [

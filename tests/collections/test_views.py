@@ -300,3 +300,42 @@ def test_next_after_a_quick_call_stays_on_the_site(session: Session, client: Fla
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/collections/cases/{case.id}")
+
+
+def test_menu_badge_counts_the_proposals_of_the_staff_members_communities(
+    session: Session, client: FlaskClient
+) -> None:
+    """The 催缴 badge on every staff page is one count of proposed tasks, the same number the
+    workspace opens on, and only the staff member's own communities'."""
+    from portal.collections import dashboard, engine
+    from portal.collections.models import TaskKind, TaskStatus
+
+    world, other = _world(session)
+    for n, (status, unit) in enumerate(
+        [
+            (TaskStatus.PROPOSED, world.unit),
+            (TaskStatus.PROPOSED, world.unit),
+            (TaskStatus.OPEN, world.unit),
+            (TaskStatus.PROPOSED, other.unit),
+        ]
+    ):
+        engine.ensure_task(
+            session,
+            case=case_of(session, unit),
+            key=f"badge-{n}",
+            kind=TaskKind.ESCALATE,
+            status=status,
+            title="建议升级",
+            day=DAY,
+            now=NOW,
+            tier="L2",
+        )
+    session.commit()
+    mine = {world.community.id}
+    assert dashboard.approval_count(session, community_ids=mine) == 2
+    assert dashboard.approval_count(session, community_ids=None) == 3
+    todo = dashboard.todo_counts(session, community_ids=mine, day=DAY)
+    assert todo["approvals"] == 2
+    _login(client, world.collector)
+    page = client.get("/staff/tickets").get_data(as_text=True)  # any staff page has the menu
+    assert '催缴 <span class="count-badge">2</span>' in page
