@@ -143,6 +143,16 @@ def test_responsiveness_get_writes_nothing(client: FlaskClient, session: Session
     assert pagecache.versions(session, session.scalar(select(Community.id))) == before
 
 
+def _signed_in_page(app: Flask, username: str, url: str) -> str:
+    """`url` as `username` sees it, checked to be rendered for them (not a cached page)."""
+    client = app.test_client()
+    assert client.post("/login", data=factories.login_fields(username)).status_code in (302, 303)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.headers.get("X-Page-Cache", "") == ""
+    return page.get_data(as_text=True)
+
+
 def test_signed_in_readers_share_the_figures_not_the_page(
     app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,17 +171,7 @@ def test_signed_in_readers_share_the_figures_not_the_page(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(stats, "responsiveness", counting)
-    pages = []
-    for owner in owners:
-        client = app.test_client()
-        assert client.post("/login", data=factories.login_fields(owner.username)).status_code in (
-            302,
-            303,
-        )
-        page = client.get("/c/OPEN/responsiveness")
-        assert page.status_code == 200
-        assert page.headers.get("X-Page-Cache", "") == ""  # not a cached page
-        pages.append(page.get_data(as_text=True))
+    pages = [_signed_in_page(app, owner.username, "/c/OPEN/responsiveness") for owner in owners]
     assert len(computed) == 1
     assert owners[0].display_name in pages[0]
     assert owners[0].display_name not in pages[1]
@@ -229,15 +229,7 @@ def test_signed_in_readers_share_the_community_page_body(
     monkeypatch.setattr(summary, "spending_by_category", counting)
 
     def page_of(username: str) -> str:
-        client = app.test_client()
-        assert client.post("/login", data=factories.login_fields(username)).status_code in (
-            302,
-            303,
-        )
-        page = client.get("/c/OPEN")
-        assert page.status_code == 200
-        assert page.headers.get("X-Page-Cache", "") == ""  # not a cached page
-        return page.get_data(as_text=True)
+        return _signed_in_page(app, username, "/c/OPEN")
 
     pages = [page_of(owner.username) for owner in owners]
     assert len(computed) == 1
