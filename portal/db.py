@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 
@@ -45,3 +59,79 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+# Rows a PostgreSQL multi-row INSERT sends at a time: each column goes as one array, so the
+# statement has a parameter per column however many rows (memory per statement stays bounded).
+INSERT_CHUNK = 5000
+
+
+def insert_rows(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: bool = False
+) -> list[int]:
+    """Insert `rows` (dicts with the same keys) into `table`; with `ids`, return the new
+    primary keys in the order of `rows`.
+
+    On PostgreSQL each column is sent as one array and unnested server-side:
+    ``INSERT … SELECT … FROM unnest(:a, :b, …) WITH ORDINALITY … ORDER BY ord``. A multi-row
+    ``VALUES`` list of 1,000 rows × 13 columns has 13,000 placeholders, which psycopg parses
+    in Python on every statement (its prepared-statement cache stops at 50 parameters): 2.1 s
+    of the 2.8 s a 5,000-unit billing run spent inserting bills and lines. The ids come back
+    sorted, which is the order the ``ORDER BY`` assigned them in (what SQLAlchemy's own
+    ``sort_by_parameter_order`` relies on for an integer key). Elsewhere (SQLite) a plain
+    multi-row insert in batches, its ids sorted the same way.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        if ids:
+            # SQLite numbers a multi-row INSERT's rows in the order given, as PostgreSQL does
+            # below; sort_by_parameter_order would fall back to one INSERT per row here.
+            statement = insert(table).returning(table.c.id)
+            return sorted(session.execute(statement, list(rows)).scalars().all())
+        session.execute(insert(table), list(rows))
+        return []
+    keys = list(rows[0].keys())
+    # Core's insert fills a missing column's Python-side default; INSERT … SELECT would not
+    defaults: dict[str, Any] = {}
+    for column in table.columns:
+        if column.key in keys or column.primary_key or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise ValueError(f"insert_rows: give {table.name}.{column.key} (callable default)")
+        defaults[column.key] = column.default.arg  # type: ignore[attr-defined]
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+        keys = list(rows[0].keys())
+    columns = [table.c[key] for key in keys]
+    new_ids: list[int] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        arrays = []
+        for n, column in enumerate(columns):
+            values = [row[column.key] for row in chunk]
+            if isinstance(column.type, JSON):
+                # no array bind for json here: send the texts, cast each back in the SELECT
+                values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+                array_type: ARRAY[Any] = ARRAY(Text)
+            else:
+                array_type = ARRAY(column.type)
+            arrays.append(cast(bindparam(f"p{n}", values, type_=array_type), array_type))
+        source = (
+            func.unnest(*arrays)
+            .table_valued(*[f"c{n}" for n in range(len(columns))], with_ordinality="ord")
+            .render_derived(name="u")
+        )
+        selected = [
+            cast(source.c[f"c{n}"], column.type)
+            if isinstance(column.type, JSON)
+            else source.c[f"c{n}"]
+            for n, column in enumerate(columns)
+        ]
+        query = select(*selected).select_from(source).order_by(source.c.ord)
+        statement = insert(table).from_select(columns, query)
+        if ids:
+            new_ids.extend(sorted(session.scalars(statement.returning(table.c.id)).all()))
+        else:
+            session.execute(statement)
+    return new_ids

@@ -75,6 +75,17 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "connect")
+def _psycopg_binary_arrays(dbapi_connection: Any, connection_record: Any) -> None:
+    """psycopg: send Python lists (the column arrays of db.insert_rows; nothing else binds a
+    list) in binary. The text form quotes every string through a regex: 1.5 s of a 5,000-unit
+    billing run's message insert, against 0.2 s in binary."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        from psycopg.types.array import ListBinaryDumper
+
+        dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
+
+
 @event.listens_for(Engine, "savepoint")
 def _sqlite_real_transaction(conn: Any, name: Any) -> None:
     """pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT that

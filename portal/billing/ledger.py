@@ -30,6 +30,7 @@ from portal.billing.models import (
     Posting,
 )
 from portal.communities.models import Unit
+from portal.db import insert_rows
 from portal.errors import Conflict, DomainError
 
 
@@ -379,9 +380,11 @@ def post_new_bills(
     lines are created already outstanding, so no balance moves here."""
     if not bills:
         return
-    entries_t = JournalEntry.__table__  # Core: the ORM's bulk RETURNING goes row by row
-    ids = session.scalars(
-        insert(entries_t).returning(entries_t.c.id, sort_by_parameter_order=True),
+    # Core, a column an array on PostgreSQL (db.insert_rows): the ORM's bulk RETURNING goes
+    # row by row
+    ids = insert_rows(
+        session,
+        JournalEntry.__table__,
         [
             {
                 "community_id": b.community_id,
@@ -395,7 +398,8 @@ def post_new_bills(
             }
             for b in bills
         ],
-    ).all()
+        ids=True,
+    )
     postings = []
     for entry_id, bill in zip(ids, bills, strict=True):
         for line_id, amount, income_id in bill.lines:
@@ -417,7 +421,7 @@ def post_new_bills(
                     "bill_line_id": None,
                 }
             )
-    session.execute(insert(Posting.__table__), postings)
+    insert_rows(session, Posting.__table__, postings)
 
 
 def open_lines(
@@ -630,8 +634,9 @@ def post_many(session: Session, entries: Sequence[NewEntry], *, move_lines: bool
         legs = [leg for leg in entry.legs if leg.amount_fen != 0]
         if not legs or sum(leg.amount_fen for leg in legs) != 0:
             raise DomainError(_l("记账分录借贷不平衡"))
-    ids = session.scalars(
-        insert(JournalEntry).returning(JournalEntry.id, sort_by_parameter_order=True),
+    ids = insert_rows(
+        session,
+        JournalEntry.__table__,
         [
             {
                 "community_id": e.community_id,
@@ -645,7 +650,8 @@ def post_many(session: Session, entries: Sequence[NewEntry], *, move_lines: bool
             }
             for e in entries
         ],
-    ).all()
+        ids=True,
+    )
     postings = [
         {
             "entry_id": entry_id,
@@ -657,7 +663,7 @@ def post_many(session: Session, entries: Sequence[NewEntry], *, move_lines: bool
         for leg in entry.legs
         if leg.amount_fen != 0
     ]
-    session.execute(insert(Posting), postings)
+    insert_rows(session, Posting.__table__, postings)
     deltas: dict[int, int] = {}
     credited: dict[int, int] = {}
     for entry in entries:

@@ -12,13 +12,13 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from portal.accounts.models import User
 from portal.communities.models import Community, Ownership, Unit
-from portal.db import chunked
+from portal.db import chunked, insert_rows
 from portal.errors import DomainError, NotFound
 from portal.notify import policy
 from portal.notify import templates as tpl
@@ -488,35 +488,25 @@ def _insert_new(
     first (the unique key), insert one by one and keep theirs where they won."""
     if not new:
         return
-    # One multi-row INSERT per chunk (the ORM's flush ran one INSERT … RETURNING per row);
-    # then only the new ids are read back, and each object joins the session as its stored
-    # row (building 40k objects afresh from a SELECT took seconds).
+    # Multi-row INSERTs returning the ids in order (the ORM's flush ran one INSERT …
+    # RETURNING per row); each object then joins the session as its stored row (building
+    # 40k objects afresh from a SELECT took seconds).
     table = Message.__table__
     columns = [c.key for c in table.columns if c.key != "id"]
     unique = list({id(message): message for _, _, message in new}.values())
     try:
         with session.begin_nested():
-            for start in range(0, len(unique), 1000):
-                session.execute(
-                    insert(table),
-                    [
-                        {key: getattr(m, key) for key in columns}
-                        for m in unique[start : start + 1000]
-                    ],
-                )
+            ids = insert_rows(
+                session,
+                table,
+                [{key: getattr(m, key) for key in columns} for m in unique],
+                ids=True,
+            )
     except IntegrityError:
         pass
     else:
-        ids: dict[tuple[str, int, str], int] = {}
-        for chunk in chunked({message.event_key for message in unique}, 500):
-            for ident, event_key, recipient_id, channel in session.execute(
-                select(table.c.id, table.c.event_key, table.c.recipient_id, table.c.channel).where(
-                    table.c.event_key.in_(chunk)
-                )
-            ):
-                ids[(event_key, recipient_id, channel)] = ident
-        for message in unique:
-            message.id = ids[(message.event_key, message.recipient_id, message.channel)]
+        for message, ident in zip(unique, ids, strict=True):
+            message.id = ident
             make_transient_to_detached(message)
             session.add(message)
         return
