@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    any_,
     bindparam,
     cast,
     func,
@@ -30,6 +31,16 @@ def chunked(values: Iterable[Any], size: int = 900) -> list[list[Any]]:
     SQLite's bound-parameter limit and keep PostgreSQL's statements a sane size."""
     ordered = sorted(set(values))
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter however many
+    values (psycopg converts a statement's placeholders in Python on every execution: a
+    2,000-value IN list cost more than the query)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 class Base(DeclarativeBase):

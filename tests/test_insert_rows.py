@@ -1,5 +1,6 @@
 """db.insert_rows: ids come back in the order of the rows, on SQLite and on PostgreSQL
-(where each column travels as one array), with JSON, UTC times, NULLs and column defaults."""
+(where each column travels as one array), with JSON, UTC times, NULLs and column defaults;
+db.one_of selects what IN would."""
 
 from __future__ import annotations
 
@@ -125,3 +126,20 @@ def test_naive_times_are_refused(session: Session) -> None:
     rows[0]["created_at"] = datetime(2026, 11, 20, 2, 0)  # noqa: DTZ001
     with pytest.raises(StatementError, match="naive"), session.begin_nested():
         portal_db.insert_rows(session, Message.__table__, rows, ids=True)
+
+
+def test_one_of_matches_in_for_numbers_and_texts(session: Session) -> None:
+    rows = _message_rows(session, 6)
+    ids = portal_db.insert_rows(session, Message.__table__, rows, ids=True)
+
+    def found(column: object, values: list[object]) -> list[int]:
+        return sorted(
+            session.scalars(select(Message.id).where(portal_db.one_of(session, column, values)))
+        )
+
+    assert found(Message.id, [ids[1], ids[4], -1]) == [ids[1], ids[4]]
+    assert found(Message.event_key, ["bill-issued:2", "bill-issued:5", "无"]) == [
+        ids[2],
+        ids[5],
+    ]
+    assert found(Message.id, []) == []

@@ -16,6 +16,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.billing.models import Bill, BillLine, LineHold
+from portal.db import one_of
 from portal.notify import service as notify
 
 
@@ -108,7 +109,7 @@ def held_amounts(session: Session, *, unit_ids: Iterable[int]) -> dict[int, int]
         select(LineHold.bill_line_id, func.max(held))
         .join(BillLine, BillLine.id == LineHold.bill_line_id)
         .where(
-            LineHold.unit_id.in_(ids),
+            one_of(session, LineHold.unit_id, ids),
             LineHold.released_at.is_(None),
             BillLine.outstanding_fen > 0,
         )

@@ -15,6 +15,7 @@ from portal.accounts.models import User
 from portal.billing import holds
 from portal.billing.models import Bill, BillLine
 from portal.communities.models import Community
+from portal.db import one_of
 from portal.notify import service as notify
 from portal.notify.models import Category, Reason
 
@@ -35,7 +36,7 @@ def _held_per_bill(session: Session, bills: Sequence[Bill]) -> dict[int, int]:
         return {}
     out: dict[int, int] = {}
     for line_id, bill_id in session.execute(
-        select(BillLine.id, BillLine.bill_id).where(BillLine.id.in_(list(held_lines)))
+        select(BillLine.id, BillLine.bill_id).where(one_of(session, BillLine.id, held_lines))
     ):
         out[bill_id] = out.get(bill_id, 0) + held_lines[line_id]
     return out

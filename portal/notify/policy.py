@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.communities.models import Community, Unit
+from portal.db import one_of
 from portal.notify.models import Category, ContactAttempt, ContactChannel
 from portal.timeutil import zone
 
@@ -114,7 +115,7 @@ class AttemptIndex:
                     ContactAttempt.at,
                     ContactAttempt.message_id,
                 ).where(
-                    ContactAttempt.unit_id.in_(ids[i : i + 1000]),
+                    one_of(session, ContactAttempt.unit_id, ids[i : i + 1000]),
                     ContactAttempt.category == Category.MONEY,
                     ContactAttempt.channel.in_(list(CAPPED_CHANNELS)),
                     ContactAttempt.at > start - 2 * WEEK_WINDOW,
