@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from portal.notify.models import Category, Reason
 DUE_SOON_DAYS = 3
 
 
-def period_label(bill: Bill) -> tuple[str, str]:
+def period_label(bill: Any) -> tuple[str, str]:  # a Bill or a BILL_FACTS row
     """The bill's period in Chinese and English: 2026年12月 / 2026-12, or a quarter."""
     if bill.period_months == 3:
         quarter = (bill.period.month - 1) // 3 + 1
@@ -30,7 +31,7 @@ def period_label(bill: Bill) -> tuple[str, str]:
     return f"{bill.period.year}年{bill.period.month}月", bill.period.strftime("%Y-%m")
 
 
-def _held_per_bill(session: Session, bills: Sequence[Bill]) -> dict[int, int]:
+def _held_per_bill(session: Session, bills: Sequence[Any]) -> dict[int, int]:
     held_lines = holds.held_amounts(session, unit_ids=list({b.unit_id for b in bills}))
     if not held_lines:
         return {}
@@ -65,7 +66,7 @@ def spending_line(session: Session, community: Community, period: date) -> tuple
 
 def _bill_requests(
     *,
-    bill: Bill,
+    bill: Any,  # a Bill or a BILL_FACTS row
     community: Community,
     reason: str,
     event: str,
@@ -75,6 +76,7 @@ def _bill_requests(
 ) -> list[notify.MessageRequest]:
     zh, en = period_label(bill)
     payable = max(0, bill.outstanding_fen - held_fen)
+    pay_url = notify.public_url(f"/bills/{bill.id}")
     return [
         notify.MessageRequest(
             event_key=f"{event}:bill:{bill.id}",
@@ -89,7 +91,7 @@ def _bill_requests(
                 "period_en": en,
                 "amount_fen": payable,
                 "due_date": bill.due_date.isoformat(),
-                "pay_url": notify.public_url(f"/bills/{bill.id}"),
+                "pay_url": pay_url,
                 **extra,
             },
             related_type="bill",
@@ -101,8 +103,19 @@ def _bill_requests(
     ]
 
 
+# What a bill's message names: a Bill, or a row of these columns (a billing run's 20,000)
+BILL_FACTS = (
+    Bill.id,
+    Bill.unit_id,
+    Bill.period,
+    Bill.period_months,
+    Bill.outstanding_fen,
+    Bill.due_date,
+)
+
+
 def queue_bills_issued(
-    session: Session, *, bills: Sequence[Bill], community: Community, now: datetime
+    session: Session, *, bills: Sequence[Any], community: Community, now: datetime
 ) -> int:
     """Tell each owner their new bill: period, amount, due date, pay link, and one line of
     what the fees paid for last month (the seeds' 温馨提示 at the start of each cycle).

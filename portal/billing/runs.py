@@ -30,7 +30,7 @@ from portal.communities.models import (
     Community,
     Unit,
 )
-from portal.db import insert_rows
+from portal.db import insert_rows, one_of
 from portal.errors import DomainError
 from portal.money import line_amount_fen
 from portal.timeutil import local_today, zone
@@ -319,10 +319,11 @@ def generate_bills(
         )
     if announce:
         for start in range(0, len(new_ids), RUN_BATCH):
+            # what a message names, as rows (after prepayments changed what is outstanding)
             bills = list(
-                session.scalars(
-                    select(Bill)
-                    .where(Bill.id.in_(new_ids[start : start + RUN_BATCH]))
+                session.execute(
+                    select(*messages.BILL_FACTS)
+                    .where(one_of(session, Bill.id, new_ids[start : start + RUN_BATCH]))
                     .order_by(Bill.id)
                 )
             )

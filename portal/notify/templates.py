@@ -364,14 +364,18 @@ def _values(context: dict[str, Any], language: str) -> dict[str, str]:
 
 def fill(text: str, context: dict[str, Any], language: str) -> str:
     """Replace each {placeholder}; one the context lacks becomes empty (never left raw)."""
-    values = _values(context, language)
+    return _fill(text, _values(context, language))
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text).strip()
 
 
 def render(template: TemplateText, context: dict[str, Any], language: str) -> tuple[str, str]:
     """(subject, body) of a template in a language."""
     subject, body = template.parts(language)
-    return fill(subject, context, language), fill(body, context, language)
+    values = _values(context, language)
+    return _fill(subject, values), _fill(body, values)
 
 
 def sample_context(key: str, **real: Any) -> dict[str, Any]:
