@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     MetaData,
+    String,
     Table,
     Text,
     any_,
@@ -77,6 +78,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 INSERT_CHUNK = 5000
 
 
+def _same(values: list[Any]) -> bool:
+    first = values[0]
+    kind = type(first)
+    return all(type(v) is kind and v == first for v in values)
+
+
 def insert_rows(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: bool = False
 ) -> list[int]:
@@ -118,28 +125,39 @@ def insert_rows(
     new_ids: list[int] = []
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
-        arrays = []
+        arrays, names = [], []
+        selected: list[Any] = []  # per column: its array's name, or the chunk's one value
         for n, column in enumerate(columns):
             values = [row[column.key] for row in chunk]
             if isinstance(column.type, JSON):
                 # no array bind for json here: send the texts, cast each back in the SELECT
                 values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-                array_type: ARRAY[Any] = ARRAY(Text)
+                element: Any = Text()
+            elif isinstance(column.type, String):
+                # no length in the cast: CAST(… AS VARCHAR(16)) truncates silently, while the
+                # INSERT into the column refuses a value too long for it
+                element = String()
             else:
-                array_type = ARRAY(column.type)
-            arrays.append(cast(bindparam(f"p{n}", values, type_=array_type), array_type))
+                element = column.type
+            if _same(values) and (arrays or n < len(columns) - 1):
+                # a value the whole chunk shares (its community, the run's time) goes once
+                selected.append(cast(bindparam(f"p{n}", values[0], type_=element), element))
+            else:
+                array_type = ARRAY(element)
+                arrays.append(cast(bindparam(f"p{n}", values, type_=array_type), array_type))
+                names.append(f"c{n}")
+                selected.append(f"c{n}")
         source = (
             func.unnest(*arrays)
-            .table_valued(*[f"c{n}" for n in range(len(columns))], with_ordinality="ord")
+            .table_valued(*names, with_ordinality="ord")
             .render_derived(name="u")
         )
-        selected = [
-            cast(source.c[f"c{n}"], column.type)
-            if isinstance(column.type, JSON)
-            else source.c[f"c{n}"]
-            for n, column in enumerate(columns)
+        picked = [source.c[item] if isinstance(item, str) else item for item in selected]
+        picked = [
+            cast(value, column.type) if isinstance(column.type, JSON) else value
+            for value, column in zip(picked, columns, strict=True)
         ]
-        query = select(*selected).select_from(source).order_by(source.c.ord)
+        query = select(*picked).select_from(source).order_by(source.c.ord)
         statement = insert(table).from_select(columns, query)
         if ids:
             new_ids.extend(sorted(session.scalars(statement.returning(table.c.id)).all()))

@@ -92,6 +92,41 @@ def test_without_ids_the_rows_are_written_and_nothing_is_returned(session: Sessi
     assert sorted(memos) == ["账单 0", "账单 1", "账单 2"]
 
 
+def test_identical_rows_are_each_written(session: Session) -> None:
+    # every column the same in every row: values shared by a chunk go once, the rows stay three
+    community = factories.make_community(session)
+    row = {
+        "community_id": community.id,
+        "kind": "bill",
+        "memo": "同一条",
+        "source_type": "bill",
+        "source_id": 1,
+        "created_at": NOW,
+    }
+    ids = portal_db.insert_rows(session, JournalEntry.__table__, [row, row, row], ids=True)
+    assert len(set(ids)) == 3
+    assert (
+        session.scalar(
+            select(func.count(JournalEntry.id)).where(JournalEntry.community_id == community.id)
+        )
+        == 3
+    )
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    from sqlalchemy.exc import DataError
+
+    for shared in (False, True):  # in an array, and as the chunk's one value
+        rows = _message_rows(session, 3)
+        for row in rows if shared else rows[1:2]:
+            row["channel"] = "x" * 17  # String(16)
+        with pytest.raises(DataError, match="too long"), session.begin_nested():
+            portal_db.insert_rows(session, Message.__table__, rows, ids=True)
+    assert session.scalar(select(func.count(Message.id))) == 0
+
+
 def test_no_rows_writes_nothing(session: Session) -> None:
     assert portal_db.insert_rows(session, Message.__table__, [], ids=True) == []
     assert session.scalar(select(func.count(Message.id))) == 0
