@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from portal.billing import holds
 from portal.billing.models import Bill
@@ -53,12 +53,15 @@ def bill_dues(
     bills: Sequence[Bill],
     now: datetime | None,
     today: date | None = None,
+    held: dict[int, dict[int, int]] | None = None,
 ) -> dict[int, BillDues]:
     """Held, payable and days overdue for each bill (bill id → figures).
 
     Days overdue are counted in each bill's community calendar at `now` (`today` overrides
-    it); with neither, only the amounts are computed (days_overdue 0)."""
-    held = holds.held_amounts(session, unit_ids=sorted({b.unit_id for b in bills}))
+    it); with neither, only the amounts are computed (days_overdue 0). `held`: the units'
+    `holds.held_by_bill`, when the caller has read it. No bill's lines are read."""
+    if held is None:
+        held = holds.held_by_bill(session, unit_ids=sorted({b.unit_id for b in bills}))
     todays = (
         _local_todays(session, {b.community_id for b in bills}, now)
         if today is None and now is not None
@@ -66,11 +69,7 @@ def bill_dues(
     )
     out: dict[int, BillDues] = {}
     for bill in bills:
-        line_held = {
-            line.id: min(held[line.id], line.outstanding_fen)
-            for line in bill.lines
-            if held.get(line.id)
-        }
+        line_held = dict(held.get(bill.id, {}))  # each at most its line's outstanding
         bill_held = min(sum(line_held.values()), bill.outstanding_fen)
         payable = bill.outstanding_fen - bill_held
         day = today or todays.get(bill.community_id)
@@ -108,11 +107,7 @@ def unit_dues(
     if not ids:
         return {}
     open_bills = list(
-        session.scalars(
-            select(Bill)
-            .options(selectinload(Bill.lines))  # bill_dues reads every line
-            .where(Bill.unit_id.in_(ids), Bill.outstanding_fen > 0)
-        )
+        session.scalars(select(Bill).where(Bill.unit_id.in_(ids), Bill.outstanding_fen > 0))
     )
     per_bill = bill_dues(session, bills=open_bills, now=now, today=today)
     if open_bill_dues is not None:

@@ -92,6 +92,16 @@ def release_holds(session: Session, *, source_type: str, source_id: int, now: da
 def held_amounts(session: Session, *, unit_ids: Iterable[int]) -> dict[int, int]:
     """Fen on hold per bill line of these units: the line's outstanding up to the requested
     amount, or all of it when no amount was asked; lines with nothing held are left out."""
+    return {
+        line_id: amount
+        for lines in held_by_bill(session, unit_ids=unit_ids).values()
+        for line_id, amount in lines.items()
+    }
+
+
+def held_by_bill(session: Session, *, unit_ids: Iterable[int]) -> dict[int, dict[int, int]]:
+    """`held_amounts` grouped by bill: bill id → {line id: fen held} (a list of bills needs
+    no lines loaded to know what each has on hold)."""
     ids = list(unit_ids)
     if not ids:
         return {}
@@ -106,16 +116,20 @@ def held_amounts(session: Session, *, unit_ids: Iterable[int]) -> dict[int, int]
         else_=LineHold.requested_fen,
     )
     rows = session.execute(
-        select(LineHold.bill_line_id, func.max(held))
+        select(LineHold.bill_line_id, BillLine.bill_id, func.max(held))
         .join(BillLine, BillLine.id == LineHold.bill_line_id)
         .where(
             one_of(session, LineHold.unit_id, ids),
             LineHold.released_at.is_(None),
             BillLine.outstanding_fen > 0,
         )
-        .group_by(LineHold.bill_line_id)
+        .group_by(LineHold.bill_line_id, BillLine.bill_id)
     )
-    return {int(line_id): int(amount) for line_id, amount in rows if amount}
+    out: dict[int, dict[int, int]] = {}
+    for line_id, bill_id, amount in rows:
+        if amount:
+            out.setdefault(int(bill_id), {})[int(line_id)] = int(amount)
+    return out
 
 
 def collectable_fen(session: Session, *, unit_id: int) -> int:

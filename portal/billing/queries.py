@@ -87,11 +87,13 @@ def bills_page(
     page: int = 1,
     per_page: int = 24,
     load_units: bool = True,
+    load_lines: bool = True,
 ) -> BillPage:
     """One page of the units' bills, unpaid first then newest (the owner's list and API).
 
     `load_units=False` when the caller has the units in the session already: each bill's
-    unit then comes from the identity map, without a query."""
+    unit then comes from the identity map, without a query. `load_lines=False` for a list
+    that shows no lines (the owner's /bills)."""
     where = [Bill.unit_id.in_(unit_ids or [-1])]
     if status == "unpaid":
         where.append(Bill.outstanding_fen > 0)
@@ -99,7 +101,9 @@ def bills_page(
         where.append(Bill.outstanding_fen == 0)
     total = int(session.scalar(select(func.count(Bill.id)).where(*where)) or 0)
     page = max(1, page)
-    options = [selectinload(Bill.lines)] + ([selectinload(Bill.unit)] if load_units else [])
+    options = ([selectinload(Bill.lines)] if load_lines else []) + (
+        [selectinload(Bill.unit)] if load_units else []
+    )
     bills = session.scalars(
         select(Bill)
         .options(*options)

@@ -52,6 +52,7 @@ def bill_list() -> ResponseReturnValue:
         page=request.args.get("page", 1, type=int) or 1,
         per_page=BILLS_PER_PAGE,
         load_units=False,  # owned_units() read them
+        load_lines=False,  # the list shows none; unit_dues reads the open bills' own
     )
     # The page's unpaid bills are among the units' open bills that unit_dues reads; a paid
     # bill has nothing held, payable or overdue.

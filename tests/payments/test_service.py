@@ -354,9 +354,12 @@ def test_auto_debit_respects_the_owners_cap_and_pause(session: Session) -> None:
 def test_amount_under_dispute_is_not_asked_for(session: Session, monkeypatch) -> None:
     owner, _unit, bills = _owner_with_bills(session, periods=("2026-09",))
     line = bills[0].lines[0]
-    monkeypatch.setattr(holds, "held_amounts", lambda session, unit_ids: {line.id: 5000})
+    bill_id = bills[0].id
+    monkeypatch.setattr(holds, "held_by_bill", lambda session, unit_ids: {bill_id: {line.id: 5000}})
     intent = _intent(session, owner, bills)
     assert intent.amount_fen == 25000 - 5000
-    monkeypatch.setattr(holds, "held_amounts", lambda session, unit_ids: {line.id: 25000})
+    monkeypatch.setattr(
+        holds, "held_by_bill", lambda session, unit_ids: {bill_id: {line.id: 25000}}
+    )
     with pytest.raises(DomainError, match="异议"):
         _intent(session, owner, bills, key="k2")
