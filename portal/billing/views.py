@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from portal import pagecache
 from portal.billing import dues, late_fees, ledger, queries, runs, standards
 from portal.billing.forms import LateFeeForm, RunForm, StandardForm, WaiveForm
-from portal.billing.models import BillLine
+from portal.billing.models import Bill, BillLine
 from portal.communities import service as communities
 from portal.communities.views import owned_units
 from portal.domains import NavItem
@@ -23,6 +24,16 @@ from portal.security import public, roles_required
 from portal.timeutil import local_today, now_utc, zone
 
 bp = Blueprint("billing", __name__)
+
+_STATUS_TEXT = {"paid": _l("已缴清"), "partial": _l("部分缴纳"), "waived": _l("已减免")}
+
+
+@bp.app_template_global("bill_status_badge")
+def bill_status_badge(bill: Bill) -> Markup:
+    """已缴清 / 部分缴纳 / 已减免 / 待缴 as a badge (a function, not a macro: /bills shows 24)."""
+    status = str(bill.status)
+    text = str(_STATUS_TEXT.get(status) or _l("待缴"))
+    return Markup('<span class="badge status-%s">%s</span>') % (status, text)
 NAV = [
     NavItem("billing.bill_list", _l("我的账单"), ("owner",), order=10),
     NavItem("billing.finance_home", _l("收费管理"), ("finance", "manager"), order=60),
