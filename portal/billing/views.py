@@ -34,6 +34,8 @@ def bill_status_badge(bill: Bill) -> Markup:
     status = str(bill.status)
     text = str(_STATUS_TEXT.get(status) or _l("待缴"))
     return Markup('<span class="badge status-%s">%s</span>') % (status, text)
+
+
 NAV = [
     NavItem("billing.bill_list", _l("我的账单"), ("owner",), order=10),
     NavItem("billing.finance_home", _l("收费管理"), ("finance", "manager"), order=60),
