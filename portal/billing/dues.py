@@ -53,15 +53,13 @@ def bill_dues(
     bills: Sequence[Bill],
     now: datetime | None,
     today: date | None = None,
-    held: dict[int, dict[int, int]] | None = None,
 ) -> dict[int, BillDues]:
     """Held, payable and days overdue for each bill (bill id → figures).
 
     Days overdue are counted in each bill's community calendar at `now` (`today` overrides
-    it); with neither, only the amounts are computed (days_overdue 0). `held`: the units'
-    `holds.held_by_bill`, when the caller has read it. No bill's lines are read."""
-    if held is None:
-        held = holds.held_by_bill(session, unit_ids=sorted({b.unit_id for b in bills}))
+    it); with neither, only the amounts are computed (days_overdue 0). What is held comes
+    grouped by bill (`holds.held_by_bill`): no bill's lines are read."""
+    held = holds.held_by_bill(session, unit_ids=sorted({b.unit_id for b in bills}))
     todays = (
         _local_todays(session, {b.community_id for b in bills}, now)
         if today is None and now is not None

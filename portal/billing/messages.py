@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.billing import holds
-from portal.billing.models import Bill, BillLine
+from portal.billing.models import Bill
 from portal.communities.models import Community
-from portal.db import one_of
 from portal.notify import service as notify
 from portal.notify.models import Category, Reason
 
@@ -32,15 +31,8 @@ def period_label(bill: Any) -> tuple[str, str]:  # a Bill or a BILL_FACTS row
 
 
 def _held_per_bill(session: Session, bills: Sequence[Any]) -> dict[int, int]:
-    held_lines = holds.held_amounts(session, unit_ids=list({b.unit_id for b in bills}))
-    if not held_lines:
-        return {}
-    out: dict[int, int] = {}
-    for line_id, bill_id in session.execute(
-        select(BillLine.id, BillLine.bill_id).where(one_of(session, BillLine.id, held_lines))
-    ):
-        out[bill_id] = out.get(bill_id, 0) + held_lines[line_id]
-    return out
+    held = holds.held_by_bill(session, unit_ids={b.unit_id for b in bills})
+    return {bill_id: sum(lines.values()) for bill_id, lines in held.items()}
 
 
 SpendingLine = Callable[[Session, Community, date], tuple[str, str]]
